@@ -1,0 +1,17 @@
+package agent
+
+import "errors"
+
+// Sentinel errors of the core. The API and the CLI map them to HTTP
+// statuses and exit codes in one place each; everything else wraps them.
+var (
+	ErrNotFound            = errors.New("not found")
+	ErrIdempotencyConflict = errors.New("idempotency key already used for a different request")
+	ErrInvalid             = errors.New("invalid request")
+	ErrConflict            = errors.New("not allowed in the settlement's current state")
+	ErrUnreachable         = errors.New("platform unreachable")
+	ErrInDoubt             = errors.New("platform answer lost: outcome unknown")
+	ErrUnbalanced          = errors.New("platform answer does not balance")
+	ErrJournalLocked       = errors.New("journal is locked by another process")
+	ErrJournal             = errors.New("journal")
+)

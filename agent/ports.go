@@ -1,0 +1,60 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Journal stores settlements durably. Every method that changes a
+// settlement returns only after the change is synced to disk, so an answer
+// given after a Journal call never promises more than the disk holds.
+type Journal interface {
+	// Accept stores s as a new settlement under s.IdempotencyKey, assigning
+	// s.ID, and returns it with created true. prepare runs inside the same
+	// durable transaction (to allocate msgids). If a settlement is already
+	// stored under the key, Accept returns it with created false and does
+	// not call prepare; if its Fingerprint differs from s's, the error is
+	// ErrIdempotencyConflict.
+	Accept(ctx context.Context, s *Settlement, prepare func(*Settlement, MsgidAllocator) error) (stored *Settlement, created bool, err error)
+
+	// Update reads the settlement id, applies fn and stores the result, in
+	// one durable transaction. If fn fails, nothing is stored.
+	Update(ctx context.Context, id string, fn func(*Settlement, MsgidAllocator) error) (*Settlement, error)
+
+	// Get returns a settlement, or ErrNotFound.
+	Get(ctx context.Context, id string) (*Settlement, error)
+
+	// List returns settlements matching f, newest first.
+	List(ctx context.Context, f ListFilter) ([]*Settlement, error)
+}
+
+// MsgidAllocator hands out msgids inside a journal transaction: each one is
+// durable when the transaction commits, before it is ever sent.
+type MsgidAllocator interface {
+	Next() (string, error)
+}
+
+// ListFilter selects settlements for List. Zero values match everything.
+type ListFilter struct {
+	States []State
+	Limit  int
+}
+
+// Platform sends one transaction to the central platform and returns its
+// output. The implementation adds the envelope, signs it, signs in when
+// needed, and resends the same msgid when an answer is lost. Its errors:
+//   - *protocol.Error: the platform answered with a failure;
+//   - ErrUnreachable: the request certainly did not reach the platform;
+//   - ErrInDoubt: it may have; the outcome is unknown.
+type Platform interface {
+	Send(ctx context.Context, req PlatformRequest) (json.RawMessage, error)
+}
+
+// PlatformRequest is one transaction as the workflow sees it.
+type PlatformRequest struct {
+	Infno         string
+	Msgid         string
+	InsuplcAdmdvs string // the insured person's region, once known
+	Operator      Operator
+	Input         json.RawMessage
+}

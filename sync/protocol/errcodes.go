@@ -1,0 +1,55 @@
+package protocol
+
+import "fmt"
+
+// Stable reasons carried in err_code (failures) and in payresult.reason
+// (a settlement whose self-pay part was not debited). The agent branches on
+// these, never on err_msg.
+const (
+	CodeSignExpired        = "SIGN_EXPIRED"
+	CodeBadSignature       = "BAD_SIGNATURE"
+	CodeStaleTimestamp     = "STALE_TIMESTAMP"
+	CodeNonceReused        = "NONCE_REUSED"
+	CodeBadRequest         = "BAD_REQUEST"
+	CodeUnknownTx          = "UNKNOWN_TX"
+	CodeMsgidConflict      = "MSGID_CONFLICT"
+	CodeDuplicate          = "DUPLICATE"
+	CodeNotFound           = "NOT_FOUND"
+	CodeNotInsured         = "NOT_INSURED"
+	CodeInsufficientFunds  = "INSUFFICIENT_FUNDS"
+	CodeLimitPerTxn        = "LIMIT_PER_TXN"
+	CodeLimitDaily         = "LIMIT_DAILY"
+	CodeNoAgreement        = "NO_AGREEMENT"
+	CodeConfirmRequired    = "CONFIRM_REQUIRED"
+	CodeAlreadyRefunded    = "ALREADY_REFUNDED"
+	CodeBalanceMismatch    = "BALANCE_MISMATCH"
+	CodeCredentialExpired  = "CREDENTIAL_EXPIRED"
+	CodeCredentialReplayed = "CREDENTIAL_REPLAYED"
+	CodeInternal           = "INTERNAL"
+)
+
+// Error is a failure answered by the platform (infcode -1).
+type Error struct {
+	Infno   string
+	Code    string // err_code
+	Message string // err_msg, as the platform wrote it
+}
+
+func (e *Error) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("platform %s: %s", e.Infno, e.Message)
+	}
+	return fmt.Sprintf("platform %s: %s: %s", e.Infno, e.Code, e.Message)
+}
+
+// Processed reports whether the platform handled the request's content (and
+// so stored its answer under the msgid) rather than refusing it at the
+// door. Only a door refusal may be resent after fixing the envelope
+// (a fresh sign-in, a fresh nonce); a processed failure is the answer.
+func (e *Error) Processed() bool {
+	switch e.Code {
+	case CodeSignExpired, CodeBadSignature, CodeStaleTimestamp, CodeNonceReused, CodeUnknownTx, CodeInternal:
+		return false
+	}
+	return true
+}
