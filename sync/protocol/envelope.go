@@ -20,9 +20,9 @@ var CST = time.FixedZone("CST", 8*3600)
 
 // Time layouts used on the wire.
 const (
-	InfTimeLayout     = "2006-01-02 15:04:05"
-	DateLayout        = "2006-01-02"
-	msgidTimeLayout   = "20060102150405"
+	InfTimeLayout   = "2006-01-02 15:04:05"
+	DateLayout      = "2006-01-02"
+	msgidTimeLayout = "20060102150405"
 )
 
 // Version is the interface version sent in every request.
