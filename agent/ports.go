@@ -26,6 +26,10 @@ type Journal interface {
 
 	// List returns settlements matching f, newest first.
 	List(ctx context.Context, f ListFilter) ([]*Settlement, error)
+
+	// AllocateMsgid durably allocates one msgid outside any settlement, for
+	// transactions that belong to none (sign-in, reconciliation).
+	AllocateMsgid(ctx context.Context) (string, error)
 }
 
 // MsgidAllocator hands out msgids inside a journal transaction: each one is
