@@ -1,0 +1,184 @@
+// Package api is the agent's local HTTP API for the HIS on the same PC, the
+// kiosk page and the window CLI: versioned JSON under /v1/, guarded against
+// web pages (Host and Origin checks, a bearer token), with strict decoding
+// and size limits, and a Go client for the CLI.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+)
+
+// MaxBody bounds a request body. A 500-item bill is well under it.
+const MaxBody = 512 << 10
+
+// Status reports the agent's health for the status endpoint.
+type StatusFunc func(ctx context.Context) any
+
+// Config wires the API.
+type Config struct {
+	Addr    string // host:port to listen on; loopback unless AllowRemote
+	Token   []byte
+	Origins []string // browser origins allowed to call the API
+	// ExtraHosts are more Host values to accept (a kiosk LAN name).
+	ExtraHosts  []string
+	AllowRemote bool
+	Service     *agent.Service
+	Status      StatusFunc
+	Version     string
+	Logger      *slog.Logger
+}
+
+// Server is the local API. Run it with Run.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	handler http.Handler
+	ln      net.Listener
+}
+
+// New listens on cfg.Addr and returns the server. Listening happens here,
+// not in Run, so that a port conflict is reported at start-up and tests can
+// read the bound address.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Token) < 16 {
+		return nil, fmt.Errorf("api: token missing or shorter than 16 characters")
+	}
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("api: address %q: %w", cfg.Addr, err)
+	}
+	if ip := net.ParseIP(host); !cfg.AllowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("api: address %q is not a loopback address (set allow_remote for a kiosk LAN)", cfg.Addr)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln}
+	s.handler = &guard{
+		hosts:   allowedHosts(ln.Addr().String(), cfg.ExtraHosts),
+		origins: cfg.Origins,
+		token:   cfg.Token,
+		next:    s.routes(),
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Handler is the guarded handler, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves until ctx ends, then shuts down gracefully: requests in
+// flight finish (their settlements are journaled either way).
+func (s *Server) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "version": s.cfg.Version})
+	})
+	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapiDoc)
+	})
+	mux.HandleFunc("POST /v1/settlements", s.createSettlement)
+	mux.HandleFunc("GET /v1/settlements", s.listSettlements)
+	mux.HandleFunc("GET /v1/settlements/{id}", s.getSettlement)
+	mux.HandleFunc("GET /v1/settlements/{id}/receipt", s.getReceipt)
+	mux.HandleFunc("POST /v1/settlements/{id}/refund", s.refund)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// decodeBody decodes a JSON body strictly: content type, size limit,
+// unknown fields and trailing data are all refused, naming what was wrong.
+// It writes the error answer itself and reports whether decoding worked.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json")
+		return false
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body over %d bytes", MaxBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, codeBadJSON, "body is not valid JSON for this request: "+jsonErrorText(err))
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, codeBadJSON, "body has data after the JSON value")
+		return false
+	}
+	return true
+}
+
+// jsonErrorText keeps decoder messages useful without echoing body
+// content (which may hold personal data) beyond field names.
+func jsonErrorText(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "cannot decode"
+}

@@ -1,0 +1,188 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/mask"
+)
+
+// SettleBody is the body of POST /v1/settlements. The idempotency key
+// travels in the Idempotency-Key header.
+type SettleBody struct {
+	Identity agent.IdentityInput `json:"identity"`
+	Operator agent.Operator      `json:"operator"`
+	Bill     agent.Bill          `json:"bill"`
+}
+
+// RefundBody is the body of POST /v1/settlements/{id}/refund.
+type RefundBody struct {
+	Operator agent.Operator `json:"operator"`
+	Reason   string         `json:"reason"`
+}
+
+// SettlementView is a settlement as the API shows it: personal data masked
+// unless the caller asked with ?reveal=true.
+type SettlementView struct {
+	ID        string            `json:"id"`
+	State     agent.State       `json:"state"`
+	Created   bool              `json:"created,omitempty"` // this call created it
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	CertType  string            `json:"cert_type"`
+	Patient   PatientView       `json:"patient"`
+	Operator  agent.Operator    `json:"operator"`
+	Bill      agent.Bill        `json:"bill"`
+	SetlID    string            `json:"setl_id,omitempty"`
+	Split     agent.Split       `json:"split"`
+	Payment   agent.Payment     `json:"payment"`
+	Refund    *agent.Refund     `json:"refund,omitempty"`
+	Error     *agent.Failure    `json:"error,omitempty"`
+	Msgids    map[string]string `json:"msgids,omitempty"`
+	Events    []agent.Event     `json:"events,omitempty"`
+}
+
+// PatientView is the patient on a settlement.
+type PatientView struct {
+	Name   string `json:"name,omitempty"`
+	IDNo   string `json:"id_no,omitempty"`
+	CertNo string `json:"cert_no,omitempty"`
+	Masked bool   `json:"masked"`
+}
+
+func view(s *agent.Settlement, reveal, detail bool) SettlementView {
+	v := SettlementView{
+		ID: s.ID, State: s.State, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, CertType: s.CertType,
+		Operator: s.Operator, Bill: s.Bill, SetlID: s.SetlID, Split: s.Split, Payment: s.Payment,
+		Refund: s.Refund, Error: s.Error,
+	}
+	p := s.Personal
+	if reveal {
+		v.Patient = PatientView{Name: p.Name, IDNo: p.IDNo, CertNo: p.CertNo}
+	} else {
+		v.Patient = PatientView{Name: mask.Name(p.Name), IDNo: mask.IDNo(p.IDNo), CertNo: mask.Card(p.CertNo), Masked: true}
+	}
+	if detail {
+		v.Msgids, v.Events = s.Msgids, s.Events
+	}
+	return v
+}
+
+func (s *Server) createSettlement(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		writeError(w, http.StatusBadRequest, codeInvalid, "the Idempotency-Key header is required: the HIS's own id for this bill's settlement")
+		return
+	}
+	var body SettleBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	st, created, err := s.cfg.Service.Settle(r.Context(), agent.SettleRequest{
+		IdempotencyKey: key, Identity: body.Identity, Operator: body.Operator, Bill: body.Bill,
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/v1/settlements/"+st.ID)
+	v := view(st, false, false)
+	v.Created = created
+	writeJSON(w, status, v)
+}
+
+func (s *Server) getSettlement(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Service.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view(st, r.URL.Query().Get("reveal") == "true", true))
+}
+
+// ListBody is the answer of GET /v1/settlements.
+type ListBody struct {
+	Settlements []SettlementView `json:"settlements"`
+}
+
+func (s *Server) listSettlements(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := agent.ListFilter{Limit: 100}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, codeInvalid, "limit must be 1 to 10000")
+			return
+		}
+		f.Limit = n
+	}
+	if st := q.Get("state"); st != "" {
+		for _, v := range strings.Split(st, ",") {
+			f.States = append(f.States, agent.State(v))
+		}
+	}
+	list, err := s.cfg.Service.List(r.Context(), f)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := ListBody{Settlements: make([]SettlementView, 0, len(list))}
+	reveal := q.Get("reveal") == "true"
+	for _, st := range list {
+		out.Settlements = append(out.Settlements, view(st, reveal, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Service.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	rc, err := s.cfg.Service.Receipt(st)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if r.URL.Query().Get("format") == "text" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(rc.Text()))
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
+}
+
+func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
+	var body RefundBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	st, err := s.cfg.Service.Refund(r.Context(), agent.RefundRequest{ID: r.PathValue("id"), Operator: body.Operator, Reason: body.Reason})
+	if err != nil && st != nil && st.State == agent.StateRefunding {
+		// Sent but not answered: the refund stays on record and asking
+		// again resends it under the same msgid.
+		writeJSON(w, http.StatusAccepted, view(st, false, false))
+		return
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view(st, false, false))
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	var v any = map[string]any{"version": s.cfg.Version}
+	if s.cfg.Status != nil {
+		v = s.cfg.Status(r.Context())
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,205 @@
+// Package config is the agent's configuration file: defaults, then a strict
+// TOML file (an unknown key is an error that names it), then validation
+// that names the field at fault. Hospital IT staff edit this file; every
+// mistake must be reported before the daemon starts, in words they can act
+// on.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole file.
+type Config struct {
+	Platform    Platform    `toml:"platform"`
+	Institution Institution `toml:"institution"`
+	Terminal    Terminal    `toml:"terminal"`
+	Journal     Journal     `toml:"journal"`
+	API         API         `toml:"api"`
+	Log         Log         `toml:"log"`
+}
+
+// Platform is the central platform and how to reach it.
+type Platform struct {
+	URL            string   `toml:"url"`
+	SecretsFile    string   `toml:"secrets_file"`
+	CAFile         string   `toml:"ca_file"`
+	CertFile       string   `toml:"cert_file"`
+	KeyFile        string   `toml:"key_file"`
+	AttemptTimeout Duration `toml:"attempt_timeout"`
+	RetryWindow    Duration `toml:"retry_window"`
+	ConnectWindow  Duration `toml:"connect_window"`
+}
+
+// Institution is the hospital.
+type Institution struct {
+	Code   string `toml:"code"`   // fixmedins_code, 12 characters
+	Name   string `toml:"name"`   // fixmedins_name
+	Region string `toml:"region"` // mdtrtarea_admvs, 6 digits
+}
+
+// Terminal is this PC or kiosk.
+type Terminal struct {
+	ID   string `toml:"id"`   // dev_no
+	Slot int    `toml:"slot"` // 00-99, unique per institution: the msgid's terminal digits
+}
+
+// Journal is the local store.
+type Journal struct {
+	Path    string `toml:"path"`
+	KeyFile string `toml:"key_file"`
+}
+
+// API is the local API.
+type API struct {
+	Addr        string   `toml:"addr"`
+	TokenFile   string   `toml:"token_file"`
+	Origins     []string `toml:"origins"`
+	ExtraHosts  []string `toml:"extra_hosts"`
+	AllowRemote bool     `toml:"allow_remote"`
+}
+
+// Log is logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Duration is a time.Duration written as "10s" in the file.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "10s", "2m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write e.g. \"10s\" or \"2m\")", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// ErrConfig wraps every configuration problem.
+var ErrConfig = errors.New("configuration")
+
+// Default returns the configuration before the file is read.
+func Default() Config {
+	return Config{
+		Platform: Platform{
+			AttemptTimeout: Duration{10 * time.Second},
+			RetryWindow:    Duration{30 * time.Second},
+			ConnectWindow:  Duration{3 * time.Second},
+		},
+		Journal: Journal{Path: "/var/lib/medterm/journal.db", KeyFile: "/var/lib/medterm/journal.key"},
+		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token"},
+		Log:     Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads path over the defaults and validates the result. Relative
+// paths in the file are relative to the file's directory, so a config and
+// its secrets can travel together.
+func Load(path string) (Config, error) {
+	c := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	md, err := toml.Decode(string(data), &c)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return c, fmt.Errorf("%w: %s: unknown key %s", ErrConfig, path, strings.Join(keys, ", "))
+	}
+	c.resolve(filepath.Dir(path))
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	}
+	return c, nil
+}
+
+func (c *Config) resolve(dir string) {
+	for _, p := range []*string{&c.Platform.SecretsFile, &c.Platform.CAFile, &c.Platform.CertFile, &c.Platform.KeyFile, &c.Journal.Path, &c.Journal.KeyFile, &c.API.TokenFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// Validate checks every field, naming the first one at fault.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.Platform.URL)
+	switch {
+	case c.Platform.URL == "":
+		return errors.New("platform.url is required")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Errorf("platform.url %q must be an https:// URL (http:// only for a loopback sandbox)", c.Platform.URL)
+	case c.Platform.SecretsFile == "":
+		return errors.New("platform.secrets_file is required")
+	case len(c.Institution.Code) != 12:
+		return fmt.Errorf("institution.code %q must be the 12-character institution code", c.Institution.Code)
+	case c.Institution.Name == "":
+		return errors.New("institution.name is required")
+	case !digits(c.Institution.Region, 6):
+		return fmt.Errorf("institution.region %q must be the 6-digit region code", c.Institution.Region)
+	case c.Terminal.ID == "" || len(c.Terminal.ID) > 20:
+		return errors.New("terminal.id is required (at most 20 characters)")
+	case c.Terminal.Slot < 0 || c.Terminal.Slot > 99:
+		return fmt.Errorf("terminal.slot %d must be 0 to 99, unique among the institution's terminals", c.Terminal.Slot)
+	case c.Journal.Path == "":
+		return errors.New("journal.path is required")
+	case c.Journal.KeyFile == "":
+		return errors.New("journal.key_file is required")
+	case filepath.Clean(c.Journal.KeyFile) == filepath.Clean(c.Journal.Path):
+		return errors.New("journal.key_file must not be the journal itself")
+	case c.API.TokenFile == "":
+		return errors.New("api.token_file is required")
+	case c.Platform.AttemptTimeout.Duration <= 0 || c.Platform.RetryWindow.Duration <= 0 || c.Platform.ConnectWindow.Duration <= 0:
+		return errors.New("platform.attempt_timeout, retry_window and connect_window must be positive")
+	}
+	if _, _, err := net.SplitHostPort(c.API.Addr); err != nil {
+		return fmt.Errorf("api.addr %q must be host:port", c.API.Addr)
+	}
+	for _, o := range c.API.Origins {
+		if ou, err := url.Parse(o); err != nil || ou.Host == "" || ou.Path != "" {
+			return fmt.Errorf("api.origins: %q must be an origin like https://his.hospital.local", o)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("log.format %q must be text or json", c.Log.Format)
+	}
+	return nil
+}
+
+func digits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

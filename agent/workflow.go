@@ -1,0 +1,449 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// Failure codes of our own (the platform's err_code values are used as
+// they come).
+const (
+	FailUnreachable = "PLATFORM_UNREACHABLE"
+	FailInDoubt     = "IN_DOUBT"
+	FailBadAnswer   = "BAD_ANSWER"
+	FailRefused     = "PLATFORM_REFUSED"
+)
+
+// settleSteps are the transactions of an online settlement, in order. Their
+// msgids are all allocated when the settlement is accepted, so every step
+// can be resent under the same msgid after any crash.
+var settleSteps = []string{
+	protocol.PersonInfo.Infno, protocol.Register.Infno, protocol.UploadFees.Infno,
+	protocol.PreSettle.Infno, protocol.Settle.Infno,
+}
+
+// Service runs settlements: it is the one place where the workflow's
+// order and its durability rules live.
+type Service struct {
+	journal  Journal
+	platform Platform
+	clock    clock.Clock
+	log      *slog.Logger
+	header   ReceiptHeader
+	// StepTimeout bounds a whole settlement's platform work once started;
+	// it runs detached from the caller, so a client hanging up cannot leave
+	// a request half-sent.
+	stepTimeout time.Duration
+
+	locks keyedMutex
+}
+
+// ServiceConfig wires a Service.
+type ServiceConfig struct {
+	Journal     Journal
+	Platform    Platform
+	Clock       clock.Clock
+	Logger      *slog.Logger
+	Receipt     ReceiptHeader
+	StepTimeout time.Duration // default 2 minutes
+}
+
+// NewService returns a Service.
+func NewService(c ServiceConfig) *Service {
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.StepTimeout <= 0 {
+		c.StepTimeout = 2 * time.Minute
+	}
+	return &Service{journal: c.Journal, platform: c.Platform, clock: c.Clock, log: c.Logger, header: c.Receipt, stepTimeout: c.StepTimeout}
+}
+
+// Settle accepts a bill and settles it online. It returns the settlement
+// as it stands when the workflow stops (settled, declined, failed or in
+// doubt) and whether this call created it. The same idempotency key again
+// returns the same settlement, resuming it first if it can move on.
+func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, bool, error) {
+	if err := req.Validate(); err != nil {
+		return nil, false, err
+	}
+	now := s.clock.Now()
+	rec := &Settlement{
+		IdempotencyKey: req.IdempotencyKey,
+		Fingerprint:    req.fingerprint(),
+		CreatedAt:      now,
+		CertType:       req.Identity.CertType,
+		Operator:       req.Operator,
+		Bill:           req.Bill,
+		Personal: Personal{
+			CertNo: req.Identity.CertNo, Name: req.Identity.Name,
+			IDNo: req.Identity.IDNo, CardSN: req.Identity.CardSN,
+		},
+	}
+	if req.Identity.CertType == protocol.CertIDNo {
+		rec.Personal.IDNo = req.Identity.CertNo
+	}
+	rec.transition(now, StateAccepted, "")
+	stored, created, err := s.journal.Accept(ctx, rec, func(st *Settlement, ids MsgidAllocator) error {
+		st.Msgids = make(map[string]string, len(settleSteps))
+		for _, infno := range settleSteps {
+			id, err := ids.Next()
+			if err != nil {
+				return err
+			}
+			st.Msgids[infno] = id
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("accept settlement: %w", err)
+	}
+	s.log.Info("settlement accepted", "id", stored.ID, "created", created, "cert_type", stored.CertType, "total", stored.Bill.Total().String())
+	out, err := s.resume(ctx, stored.ID)
+	return out, created, err
+}
+
+// Resume drives a stored settlement as far as it can go now.
+func (s *Service) Resume(ctx context.Context, id string) (*Settlement, error) {
+	return s.resume(ctx, id)
+}
+
+func (s *Service) resume(ctx context.Context, id string) (*Settlement, error) {
+	unlock := s.locks.lock(id)
+	defer unlock()
+	cur, err := s.journal.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !cur.State.Resumable() {
+		return cur, nil
+	}
+	// Detached: once started, the platform exchange finishes (or is safely
+	// recorded as in doubt) even if the caller hangs up.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.stepTimeout)
+	defer cancel()
+	return s.drive(wctx, cur)
+}
+
+// drive runs the remaining steps of an online settlement. Steps before the
+// settlement itself only read or register and are replayed under their
+// msgids; the platform answers a replay with its first answer, so the
+// journal records them together, in the single update that also marks the
+// settlement request as about to be sent.
+func (s *Service) drive(ctx context.Context, cur *Settlement) (*Settlement, error) {
+	if cur.State != StateSettling && cur.State != StateInDoubt {
+		prep, err := s.prepare(ctx, cur)
+		if err != nil {
+			return s.stop(ctx, cur, err, false)
+		}
+		cur, err = s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+			prep.apply(st)
+			st.Error = nil
+			st.transition(s.clock.Now(), StateSettling, "pre-settled "+st.Split.String())
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("record pre-settlement: %w", err)
+		}
+	}
+	out, err := s.settle(ctx, cur)
+	if err != nil {
+		return s.stop(ctx, cur, err, true)
+	}
+	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		st.Split = out.split
+		st.Payment = out.payment
+		st.SetlID = out.setlID
+		st.SettledAt = s.clock.Now()
+		st.Personal.PayerPsnNo = out.payerPsnNo
+		st.Error = nil
+		st.transition(st.SettledAt, StateSettled, "self-pay "+out.payment.Status)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record settlement: %w", err)
+	}
+	s.log.Info("settlement settled", "id", st.ID, "setl_id", st.SetlID, "total", st.Split.Total.String(), "payment", st.Payment.Status)
+	return st, nil
+}
+
+// prepared is what the steps before 2207 learnt.
+type prepared struct {
+	psnNo, idNo, name string
+	insutype, insuplc string
+	mdtrtID           string
+	split             Split
+	plan              Payment
+}
+
+func (p prepared) apply(st *Settlement) {
+	st.Personal.PsnNo = p.psnNo
+	if st.Personal.IDNo == "" {
+		st.Personal.IDNo = p.idNo
+	}
+	if st.Personal.Name == "" {
+		st.Personal.Name = p.name
+	}
+	st.Insutype, st.InsuplcAdmdvs, st.MdtrtID = p.insutype, p.insuplc, p.mdtrtID
+	st.Split = p.split
+	st.Payment = p.plan
+}
+
+// prepare identifies the patient, registers the visit, uploads the fees and
+// pre-settles.
+func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error) {
+	var p prepared
+	info, err := call(ctx, s, st, protocol.PersonInfo, "", protocol.PersonInfoInput{Data: protocol.PersonQuery{
+		MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, CardSn: st.Personal.CardSN,
+		Begntime: protocol.FormatInfTime(st.CreatedAt), PsnCertType: "01",
+		Certno: st.Personal.IDNo, PsnName: st.Personal.Name,
+	}})
+	if err != nil {
+		return p, err
+	}
+	p.psnNo, p.idNo, p.name = info.Baseinfo.PsnNo, info.Baseinfo.Certno, info.Baseinfo.PsnName
+	insu, ok := activeInsurance(info.Insuinfo)
+	if !ok || p.psnNo == "" {
+		return p, &protocol.Error{Infno: protocol.PersonInfo.Infno, Code: protocol.CodeNotInsured, Message: "no insurance record in the answer"}
+	}
+	p.insutype, p.insuplc = insu.Insutype, insu.InsuplcAdmdvs
+
+	reg, err := call(ctx, s, st, protocol.Register, p.insuplc, protocol.RegisterInput{Data: protocol.RegisterData{
+		PsnNo: p.psnNo, Insutype: p.insutype, Begntime: protocol.FormatInfTime(st.CreatedAt),
+		MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, IptOtpNo: st.Bill.VisitNo,
+		AtddrNo: st.Bill.DoctorID, DrName: st.Bill.DoctorName, DeptCode: st.Bill.DeptCode, DeptName: st.Bill.DeptName,
+	}})
+	if err != nil {
+		return p, err
+	}
+	p.mdtrtID = reg.Data.MdtrtID
+
+	fees := make([]protocol.FeeDetail, len(st.Bill.Items))
+	for i, it := range st.Bill.Items {
+		fees[i] = protocol.FeeDetail{
+			FeedetlSn: fmt.Sprintf("%s-%03d", st.ID, i+1), MdtrtID: p.mdtrtID, PsnNo: p.psnNo, ChrgBchno: st.ID,
+			FeeOcurTime: protocol.FormatInfTime(st.CreatedAt), MedListCodg: it.Code, MedinsListCodg: it.HospCode,
+			DetItemFeeSumamt: protocol.Amount(it.Amount), Cnt: it.Quantity, Pric: protocol.Amount(it.UnitPrice), ChrgitmLv: it.Class,
+		}
+	}
+	up, err := call(ctx, s, st, protocol.UploadFees, p.insuplc, protocol.UploadFeesInput{Feedetail: fees})
+	if err != nil {
+		return p, err
+	}
+	if len(up.Result) != len(fees) {
+		return p, fmt.Errorf("%w: 2204 answered %d items for %d sent", ErrUnbalanced, len(up.Result), len(fees))
+	}
+
+	pre, err := call(ctx, s, st, protocol.PreSettle, p.insuplc, protocol.PreSettleInput{Data: s.settleQuery(st, p.psnNo, p.insutype, p.mdtrtID)})
+	if err != nil {
+		return p, err
+	}
+	if p.split, err = splitOf(pre.Setlinfo, st.Bill.Total()); err != nil {
+		return p, err
+	}
+	p.plan = paymentOf(pre.Payplan, p.psnNo)
+	return p, nil
+}
+
+func (s *Service) settleQuery(st *Settlement, psnNo, insutype, mdtrtID string) protocol.SettleQuery {
+	return protocol.SettleQuery{
+		PsnNo: psnNo, MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, MedType: "11",
+		MedfeeSumamt: protocol.Amount(st.Bill.Total()), PsnSetlway: "01", MdtrtID: mdtrtID,
+		ChrgBchno: st.ID, Insutype: insutype, AcctUsedFlag: "1",
+	}
+}
+
+// settled is what 2207 answered.
+type settled struct {
+	split      Split
+	payment    Payment
+	setlID     string
+	payerPsnNo string
+}
+
+// settle sends 2207 under its msgid.
+func (s *Service) settle(ctx context.Context, st *Settlement) (settled, error) {
+	var out settled
+	res, err := call(ctx, s, st, protocol.Settle, st.InsuplcAdmdvs, protocol.SettleInput{Data: protocol.SettleData{
+		SettleQuery:     s.settleQuery(st, st.Personal.PsnNo, st.Insutype, st.MdtrtID),
+		Invono:          st.ID,
+		FulamtOwnpayAmt: protocol.Amount(st.Split.Ownpay),
+		PreselfpayAmt:   protocol.Amount(st.Split.Preselfpay),
+		InscpScpAmt:     protocol.Amount(st.Split.Eligible),
+	}})
+	if err != nil {
+		return out, err
+	}
+	if out.split, err = splitOf(res.Setlinfo, st.Bill.Total()); err != nil {
+		return out, err
+	}
+	if res.Setlinfo.SetlID == "" {
+		return out, fmt.Errorf("%w: 2207 answer has no setl_id", protocol.ErrMalformed)
+	}
+	out.setlID = res.Setlinfo.SetlID
+	out.payment = paymentOf(res.Payresult, st.Personal.PsnNo)
+	out.payerPsnNo = res.Payresult.PayerPsnNo
+	return out, nil
+}
+
+// stop records why the workflow stopped short and returns the stored
+// settlement. The error is returned only when the journal itself failed:
+// a declined or unreachable settlement is an answer, not an error.
+func (s *Service) stop(ctx context.Context, cur *Settlement, cause error, settling bool) (*Settlement, error) {
+	state, fail := classify(cause, settling)
+	s.log.Warn("settlement stopped", "id", cur.ID, "state", state, "code", fail.Code, "err", cause)
+	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		st.Error = &fail
+		st.transition(s.clock.Now(), state, fail.Code)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w (after: %v)", state, err, cause)
+	}
+	return st, nil
+}
+
+// classify maps a step's error to the state it leaves the settlement in.
+// Once the settlement request may have been sent (settling), anything but
+// a clear answer leaves it in doubt: it might have been booked.
+func classify(err error, settling bool) (State, Failure) {
+	var perr *protocol.Error
+	switch {
+	case errors.As(err, &perr) && perr.Processed():
+		return StateDeclined, Failure{Code: perr.Code, Message: perr.Message}
+	case errors.As(err, &perr):
+		// Refused at the door (signature, clock): nothing was processed.
+		return StateFailed, Failure{Code: FailRefused, Message: perr.Error()}
+	case settling && errors.Is(err, ErrUnreachable):
+		// This attempt never left, but an earlier one (before a restart)
+		// may have: only an answer under the same msgid settles it.
+		return StateInDoubt, Failure{Code: FailUnreachable, Message: err.Error()}
+	case settling:
+		return StateInDoubt, Failure{Code: FailInDoubt, Message: err.Error()}
+	case errors.Is(err, ErrUnreachable), errors.Is(err, ErrInDoubt):
+		return StateFailed, Failure{Code: FailUnreachable, Message: err.Error()}
+	default:
+		return StateFailed, Failure{Code: FailBadAnswer, Message: err.Error()}
+	}
+}
+
+// call sends one transaction of st under its allocated msgid and decodes
+// the answer.
+func call[I, O any](ctx context.Context, s *Service, st *Settlement, tx protocol.Tx[I, O], insuplc string, in I) (O, error) {
+	var zero O
+	msgid := st.Msgids[tx.Infno]
+	if msgid == "" {
+		return zero, fmt.Errorf("%s: no msgid allocated", tx.Infno)
+	}
+	return send(ctx, s.platform, tx, msgid, insuplc, st.Operator, in)
+}
+
+// send encodes, sends and decodes one transaction.
+func send[I, O any](ctx context.Context, p Platform, tx protocol.Tx[I, O], msgid, insuplc string, op Operator, in I) (O, error) {
+	var zero O
+	raw, err := tx.EncodeInput(in)
+	if err != nil {
+		return zero, err
+	}
+	out, err := p.Send(ctx, PlatformRequest{Infno: tx.Infno, Msgid: msgid, InsuplcAdmdvs: insuplc, Operator: op, Input: json.RawMessage(raw)})
+	if err != nil {
+		return zero, err
+	}
+	return tx.DecodeOutput(out)
+}
+
+func activeInsurance(list []protocol.InsuInfo) (protocol.InsuInfo, bool) {
+	for _, in := range list {
+		if in.PsnInsuStas == "1" {
+			return in, true
+		}
+	}
+	if len(list) > 0 {
+		return list[0], true
+	}
+	return protocol.InsuInfo{}, false
+}
+
+// splitOf converts and checks a platform split: it must balance and match
+// the bill's total, or it is not a receipt.
+func splitOf(si protocol.SetlInfo, billTotal money.Fen) (Split, error) {
+	sp := Split{
+		Total: si.MedfeeSumamt.Fen(), Fund: si.FundPaySumamt.Fen(), Account: si.AcctPay.Fen(), SelfPay: si.PsnCashPay.Fen(),
+		Ownpay: si.FulamtOwnpayAmt.Fen(), Preselfpay: si.PreselfpayAmt.Fen(), Eligible: si.InscpScpAmt.Fen(), Balance: si.Balc.Fen(),
+	}
+	if !sp.Balanced() {
+		return sp, fmt.Errorf("%w: total %s ≠ fund %s + account %s + self-pay %s", ErrUnbalanced, sp.Total, sp.Fund, sp.Account, sp.SelfPay)
+	}
+	if sp.Total != billTotal && sp.Total != -billTotal {
+		return sp, fmt.Errorf("%w: platform total %s ≠ bill total %s", ErrUnbalanced, sp.Total, billTotal)
+	}
+	return sp, nil
+}
+
+func paymentOf(pr protocol.PayResult, psnNo string) Payment {
+	return Payment{
+		Status: pr.Status, Source: pr.Source, AuthNo: pr.AuthNo, Reason: pr.Reason,
+		FamilyPay: pr.PayerPsnNo != "" && pr.PayerPsnNo != psnNo,
+	}
+}
+
+// String renders a split for notes and logs (amounts only, no person).
+func (sp Split) String() string {
+	return fmt.Sprintf("total %s = fund %s + account %s + self-pay %s", sp.Total, sp.Fund, sp.Account, sp.SelfPay)
+}
+
+// Get returns a stored settlement.
+func (s *Service) Get(ctx context.Context, id string) (*Settlement, error) {
+	return s.journal.Get(ctx, id)
+}
+
+// List returns stored settlements.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]*Settlement, error) {
+	return s.journal.List(ctx, f)
+}
+
+// keyedMutex serialises work on one settlement id without a global lock.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
