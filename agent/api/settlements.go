@@ -53,7 +53,9 @@ type PatientView struct {
 	Masked bool   `json:"masked"`
 }
 
-func view(s *agent.Settlement, reveal, detail bool) SettlementView {
+// View converts a settlement for output, masking personal data unless
+// reveal is set; detail adds msgids and the event history.
+func View(s *agent.Settlement, reveal, detail bool) SettlementView {
 	v := SettlementView{
 		ID: s.ID, State: s.State, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, CertType: s.CertType,
 		Operator: s.Operator, Bill: s.Bill, SetlID: s.SetlID, Split: s.Split, Payment: s.Payment,
@@ -93,7 +95,7 @@ func (s *Server) createSettlement(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	w.Header().Set("Location", "/v1/settlements/"+st.ID)
-	v := view(st, false, false)
+	v := View(st, false, false)
 	v.Created = created
 	writeJSON(w, status, v)
 }
@@ -104,7 +106,7 @@ func (s *Server) getSettlement(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(st, r.URL.Query().Get("reveal") == "true", true))
+	writeJSON(w, http.StatusOK, View(st, r.URL.Query().Get("reveal") == "true", true))
 }
 
 // ListBody is the answer of GET /v1/settlements.
@@ -136,7 +138,7 @@ func (s *Server) listSettlements(w http.ResponseWriter, r *http.Request) {
 	out := ListBody{Settlements: make([]SettlementView, 0, len(list))}
 	reveal := q.Get("reveal") == "true"
 	for _, st := range list {
-		out.Settlements = append(out.Settlements, view(st, reveal, false))
+		out.Settlements = append(out.Settlements, View(st, reveal, false))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -169,14 +171,14 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	if err != nil && st != nil && st.State == agent.StateRefunding {
 		// Sent but not answered: the refund stays on record and asking
 		// again resends it under the same msgid.
-		writeJSON(w, http.StatusAccepted, view(st, false, false))
+		writeJSON(w, http.StatusAccepted, View(st, false, false))
 		return
 	}
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(st, false, false))
+	writeJSON(w, http.StatusOK, View(st, false, false))
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {

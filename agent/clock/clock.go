@@ -25,6 +25,7 @@ type Fake struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []waiter
+	added   chan struct{}
 }
 
 type waiter struct {
@@ -35,7 +36,7 @@ type waiter struct {
 var _ Clock = (*Fake)(nil)
 
 // NewFake returns a fake clock set to t.
-func NewFake(t time.Time) *Fake { return &Fake{now: t} }
+func NewFake(t time.Time) *Fake { return &Fake{now: t, added: make(chan struct{}, 1)} }
 
 func (f *Fake) Now() time.Time {
 	f.mu.Lock()
@@ -52,6 +53,10 @@ func (f *Fake) After(d time.Duration) <-chan time.Time {
 		return ch
 	}
 	f.waiters = append(f.waiters, waiter{at: f.now.Add(d), ch: ch})
+	select {
+	case f.added <- struct{}{}:
+	default:
+	}
 	return ch
 }
 
@@ -75,6 +80,10 @@ func (f *Fake) Advance(d time.Duration) {
 func (f *Fake) Set(t time.Time) {
 	f.Advance(t.Sub(f.Now()))
 }
+
+// WaiterAdded receives after a timer is set, so a test can advance the
+// clock exactly when the code under test is waiting on it.
+func (f *Fake) WaiterAdded() <-chan struct{} { return f.added }
 
 // Waiters reports how many timers are pending, so a test can wait until
 // the code under test is blocked on the clock before advancing it.

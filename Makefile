@@ -1,0 +1,62 @@
+# medterm: run `make help` for the targets.
+
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin
+FUZZTIME ?= 60s
+SOAKTIME ?= 10m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: setup
+setup: ## Install the Debian packages that build, test and demo need (apt, as root or via sudo)
+	@packaging/dev/setup.sh
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required (expected at /usr/local/go)"; exit 1; }
+
+.PHONY: build
+build: setup ## Build medterm and medterm-sandbox into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/medterm ./cmd/medterm-sandbox
+
+.PHONY: run
+run: build ## Start the sandbox and the agent, and play a day at the hospital
+	$(BIN)/medterm-sandbox demo --medterm $(BIN)/medterm
+
+.PHONY: test
+test: setup ## Run every test, unit and integration (under 10 minutes)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 9m ./...
+
+.PHONY: bench
+bench: setup ## Run the benchmarks (ratios against baselines measured in the same run)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+.PHONY: fuzz
+fuzz: setup ## Run every fuzz target for FUZZTIME each (default 60s)
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+.PHONY: cross
+cross: ## Build both programs for windows/amd64 (no cgo: scard uses winscard.dll)
+	@mkdir -p $(BIN)/windows-amd64
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/windows-amd64/ ./cmd/medterm ./cmd/medterm-sandbox
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf $(BIN)

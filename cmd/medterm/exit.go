@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/config"
+)
+
+// Exit codes. Scripts branch on them; keep them stable.
+const (
+	exitOK          = 0
+	exitFailure     = 1  // anything not listed below
+	exitUsage       = 2  // bad flags or arguments
+	exitDaemonDown  = 3  // the daemon is not running
+	exitNotSettled  = 4  // the bill was declined, failed or is in doubt
+	exitInvalid     = 5  // the request was refused as invalid
+	exitNotFound    = 6  // no such settlement
+	exitConflict    = 7  // not allowed now, or the key was used for another bill
+	exitJournal     = 8  // the journal is locked or unavailable
+	exitConfig      = 78 // configuration error (sysexits EX_CONFIG)
+	exitInterrupted = 130
+)
+
+// usageError marks a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// notSettledError is returned when a command completed but the bill did
+// not settle.
+type notSettledError struct{ state agent.State }
+
+func (e notSettledError) Error() string { return fmt.Sprintf("the bill is %s, not settled", e.state) }
+
+// exitCode prints err and returns the exit code: the one place where
+// errors become exit codes.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "medterm:", err)
+	var ue usageError
+	var ae *api.APIError
+	var ns notSettledError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &ns):
+		return exitNotSettled
+	case errors.Is(err, api.ErrDaemonDown):
+		return exitDaemonDown
+	case errors.Is(err, config.ErrConfig):
+		return exitConfig
+	case errors.Is(err, agent.ErrJournalLocked), errors.Is(err, agent.ErrJournal):
+		return exitJournal
+	case errors.Is(err, agent.ErrNotFound):
+		return exitNotFound
+	case errors.As(err, &ae):
+		switch ae.Code {
+		case "invalid_request", "malformed_json":
+			return exitInvalid
+		case "not_found":
+			return exitNotFound
+		case "conflict", "idempotency_conflict":
+			return exitConflict
+		case "journal_unavailable":
+			return exitJournal
+		}
+	}
+	return exitFailure
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/seed-a859fada/medterm/agent/api"
+)
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// summary is one line a cashier can read.
+func summary(v api.SettlementView) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-18s %-10s %-12s total %9s", v.ID, v.State, v.Patient.Name, v.Split.Total)
+	if v.Payment.Status != "" {
+		fmt.Fprintf(&b, "  self-pay %s", v.Payment.Status)
+		if v.Payment.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", v.Payment.Reason)
+		}
+	}
+	if v.Error != nil {
+		fmt.Fprintf(&b, "  %s: %s", v.Error.Code, v.Error.Message)
+	}
+	return b.String()
+}

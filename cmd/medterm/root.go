@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/config"
+)
+
+// defaultConfig is where the packaged daemon's configuration lives.
+const defaultConfig = "/etc/medterm/medterm.toml"
+
+// globals are the flags every command shares.
+type globals struct {
+	configPath string
+	apiAddr    string
+	tokenFile  string
+	jsonOut    bool
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "medterm",
+		Short: "Treat first, pay later: the point-of-care settlement agent",
+		Long: `medterm settles outpatient bills with the medical-insurance platform at
+the point of care. "medterm serve" runs the daemon; the other commands are
+for window staff and IT and talk to the running daemon.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.configPath, "config", "c", envOr("MEDTERM_CONFIG", defaultConfig), "configuration file ($MEDTERM_CONFIG)")
+	pf.StringVar(&g.apiAddr, "api", os.Getenv("MEDTERM_API"), "daemon API address host:port (default: from the configuration)")
+	pf.StringVar(&g.tokenFile, "token-file", os.Getenv("MEDTERM_TOKEN_FILE"), "API token file (default: from the configuration)")
+	pf.BoolVar(&g.jsonOut, "json", false, "print JSON for scripts")
+	root.AddCommand(
+		newServeCmd(g),
+		newSettleCmd(g),
+		newRefundCmd(g),
+		newJournalCmd(g),
+		newReceiptCmd(g),
+		newVersionCmd(g),
+	)
+	return root
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// client returns an API client for the daemon, from the flags or the
+// configuration file.
+func (g *globals) client() (*api.Client, error) {
+	addr, tokenFile := g.apiAddr, g.tokenFile
+	if addr == "" || tokenFile == "" {
+		cfg, err := config.Load(g.configPath)
+		if err != nil {
+			return nil, err
+		}
+		if addr == "" {
+			addr = cfg.API.Addr
+		}
+		if tokenFile == "" {
+			tokenFile = cfg.API.TokenFile
+		}
+	}
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("read the API token (%s): %w; are you in the medterm operators' group?", tokenFile, err)
+	}
+	return api.NewClient(addr, strings.TrimSpace(string(tok))), nil
+}

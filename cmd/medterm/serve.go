@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/config"
+	"github.com/seed-a859fada/medterm/agent/supervise"
+	"github.com/seed-a859fada/medterm/offline/journal"
+	"github.com/seed-a859fada/medterm/sync/client"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the agent daemon",
+		Long: `Run the agent: open the journal, connect to the platform and serve the
+local API until SIGINT or SIGTERM. A second signal exits at once; nothing is
+lost either way, because every settlement is journaled before it is sent or
+answered.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(g.configPath)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+		},
+	}
+}
+
+func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	log := newLogger(cfg.Log, stderr)
+	secrets, err := protocol.LoadSecrets(cfg.Platform.SecretsFile)
+	if err != nil {
+		return fmt.Errorf("%w: platform.secrets_file: %w", config.ErrConfig, err)
+	}
+	secret, ok := secrets[cfg.Institution.Code]
+	if !ok {
+		return fmt.Errorf("%w: %s has no secret for institution %s", config.ErrConfig, cfg.Platform.SecretsFile, cfg.Institution.Code)
+	}
+	j, err := journal.Open(cfg.Journal.Path, journal.Options{
+		KeyFile: cfg.Journal.KeyFile, Institution: cfg.Institution.Code, Slot: cfg.Terminal.Slot,
+		IDPrefix: cfg.Terminal.ID, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	pc, err := client.New(client.Config{
+		BaseURL: cfg.Platform.URL, InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
+		Region: cfg.Institution.Region, DevNo: cfg.Terminal.ID, Secret: secret,
+		CAFile: cfg.Platform.CAFile, CertFile: cfg.Platform.CertFile, KeyFile: cfg.Platform.KeyFile,
+		AttemptTimeout: cfg.Platform.AttemptTimeout.Duration, RetryWindow: cfg.Platform.RetryWindow.Duration,
+		ConnectWindow: cfg.Platform.ConnectWindow.Duration, NextMsgid: j.AllocateMsgid, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", config.ErrConfig, err)
+	}
+	svc := agent.NewService(agent.ServiceConfig{
+		Journal: j, Platform: pc, Logger: log,
+		Receipt: agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID},
+	})
+	token, err := loadOrCreateToken(cfg.API.TokenFile)
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{
+		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
+		AllowRemote: cfg.API.AllowRemote, Service: svc, Version: version, Logger: log,
+		Status: func(ctx context.Context) any { return statusOf(ctx, cfg, svc, pc) },
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", config.ErrConfig, err)
+	}
+	log.Info("medterm started", "version", version, "api", srv.Addr(), "terminal", cfg.Terminal.ID, "journal", cfg.Journal.Path)
+	err = supervise.Run(ctx, supervise.Options{Logger: log},
+		supervise.Service{Name: "api", Run: func(ctx context.Context) error {
+			if err := srv.Run(ctx); err != nil {
+				return supervise.Fatal(err)
+			}
+			return nil
+		}},
+		supervise.Service{Name: "recovery", Run: agent.NewRecovery(svc, log).Run},
+	)
+	log.Info("medterm stopped")
+	return err
+}
+
+// statusOf is the daemon's answer to GET /v1/status.
+func statusOf(ctx context.Context, cfg config.Config, svc *agent.Service, pc *client.Client) any {
+	ps := pc.Status()
+	counts := map[agent.State]int{}
+	if list, err := svc.List(ctx, agent.ListFilter{Limit: 100000}); err == nil {
+		for _, s := range list {
+			counts[s.State]++
+		}
+	}
+	return map[string]any{
+		"version":  version,
+		"terminal": cfg.Terminal.ID,
+		"online":   ps.Reachable,
+		"platform": map[string]any{"url": cfg.Platform.URL, "reachable": ps.Reachable, "last_ok": ps.LastOK, "last_error": ps.LastError, "last_error_at": ps.LastErrAt},
+		"journal":  map[string]any{"path": cfg.Journal.Path, "states": counts},
+	}
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadOrCreateToken reads the API token, creating it on first start with
+// mode 0640 (the service account and the operators' group).
+func loadOrCreateToken(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if len(tok) < 16 {
+			return nil, fmt.Errorf("%w: api.token_file %s holds fewer than 16 characters", config.ErrConfig, path)
+		}
+		return []byte(tok), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: api.token_file: %w", config.ErrConfig, err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	tok := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("%w: api.token_file: %w", config.ErrConfig, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("%w: api.token_file: %w", config.ErrConfig, err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return []byte(tok), f.Close()
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages that building, testing and the demo need.
+# Idempotent and quiet when everything is there. Runs apt as root, or
+# through sudo otherwise.
+set -eu
+
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "setup: missing packages:$missing; run 'make setup' as root (sudo is not installed)" >&2
+	exit 1
+fi
+
+echo "setup: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
