@@ -19,18 +19,18 @@ type ReceiptHeader struct {
 // Receipt is a settlement as the patient and the cashier read it. It is
 // built only from a balanced split: Lines never show a gap.
 type Receipt struct {
-	Header     ReceiptHeader `json:"header"`
-	ID         string        `json:"id"`
-	SetlID     string        `json:"setl_id,omitempty"`
-	State      State         `json:"state"`
-	Patient    string        `json:"patient"` // masked
-	Operator   string        `json:"operator"`
-	Time       time.Time     `json:"time"`
-	Items      []FeeItem     `json:"items"`
-	Split      Split         `json:"split"`
-	Payment    Payment       `json:"payment"`
-	Refund     *Split        `json:"refund,omitempty"`
-	Note       string        `json:"note,omitempty"`
+	Header      ReceiptHeader `json:"header"`
+	ID          string        `json:"id"`
+	SetlID      string        `json:"setl_id,omitempty"`
+	State       State         `json:"state"`
+	Patient     string        `json:"patient"` // masked
+	Operator    string        `json:"operator"`
+	Time        time.Time     `json:"time"`
+	Items       []FeeItem     `json:"items"`
+	Split       Split         `json:"split"`
+	Payment     Payment       `json:"payment"`
+	Refund      *Split        `json:"refund,omitempty"`
+	Note        string        `json:"note,omitempty"`
 	Provisional bool          `json:"provisional,omitempty"`
 }
 

@@ -182,8 +182,12 @@ func TestInvalidBillsAreRefusedWithTheReason(t *testing.T) {
 	cases := map[string]agent.SettleRequest{
 		"amount not quantity × price": request("k", bad),
 		"no items":                    request("k", agent.Bill{VisitNo: "v", DeptCode: "d", DoctorID: "x"}),
-		"bad ID check digit":          func() agent.SettleRequest { r := request("k", bill(1)); r.Identity.CertNo = "110105194912310021"; return r }(),
-		"empty key":                   request("", bill(1)),
+		"bad ID check digit": func() agent.SettleRequest {
+			r := request("k", bill(1))
+			r.Identity.CertNo = "110105194912310021"
+			return r
+		}(),
+		"empty key": request("", bill(1)),
 	}
 	for name, req := range cases {
 		if _, _, err := svc.Settle(context.Background(), req); !errors.Is(err, agent.ErrInvalid) {
