@@ -113,21 +113,39 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
+// table is every route of the API; the OpenAPI test walks it.
+func (s *Server) table() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /v1/health": func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "version": s.cfg.Version})
+		},
+		"GET /v1/status": s.status,
+		"GET /v1/openapi.json": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openapiDoc)
+		},
+		"POST /v1/settlements":             s.createSettlement,
+		"GET /v1/settlements":              s.listSettlements,
+		"GET /v1/settlements/{id}":         s.getSettlement,
+		"GET /v1/settlements/{id}/receipt": s.getReceipt,
+		"POST /v1/settlements/{id}/refund": s.refund,
+	}
+}
+
+// Routes lists the API's routes as "METHOD /path".
+func Routes() []string {
+	var out []string
+	for r := range (&Server{}).table() {
+		out = append(out, r)
+	}
+	return out
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "version": s.cfg.Version})
-	})
-	mux.HandleFunc("GET /v1/status", s.status)
-	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapiDoc)
-	})
-	mux.HandleFunc("POST /v1/settlements", s.createSettlement)
-	mux.HandleFunc("GET /v1/settlements", s.listSettlements)
-	mux.HandleFunc("GET /v1/settlements/{id}", s.getSettlement)
-	mux.HandleFunc("GET /v1/settlements/{id}/receipt", s.getReceipt)
-	mux.HandleFunc("POST /v1/settlements/{id}/refund", s.refund)
+	for pattern, h := range s.table() {
+		mux.HandleFunc(pattern, h)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
