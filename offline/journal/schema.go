@@ -1,0 +1,244 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/offline/seal"
+)
+
+// The file's layout. The meta bucket exists from the first open (schema
+// version 0); everything else is created by migrations.
+var (
+	bucketMeta        = []byte("meta")
+	bucketMigrations  = []byte("migrations") // in meta: version -> migrationRecord
+	bucketSettlements = []byte("settlements")
+	bucketByKey       = []byte("by_key")   // idempotency key -> id
+	bucketByMsgid     = []byte("by_msgid") // msgid -> id, or noSettlement
+	bucketBySeq       = []byte("by_seq")   // sequence (8 bytes, big endian) -> id
+	bucketByState     = []byte("by_state") // state NUL sequence -> id
+
+	keyFormat     = []byte("format")
+	keySchema     = []byte("schema")
+	keyKeyCheck   = []byte("key_check")
+	keyMsgidClock = []byte("msgid_clock")
+)
+
+const (
+	formatMarker = "medterm-journal"
+	// keyCheckText is sealed into meta when the journal is created, so a
+	// wrong key is caught at open, before any record is read.
+	keyCheckText = "medterm journal key check"
+)
+
+// migration brings the file from schema version to-1 to to, in one
+// transaction together with the new version number, so a crash leaves
+// the file at one version or the next, never in between.
+type migration struct {
+	to    int
+	name  string
+	apply func(*bolt.Tx) error
+}
+
+// migrations is every schema change, in order. Add to the end; never edit
+// an entry once released, since files in the field have already run it.
+var migrations = []migration{
+	{to: 1, name: "baseline: settlements with key, msgid, sequence and state indexes", apply: baseline},
+}
+
+func baseline(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketSettlements, bucketByKey, bucketByMsgid, bucketBySeq, bucketByState} {
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrationRecord is kept in meta for every migration a file has run.
+type migrationRecord struct {
+	Name string    `json:"name"`
+	At   time.Time `json:"at"`
+}
+
+// fileState is what the first read of a file finds.
+type fileState struct {
+	meta     bool
+	other    bool // buckets that are not ours: another program's bbolt file
+	format   string
+	version  int
+	keyCheck []byte
+}
+
+func readState(tx *bolt.Tx) (fileState, error) {
+	var st fileState
+	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if bytes.Equal(name, bucketMeta) {
+			st.meta = true
+		} else {
+			st.other = true
+		}
+		return nil
+	})
+	if err != nil || !st.meta {
+		return st, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	st.format = string(meta.Get(keyFormat))
+	st.keyCheck = bytes.Clone(meta.Get(keyKeyCheck))
+	v, err := decodeSeq(meta.Get(keySchema))
+	if err != nil {
+		return st, fmt.Errorf("%w: schema version: %w", ErrCorrupt, err)
+	}
+	st.version = int(v)
+	return st, nil
+}
+
+// init checks what the file holds against what this code knows, loads the
+// key, and runs the migrations the file has not run yet.
+func (j *Journal) init(migs []migration) error {
+	known := migs[len(migs)-1].to
+	var st fileState
+	if err := j.db.View(func(tx *bolt.Tx) (err error) {
+		st, err = readState(tx)
+		return err
+	}); err != nil {
+		return err
+	}
+	switch {
+	case !st.meta && st.other:
+		return fmt.Errorf("%w: a bbolt file with another program's data", ErrNotJournal)
+	case !st.meta && j.opts.ReadOnly:
+		return fmt.Errorf("%w: the file is empty", ErrNotJournal)
+	case !st.meta:
+		if err := j.loadKey(true); err != nil {
+			return err
+		}
+		if err := j.create(); err != nil {
+			return err
+		}
+	case st.format != formatMarker:
+		return fmt.Errorf("%w: format marker %q", ErrNotJournal, st.format)
+	case st.version > known:
+		return fmt.Errorf("%w: the file is at schema v%d, this medterm knows up to v%d; run the medterm that wrote it, or a newer one (never downgrade over a journal)",
+			ErrSchemaTooNew, st.version, known)
+	case st.version < known && j.opts.ReadOnly:
+		return fmt.Errorf("%w: the file is at schema v%d, this medterm uses v%d; only a read-write open migrates it: start the daemon once",
+			ErrSchemaOld, st.version, known)
+	case len(st.keyCheck) == 0:
+		return fmt.Errorf("%w: the key check is missing from the metadata", ErrCorrupt)
+	default:
+		if err := j.loadKey(false); err != nil {
+			return err
+		}
+		if _, err := j.sealer.Open(st.keyCheck, keyKeyCheck); err != nil {
+			if errors.Is(err, seal.ErrAuth) {
+				return fmt.Errorf("%w: %s holds another key than the one this journal was sealed with; restore the right key from its backup",
+					ErrWrongKey, j.opts.KeyFile)
+			}
+			return err
+		}
+	}
+	j.schema = st.version
+	return j.migrate(migs)
+}
+
+// create writes the metadata of a new journal: schema version 0, to which
+// the migrations then apply.
+func (j *Journal) create() error {
+	check, err := j.sealer.Seal([]byte(keyCheckText), keyKeyCheck)
+	if err != nil {
+		return fmt.Errorf("%w key check: %w", agent.ErrJournal, err)
+	}
+	err = j.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyFormat, []byte(formatMarker)); err != nil {
+			return err
+		}
+		if err := meta.Put(keyKeyCheck, check); err != nil {
+			return err
+		}
+		return meta.Put(keySchema, encodeSeq(0))
+	})
+	if err != nil {
+		return fmt.Errorf("create %w: %w", agent.ErrJournal, err)
+	}
+	return nil
+}
+
+func (j *Journal) migrate(migs []migration) error {
+	for _, m := range migs {
+		if m.to <= j.schema {
+			continue
+		}
+		rec, err := json.Marshal(migrationRecord{Name: m.name, At: j.opts.Clock.Now()})
+		if err != nil {
+			return err
+		}
+		err = j.db.Update(func(tx *bolt.Tx) error {
+			if err := m.apply(tx); err != nil {
+				return err
+			}
+			meta := tx.Bucket(bucketMeta)
+			done, err := meta.CreateBucketIfNotExists(bucketMigrations)
+			if err != nil {
+				return err
+			}
+			if err := done.Put(encodeSeq(uint64(m.to)), rec); err != nil {
+				return err
+			}
+			return meta.Put(keySchema, encodeSeq(uint64(m.to)))
+		})
+		if err != nil {
+			return fmt.Errorf("migrate schema v%d to v%d (%s): %w write failed, file left at v%d: %w",
+				m.to-1, m.to, m.name, agent.ErrJournal, j.schema, err)
+		}
+		j.log.Info("journal migrated", "from", m.to-1, "to", m.to, "migration", m.name)
+		j.schema = m.to
+	}
+	return nil
+}
+
+// Migrations lists the migrations the file has run, by the version each
+// produced.
+func (j *Journal) Migrations() (map[int]string, error) {
+	out := map[int]string{}
+	err := j.db.View(func(tx *bolt.Tx) error {
+		done := tx.Bucket(bucketMeta).Bucket(bucketMigrations)
+		if done == nil {
+			return nil
+		}
+		return done.ForEach(func(k, v []byte) error {
+			n, err := decodeSeq(k)
+			if err != nil {
+				return fmt.Errorf("%w: migration key: %w", ErrCorrupt, err)
+			}
+			var r migrationRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("%w: migration v%d: %w", ErrCorrupt, n, err)
+			}
+			out[int(n)] = r.Name
+			return nil
+		})
+	})
+	return out, classify("list migrations", "read failed", err, nil)
+}
+
+func encodeSeq(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func decodeSeq(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%d bytes, want 8", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}

@@ -1,0 +1,408 @@
+package journal
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/agent"
+)
+
+// MaxKeyLen bounds an idempotency key. HIS keys are UUIDs or visit numbers
+// with a suffix; anything much longer is a client bug, not a key.
+const MaxKeyLen = 256
+
+// record is how a settlement is stored: its public fields as JSON, and its
+// personal fields sealed with the settlement id as associated data, so a
+// sealed blob moved to another record does not open.
+type record struct {
+	Seq        uint64            `json:"seq"`
+	Settlement *agent.Settlement `json:"settlement"`
+	Personal   []byte            `json:"personal"`
+}
+
+// tx is one bbolt transaction seen through the journal's layout.
+type tx struct {
+	j                                                 *Journal
+	meta, settlements, byKey, byMsgid, bySeq, byState *bolt.Bucket
+	// callerErr is the error of the caller's own function, which the
+	// journal passes through rather than reporting as a storage failure.
+	callerErr error
+}
+
+func (j *Journal) wrap(btx *bolt.Tx) *tx {
+	return &tx{
+		j:           j,
+		meta:        btx.Bucket(bucketMeta),
+		settlements: btx.Bucket(bucketSettlements),
+		byKey:       btx.Bucket(bucketByKey),
+		byMsgid:     btx.Bucket(bucketByMsgid),
+		bySeq:       btx.Bucket(bucketBySeq),
+		byState:     btx.Bucket(bucketByState),
+	}
+}
+
+func (j *Journal) encode(s *agent.Settlement, seq uint64) ([]byte, error) {
+	personal, err := json.Marshal(s.Personal)
+	if err != nil {
+		return nil, fmt.Errorf("encode personal fields: %w", err)
+	}
+	sealed, err := j.sealer.Seal(personal, []byte(s.ID))
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(record{Seq: seq, Settlement: s, Personal: sealed})
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode settlement: %w", agent.ErrInvalid, err)
+	}
+	return data, nil
+}
+
+func (j *Journal) decode(id string, data []byte) (*agent.Settlement, uint64, error) {
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, 0, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
+	}
+	if rec.Settlement == nil || rec.Settlement.ID != id {
+		return nil, 0, fmt.Errorf("settlement %s: %w: the record names another id", id, ErrCorrupt)
+	}
+	personal, err := j.sealer.Open(rec.Personal, []byte(id))
+	if err != nil {
+		return nil, 0, fmt.Errorf("settlement %s: personal fields: %w: %w", id, ErrCorrupt, err)
+	}
+	if err := json.Unmarshal(personal, &rec.Settlement.Personal); err != nil {
+		return nil, 0, fmt.Errorf("settlement %s: personal fields: %w: %w", id, ErrCorrupt, err)
+	}
+	return rec.Settlement, rec.Seq, nil
+}
+
+// load reads one settlement, with its sequence number.
+func (t *tx) load(id string) (*agent.Settlement, uint64, error) {
+	data := t.settlements.Get([]byte(id))
+	if data == nil {
+		return nil, 0, fmt.Errorf("settlement %s: %w", id, agent.ErrNotFound)
+	}
+	return t.j.decode(id, data)
+}
+
+// put stores s and keeps the indexes in step; old is what was stored
+// before, nil for a new settlement.
+func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
+	data, err := t.j.encode(s, seq)
+	if err != nil {
+		return err
+	}
+	id := []byte(s.ID)
+	// Msgids set by the caller rather than allocated here are indexed
+	// too, and one already owned by another settlement is refused: a msgid
+	// names one request, and the platform would take the second use for a
+	// replay of the first.
+	for infno, m := range s.Msgids {
+		switch owner := t.byMsgid.Get([]byte(m)); {
+		case owner == nil:
+			if err := t.byMsgid.Put([]byte(m), id); err != nil {
+				return err
+			}
+		case !bytes.Equal(owner, id):
+			return fmt.Errorf("%w: msgid %s for %s was allocated for %q, not this settlement", agent.ErrInvalid, m, infno, owner)
+		}
+	}
+	if err := t.settlements.Put(id, data); err != nil {
+		return err
+	}
+	if old == nil {
+		if err := t.byKey.Put([]byte(s.IdempotencyKey), id); err != nil {
+			return err
+		}
+		if err := t.bySeq.Put(encodeSeq(seq), id); err != nil {
+			return err
+		}
+	} else if old.State != s.State {
+		if err := t.byState.Delete(stateKey(old.State, seq)); err != nil {
+			return err
+		}
+	}
+	if old == nil || old.State != s.State {
+		return t.byState.Put(stateKey(s.State, seq), id)
+	}
+	return nil
+}
+
+func stateKey(s agent.State, seq uint64) []byte {
+	k := append([]byte(s), 0)
+	return append(k, encodeSeq(seq)...)
+}
+
+// errExists stops a write transaction that found the key already stored,
+// so that it rolls back instead of committing (and syncing) nothing.
+var errExists = errors.New("idempotency key already stored")
+
+// Accept stores s as a new settlement; see agent.Journal. The settlement
+// stored, and returned, is a copy of s: prepare works on the copy, so that
+// if anything fails the caller's s is unchanged. On success s.ID is set to
+// the new id. A zero CreatedAt or UpdatedAt is set from the journal's
+// clock and an empty State is StateAccepted.
+func (j *Journal) Accept(ctx context.Context, s *agent.Settlement, prepare func(*agent.Settlement, agent.MsgidAllocator) error) (*agent.Settlement, bool, error) {
+	switch {
+	case s == nil:
+		return nil, false, fmt.Errorf("accept: %w: no settlement", agent.ErrInvalid)
+	case s.IdempotencyKey == "":
+		return nil, false, fmt.Errorf("accept: %w: no idempotency key", agent.ErrInvalid)
+	case len(s.IdempotencyKey) > MaxKeyLen:
+		return nil, false, fmt.Errorf("accept: %w: idempotency key longer than %d bytes", agent.ErrInvalid, MaxKeyLen)
+	}
+	// A repeated request is answered from a read transaction: most
+	// retries find their key, and need no write and no sync.
+	if stored, err := j.byKey(ctx, "accept", s); stored != nil || err != nil {
+		return stored, false, err
+	}
+	var stored *agent.Settlement
+	err := j.write(ctx, "accept", func(t *tx) error {
+		if found, err := t.existing(s); found != nil || err != nil {
+			stored = found
+			if err == nil {
+				err = errExists
+			}
+			return err
+		}
+		c, err := clone(s)
+		if err != nil {
+			return err
+		}
+		seq, err := t.settlements.NextSequence()
+		if err != nil {
+			return err
+		}
+		c.ID = fmt.Sprintf("%s-%08d", j.opts.IDPrefix, seq)
+		now := j.opts.Clock.Now()
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = now
+		}
+		if c.UpdatedAt.IsZero() {
+			c.UpdatedAt = c.CreatedAt
+		}
+		if c.State == "" {
+			c.State = agent.StateAccepted
+		}
+		if prepare != nil {
+			if err := t.call(c, prepare); err != nil {
+				return err
+			}
+		}
+		stored = c
+		return t.put(c, seq, nil)
+	})
+	switch {
+	case errors.Is(err, errExists):
+		return stored, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	s.ID = stored.ID
+	return stored, true, nil
+}
+
+// byKey returns the settlement already stored under s's idempotency key,
+// or nil.
+func (j *Journal) byKey(ctx context.Context, op string, s *agent.Settlement) (*agent.Settlement, error) {
+	var found *agent.Settlement
+	err := j.read(ctx, op, func(t *tx) (err error) {
+		found, err = t.existing(s)
+		return err
+	})
+	return found, err
+}
+
+// existing returns the settlement stored under s's key, nil if none, or
+// ErrIdempotencyConflict if it is another request's.
+func (t *tx) existing(s *agent.Settlement) (*agent.Settlement, error) {
+	id := t.byKey.Get([]byte(s.IdempotencyKey))
+	if id == nil {
+		return nil, nil
+	}
+	stored, _, err := t.load(string(id))
+	if err != nil {
+		return nil, err
+	}
+	if stored.Fingerprint != s.Fingerprint {
+		return nil, fmt.Errorf("%w (stored as settlement %s)", agent.ErrIdempotencyConflict, stored.ID)
+	}
+	return stored, nil
+}
+
+// call runs the caller's fn on s with an allocator valid for this
+// transaction only, and checks that fn left the settlement's identity
+// alone.
+func (t *tx) call(s *agent.Settlement, fn func(*agent.Settlement, agent.MsgidAllocator) error) error {
+	id, key, fp := s.ID, s.IdempotencyKey, s.Fingerprint
+	a := &allocator{t: t, owner: s.ID}
+	err := fn(s, a)
+	a.done = true
+	if err != nil {
+		t.callerErr = err
+		return err
+	}
+	switch {
+	case s.ID != id, s.IdempotencyKey != key, s.Fingerprint != fp:
+		return fmt.Errorf("%w: a settlement's id, idempotency key and fingerprint never change", agent.ErrInvalid)
+	case s.State == "":
+		return fmt.Errorf("%w: settlement %s left without a state", agent.ErrInvalid, id)
+	}
+	return nil
+}
+
+// Update applies fn to a stored settlement; see agent.Journal.
+func (j *Journal) Update(ctx context.Context, id string, fn func(*agent.Settlement, agent.MsgidAllocator) error) (*agent.Settlement, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("update %s: %w: no update function", id, agent.ErrInvalid)
+	}
+	var out *agent.Settlement
+	err := j.write(ctx, "update "+id, func(t *tx) error {
+		cur, seq, err := t.load(id)
+		if err != nil {
+			return err
+		}
+		// old needs only the fields put compares; fn may change cur's
+		// maps and slices in place.
+		old := &agent.Settlement{State: cur.State}
+		if err := t.call(cur, fn); err != nil {
+			return err
+		}
+		out = cur
+		return t.put(cur, seq, old)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Get returns one settlement; see agent.Journal.
+func (j *Journal) Get(ctx context.Context, id string) (*agent.Settlement, error) {
+	var s *agent.Settlement
+	err := j.read(ctx, "get "+id, func(t *tx) (err error) {
+		s, _, err = t.load(id)
+		return err
+	})
+	return s, err
+}
+
+// ByKey returns the settlement stored under an idempotency key, or
+// ErrNotFound.
+func (j *Journal) ByKey(ctx context.Context, key string) (*agent.Settlement, error) {
+	var s *agent.Settlement
+	err := j.read(ctx, "look up idempotency key", func(t *tx) (err error) {
+		id := t.byKey.Get([]byte(key))
+		if id == nil {
+			return fmt.Errorf("no settlement under this idempotency key: %w", agent.ErrNotFound)
+		}
+		s, _, err = t.load(string(id))
+		return err
+	})
+	return s, err
+}
+
+// List returns the settlements in f's states (all if none), newest first,
+// at most f.Limit of them (all if zero).
+func (j *Journal) List(ctx context.Context, f agent.ListFilter) ([]*agent.Settlement, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list: %w: negative limit %d", agent.ErrInvalid, f.Limit)
+	}
+	var out []*agent.Settlement
+	err := j.read(ctx, "list", func(t *tx) error {
+		var ids []string
+		if len(f.States) == 0 {
+			ids = t.newest(f.Limit)
+		} else {
+			ids = t.newestIn(f.States, f.Limit)
+		}
+		out = make([]*agent.Settlement, 0, len(ids))
+		for _, id := range ids {
+			s, _, err := t.load(id)
+			if err != nil {
+				return err
+			}
+			out = append(out, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// newest lists ids by sequence, newest first.
+func (t *tx) newest(limit int) []string {
+	var ids []string
+	c := t.bySeq.Cursor()
+	for k, v := c.Last(); k != nil && (limit == 0 || len(ids) < limit); k, v = c.Prev() {
+		ids = append(ids, string(v))
+	}
+	return ids
+}
+
+// newestIn walks the state index backwards from the end of each state's
+// range and merges the ranges by sequence, so listing the few deferred or
+// in-doubt bills does not read every settled one.
+func (t *tx) newestIn(states []agent.State, limit int) []string {
+	type hit struct {
+		seq uint64
+		id  string
+	}
+	var hits []hit
+	c := t.byState.Cursor()
+	seen := map[agent.State]bool{}
+	for _, st := range states {
+		if seen[st] {
+			continue
+		}
+		seen[st] = true
+		prefix := append([]byte(st), 0)
+		end := append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		var k, v []byte
+		if k, _ = c.Seek(end); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for n := 0; k != nil && bytes.HasPrefix(k, prefix) && (limit == 0 || n < limit); k, v = c.Prev() {
+			seq, err := decodeSeq(k[len(prefix):])
+			if err != nil {
+				continue // Verify reports malformed index keys
+			}
+			hits = append(hits, hit{seq, string(v)})
+			n++
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(b.seq, a.seq) })
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.id
+	}
+	return ids
+}
+
+// clone deep-copies s through its JSON form (Personal, which JSON skips,
+// is plain strings and copied by value).
+func clone(s *agent.Settlement) (*agent.Settlement, error) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode settlement: %w", agent.ErrInvalid, err)
+	}
+	var c agent.Settlement
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%w: decode settlement: %w", agent.ErrInvalid, err)
+	}
+	c.Personal = s.Personal
+	return &c, nil
+}

@@ -1,0 +1,108 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/agent"
+)
+
+// Verify reads the whole file: bbolt's page consistency, then every
+// record (it must decode and its personal fields authenticate under the
+// key) and every index entry (it must point at the record that names it).
+// It is the check to run after a crash, a disk error or a restore, and is
+// as slow as reading everything; it returns every problem found, each
+// wrapping ErrCorrupt.
+func (j *Journal) Verify(ctx context.Context) error {
+	var problems []error
+	report := func(format string, args ...any) {
+		problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...))
+	}
+	err := j.read(ctx, "verify", func(t *tx) error {
+		btx := t.settlements.Tx()
+		for err := range btx.Check() {
+			report("bbolt: %v", err)
+		}
+		return t.verifyRecords(report)
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(problems...)
+}
+
+func (t *tx) verifyRecords(report func(string, ...any)) error {
+	type stored struct {
+		seq   uint64
+		state string
+	}
+	records := map[string]stored{}
+	err := t.settlements.ForEach(func(k, v []byte) error {
+		id := string(k)
+		s, seq, err := t.j.decode(id, v)
+		if err != nil {
+			report("%v", err)
+			return nil
+		}
+		records[id] = stored{seq, string(s.State)}
+		expect := func(b *bolt.Bucket, name string, key []byte) {
+			if got := b.Get(key); !bytes.Equal(got, k) {
+				report("settlement %s: %s index holds %q", id, name, got)
+			}
+		}
+		expect(t.byKey, "idempotency key", []byte(s.IdempotencyKey))
+		expect(t.bySeq, "sequence", encodeSeq(seq))
+		expect(t.byState, "state "+string(s.State), stateKey(s.State, seq))
+		for infno, m := range s.Msgids {
+			expect(t.byMsgid, "msgid of "+infno, []byte(m))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The other way round: every index entry must lead to a record that
+	// agrees with it. A stale one would make List or a lookup wrong long
+	// after the write that left it.
+	entry := func(name string, k, v []byte) (stored, bool) {
+		r, ok := records[string(v)]
+		if !ok {
+			report("%s index entry %q points at missing settlement %q", name, k, v)
+		}
+		return r, ok
+	}
+	if err := t.byKey.ForEach(func(k, v []byte) error {
+		entry("idempotency key", k, v)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := t.byMsgid.ForEach(func(k, v []byte) error {
+		if string(v) != noSettlement {
+			entry("msgid", k, v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := t.bySeq.ForEach(func(k, v []byte) error {
+		seq, err := decodeSeq(k)
+		if r, ok := entry("sequence", k, v); ok && (err != nil || r.seq != seq) {
+			report("sequence index entry %x points at %s, whose sequence is %d", k, v, r.seq)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return t.byState.ForEach(func(k, v []byte) error {
+		r, ok := entry("state", k, v)
+		if ok && !bytes.Equal(k, stateKey(agent.State(r.state), r.seq)) {
+			report("stale state index entry %q for %s, which is %s", k, v, r.state)
+		}
+		return nil
+	})
+}
