@@ -314,7 +314,13 @@ func (j *Journal) List(ctx context.Context, f agent.ListFilter) ([]*agent.Settle
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list: %w: negative limit %d", agent.ErrInvalid, f.Limit)
 	}
-	var out []*agent.Settlement
+	// Records are copied out and decoded after the read transaction ends:
+	// a long one holds back bbolt's remapping, and with it the writers.
+	type raw struct {
+		id   string
+		data []byte
+	}
+	var found []raw
 	err := j.read(ctx, "list", func(t *tx) error {
 		var ids []string
 		if len(f.States) == 0 {
@@ -322,18 +328,26 @@ func (j *Journal) List(ctx context.Context, f agent.ListFilter) ([]*agent.Settle
 		} else {
 			ids = t.newestIn(f.States, f.Limit)
 		}
-		out = make([]*agent.Settlement, 0, len(ids))
+		found = make([]raw, 0, len(ids))
 		for _, id := range ids {
-			s, _, err := t.load(id)
-			if err != nil {
-				return err
+			data := t.settlements.Get([]byte(id))
+			if data == nil {
+				return fmt.Errorf("%w: index names missing settlement %s", ErrCorrupt, id)
 			}
-			out = append(out, s)
+			found = append(found, raw{id, bytes.Clone(data)})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	out := make([]*agent.Settlement, 0, len(found))
+	for _, r := range found {
+		s, _, err := j.decode(r.id, r.data)
+		if err != nil {
+			return nil, fmt.Errorf("list: %w", err)
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,14 @@ type Journal struct {
 // journal is closed when the test ends.
 func MustOpen(t testing.TB, opts ...func(*journal.Options)) *Journal {
 	t.Helper()
+	return MustOpenAt(t, filepath.Join(t.TempDir(), "journal.db"), opts...)
+}
+
+// MustOpenAt is MustOpen with the journal file at path, for a test that
+// needs it on a particular filesystem. The key stays in a temporary
+// directory of its own.
+func MustOpenAt(t testing.TB, path string, opts ...func(*journal.Options)) *Journal {
+	t.Helper()
 	fake := clock.NewFake(Start)
 	o := journal.Options{
 		KeyFile:     filepath.Join(t.TempDir(), "keys", "journal.key"),
@@ -56,7 +65,7 @@ func MustOpen(t testing.TB, opts ...func(*journal.Options)) *Journal {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	j := &Journal{Path: filepath.Join(t.TempDir(), "journal.db"), Options: o, t: t}
+	j := &Journal{Path: path, Options: o, t: t}
 	j.Clock, _ = o.Clock.(*clock.Fake)
 	j.mustOpen()
 	t.Cleanup(func() {
@@ -153,6 +162,6 @@ func Logger(t testing.TB) *slog.Logger {
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }

@@ -1,0 +1,237 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/clock"
+)
+
+// These tests run the migration machinery with lists of their own: the
+// released list has only the baseline, and a test cannot wait for a
+// second release to prove that an upgrade works.
+
+func testOptions(t *testing.T) (string, Options) {
+	dir := t.TempDir()
+	return filepath.Join(dir, "journal.db"), Options{
+		KeyFile:     filepath.Join(dir, "keys", "journal.key"),
+		Institution: "H44010600001",
+		Slot:        3,
+		IDPrefix:    "DESK01",
+		Clock:       clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)),
+		LockTimeout: 100 * time.Millisecond,
+		Logger:      slog.New(slog.DiscardHandler),
+	}
+}
+
+func mustOpenWith(t *testing.T, path string, o Options, migs []migration) *Journal {
+	t.Helper()
+	j, err := open(path, o, migs)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return j
+}
+
+// counted returns migs with each apply counting its runs in runs[to].
+func counted(migs []migration, runs map[int]int) []migration {
+	out := make([]migration, len(migs))
+	for i, m := range migs {
+		apply := m.apply
+		m.apply = func(tx *bolt.Tx) error {
+			runs[m.to]++
+			return apply(tx)
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// byVisit is a synthetic v2: an index of settlements by the HIS's visit
+// number, built from the records already in the file.
+var byVisit = migration{to: 2, name: "index settlements by visit number", apply: func(tx *bolt.Tx) error {
+	idx, err := tx.CreateBucket([]byte("by_visit"))
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSettlements).ForEach(func(k, v []byte) error {
+		var rec struct {
+			Settlement struct {
+				Bill struct {
+					VisitNo string `json:"visit_no"`
+				} `json:"bill"`
+			} `json:"settlement"`
+		}
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return err
+		}
+		return idx.Put([]byte(rec.Settlement.Bill.VisitNo+"\x00"+string(k)), k)
+	})
+}}
+
+func accept(t *testing.T, j *Journal, key string) *agent.Settlement {
+	t.Helper()
+	s, _, err := j.Accept(context.Background(), &agent.Settlement{
+		IdempotencyKey: key,
+		Bill:           agent.Bill{VisitNo: "MZ-" + key},
+		Personal:       agent.Personal{IDNo: "440101199001011234"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMigrationsAreConsecutive(t *testing.T) {
+	for i, m := range migrations {
+		if m.to != i+1 || m.name == "" || m.apply == nil {
+			t.Errorf("migration %d: to v%d, name %q; want to v%d, named, with a function", i, m.to, m.name, i+1)
+		}
+	}
+}
+
+func TestNewJournalRunsAndRecordsTheBaselineOnce(t *testing.T) {
+	path, o := testOptions(t)
+	runs := map[int]int{}
+	migs := counted(migrations, runs)
+	j := mustOpenWith(t, path, o, migs)
+	j.Close()
+	j = mustOpenWith(t, path, o, migs)
+	defer j.Close()
+	if runs[1] != 1 {
+		t.Errorf("baseline ran %d times, want 1", runs[1])
+	}
+	done, err := j.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 1 || done[1] != migrations[0].name || j.Schema() != 1 {
+		t.Errorf("schema v%d, recorded %v; want v1 with the baseline", j.Schema(), done)
+	}
+}
+
+func TestOlderFileIsMigratedOnceAndRecorded(t *testing.T) {
+	path, o := testOptions(t)
+	v1 := mustOpenWith(t, path, o, migrations)
+	a, b := accept(t, v1, "his-1"), accept(t, v1, "his-2")
+	v1.Close()
+
+	runs := map[int]int{}
+	v2 := counted(append(migrations[:1:1], byVisit), runs)
+	j := mustOpenWith(t, path, o, v2)
+	if runs[2] != 1 || j.Schema() != 2 {
+		t.Fatalf("v2 migration ran %d times, schema v%d; want once, v2", runs[2], j.Schema())
+	}
+	var indexed []string
+	j.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("by_visit")).ForEach(func(_, v []byte) error {
+			indexed = append(indexed, string(v))
+			return nil
+		})
+	})
+	if strings.Join(indexed, ",") != a.ID+","+b.ID {
+		t.Errorf("v2 index holds %v, want both existing settlements", indexed)
+	}
+	if got, err := j.Get(context.Background(), a.ID); err != nil || got.Personal.IDNo != a.Personal.IDNo {
+		t.Errorf("settlement after migration: %v, %v", got, err)
+	}
+	j.Close()
+
+	j = mustOpenWith(t, path, o, v2)
+	done, _ := j.Migrations()
+	j.Close()
+	if runs[2] != 1 {
+		t.Errorf("v2 migration ran again on reopen: %d runs", runs[2])
+	}
+	if len(done) != 2 || done[2] != byVisit.name {
+		t.Errorf("recorded migrations %v, want v1 and v2", done)
+	}
+
+	// The v1 code must not touch a v2 file, and says what to do.
+	before, _ := os.ReadFile(path)
+	_, err := open(path, o, migrations)
+	if !errors.Is(err, ErrSchemaTooNew) || !errors.Is(err, agent.ErrJournal) || !strings.Contains(err.Error(), "v2") || !strings.Contains(err.Error(), "up to v1") {
+		t.Errorf("v1 code opening a v2 file: %v, want ErrSchemaTooNew naming both versions", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("the refused open changed the file")
+	}
+}
+
+func TestReadOnlyOpenDoesNotMigrate(t *testing.T) {
+	path, o := testOptions(t)
+	mustOpenWith(t, path, o, migrations).Close()
+	before, _ := os.ReadFile(path)
+	ro := Options{KeyFile: o.KeyFile, ReadOnly: true}
+	_, err := open(path, ro, append(migrations[:1:1], byVisit))
+	if !errors.Is(err, ErrSchemaOld) || !strings.Contains(err.Error(), "start the daemon") {
+		t.Errorf("read-only open of an older file: %v, want ErrSchemaOld saying how to migrate", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a read-only open changed the file")
+	}
+}
+
+func TestFailedMigrationLeavesTheFileAtItsVersion(t *testing.T) {
+	path, o := testOptions(t)
+	v1 := mustOpenWith(t, path, o, migrations)
+	s := accept(t, v1, "his-1")
+	v1.Close()
+
+	boom := errors.New("disk said no")
+	broken := migration{to: 2, name: "broken", apply: func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucket([]byte("half")); err != nil {
+			return err
+		}
+		return boom
+	}}
+	_, err := open(path, o, append(migrations[:1:1], broken))
+	if !errors.Is(err, boom) || !errors.Is(err, agent.ErrJournal) || !strings.Contains(err.Error(), "v1 to v2") {
+		t.Fatalf("open with a failing migration: %v", err)
+	}
+	j := mustOpenWith(t, path, o, migrations)
+	defer j.Close()
+	if j.Schema() != 1 {
+		t.Errorf("schema v%d after a failed migration, want v1", j.Schema())
+	}
+	j.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("half")) != nil {
+			t.Error("the failed migration's bucket was kept")
+		}
+		return nil
+	})
+	if _, err := j.Get(context.Background(), s.ID); err != nil {
+		t.Error(err)
+	}
+}
+
+// A crash between writing a new file's metadata and its baseline leaves
+// schema v0; the next open finishes the job.
+func TestInterruptedCreationIsCompletedOnNextOpen(t *testing.T) {
+	path, o := testOptions(t)
+	crash := errors.New("power cut")
+	_, err := open(path, o, []migration{{to: 1, name: "baseline", apply: func(*bolt.Tx) error { return crash }}})
+	if !errors.Is(err, crash) {
+		t.Fatalf("open: %v", err)
+	}
+	j := mustOpenWith(t, path, o, migrations)
+	defer j.Close()
+	if j.Schema() != 1 {
+		t.Fatalf("schema v%d, want v1", j.Schema())
+	}
+	accept(t, j, "his-1")
+	if err := j.Verify(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
