@@ -7,11 +7,13 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 )
 
-// Sentinel errors of the journal. Each wraps agent.ErrJournal, so the API
-// and the CLI map any of them with one errors.Is; callers that need to act
-// on the reason test for the specific one. A lock held by another process
-// is agent.ErrJournalLocked, a missing settlement agent.ErrNotFound, and a
-// reused idempotency key agent.ErrIdempotencyConflict.
+// Sentinel errors of the journal. Each but ErrOptions (a mistake in the
+// configuration, found before any file is touched) wraps agent.ErrJournal,
+// so the API and the CLI map any of them with one errors.Is; callers that
+// need to act on the reason test for the specific one. A lock held by
+// another process is agent.ErrJournalLocked, a missing settlement
+// agent.ErrNotFound, and a reused idempotency key
+// agent.ErrIdempotencyConflict.
 var (
 	// ErrOptions: Open was given options it cannot work with.
 	ErrOptions = errors.New("invalid journal options")

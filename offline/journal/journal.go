@@ -271,7 +271,7 @@ func classify(op, what string, err, callerErr error) error {
 	switch {
 	case err == nil:
 		return nil
-	case callerErr != nil && errors.Is(err, callerErr),
+	case callerErr != nil, // the transaction returned the caller's error as is
 		errors.Is(err, agent.ErrJournal),
 		errors.Is(err, agent.ErrNotFound),
 		errors.Is(err, agent.ErrInvalid),
