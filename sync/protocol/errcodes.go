@@ -28,6 +28,16 @@ const (
 	CodeInternal           = "INTERNAL"
 )
 
+// Reasons of the identification and reversal transactions.
+const (
+	// CodeCardInvalid: the social-security card is expired or blocked;
+	// err_msg says which. The patient is identified another way.
+	CodeCardInvalid = "CARD_INVALID"
+	// CodeReversed: the msgid was named by a reversal (2601) before it
+	// arrived; it is never booked.
+	CodeReversed = "REVERSED"
+)
+
 // Error is a failure answered by the platform (infcode -1).
 type Error struct {
 	Infno   string

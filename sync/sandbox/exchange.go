@@ -1,0 +1,359 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+)
+
+// incoming is one transaction request as it arrived.
+type incoming struct {
+	infno    string // from the path
+	header   http.Header
+	body     []byte
+	received time.Time
+}
+
+// outcome is the HTTP status and body of an answer.
+type outcome struct {
+	status int
+	resp   protocol.Response
+}
+
+// refusal is a processed failure: the platform read the request and said
+// no. Unlike a door refusal it is stored under the msgid and replayed.
+type refusal struct {
+	code, msg string
+	// keep commits what the handler wrote along with the answer (a
+	// reversal's tombstone). Without it the handler's writes are rolled
+	// back and only the answer is stored, so a refused request changes
+	// nothing whatever the handler did before refusing.
+	keep bool
+}
+
+func (r *refusal) Error() string { return r.code + ": " + r.msg }
+
+func refuse(code, format string, args ...any) error {
+	return &refusal{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// errRefused carries a refusal out of a transaction pass so that bbolt
+// rolls the pass back.
+type errRefused struct{ r *refusal }
+
+func (e *errRefused) Error() string { return e.r.Error() }
+
+// call is the context of one transaction pass.
+type call struct {
+	p      *Platform
+	tx     *bolt.Tx
+	now    time.Time
+	req    *protocol.Request
+	inst   *personas.Institution
+	setlID string // the settlement a 2207 booked or a 2208 cancelled
+}
+
+type handler func(c *call, input any) (output any, err error)
+
+// typed adapts a handler of one input type to the table.
+func typed[I any](f func(c *call, in *I) (any, error)) handler {
+	return func(c *call, in any) (any, error) { return f(c, in.(*I)) }
+}
+
+// handlers has one entry per transaction of protocol.Table.
+var handlers = map[string]handler{
+	protocol.SignIn.Infno:          typed(signIn),
+	protocol.PersonInfo.Infno:      typed(personInfo),
+	protocol.Register.Infno:        typed(register),
+	protocol.UploadFees.Infno:      typed(uploadFees),
+	protocol.PreSettle.Infno:       typed(preSettle),
+	protocol.Settle.Infno:          typed(settle),
+	protocol.CancelSettle.Infno:    typed(cancelSettlement),
+	protocol.Reverse.Infno:         typed(reverse),
+	protocol.ReconcileTotals.Infno: typed(reconcile),
+}
+
+// exchange answers one request: the stateless signature check, then one
+// bbolt transaction for the nonce, the envelope, the session, the msgid and
+// the transaction's effect together with its stored answer, so a crash can
+// never book without remembering the answer.
+func (p *Platform) exchange(in incoming) outcome {
+	// The signature names no institution; the envelope does. Peek at it
+	// leniently to pick the secret, and decode it strictly only once the
+	// signature proves who sent it.
+	var probe struct {
+		FixmedinsCode string `json:"fixmedins_code"`
+	}
+	if err := json.Unmarshal(in.body, &probe); err != nil {
+		// Nothing names a sender, so nothing can be verified: the body
+		// is malformed before it is unsigned.
+		return p.logged(in, outcome{http.StatusBadRequest, p.doorAnswer(protocol.CodeBadRequest, "body is not a JSON envelope")})
+	}
+	secret, ok := p.secrets[probe.FixmedinsCode]
+	if !ok {
+		return p.logged(in, outcome{http.StatusUnauthorized, p.doorAnswer(protocol.CodeBadSignature, "no secret for the request's fixmedins_code")})
+	}
+	if err := protocol.Verify(in.header, secret, in.body, in.received); err != nil {
+		code := signatureCode(err)
+		return p.logged(in, outcome{statusOf(code), p.doorAnswer(code, err.Error())})
+	}
+	var refused *refusal
+	for {
+		var out outcome
+		err := p.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			out, err = p.pass(tx, in, probe.FixmedinsCode, refused)
+			return err
+		})
+		var rr *errRefused
+		if errors.As(err, &rr) && refused == nil {
+			// Roll back, then store only the answer in a second pass.
+			refused = rr.r
+			continue
+		}
+		if err != nil {
+			p.log.Error("transaction failed", "infno", in.infno, "err", err)
+			return p.logged(in, outcome{http.StatusInternalServerError, p.doorAnswer(protocol.CodeInternal, "internal error; the request was not processed")})
+		}
+		return p.logged(in, out)
+	}
+}
+
+func (p *Platform) logged(in incoming, out outcome) outcome {
+	p.log.Info("transaction", "infno", in.infno, "status", out.status, "err_code", out.resp.ErrCode, "warn", out.resp.WarnMsg)
+	return out
+}
+
+// pass runs the checks and the transaction inside tx. With refused set it
+// stores that answer instead of running the handler.
+func (p *Platform) pass(tx *bolt.Tx, in incoming, institution string, refused *refusal) (outcome, error) {
+	c := &call{p: p, tx: tx, now: in.received}
+	if out, done, err := c.useNonce(institution, in.header.Get(protocol.HeaderNonce)); done || err != nil {
+		return out, err
+	}
+	input, out, ok := c.checkEnvelope(in)
+	if !ok {
+		return out, nil
+	}
+	fp := fingerprint(c.req.Infno, c.req.Input)
+	var rec msgidRecord
+	found, err := getJSON(tx, bucketMsgids, []byte(c.req.Msgid), &rec)
+	if err != nil {
+		return outcome{}, err
+	}
+	if found {
+		if rec.Fingerprint != fp {
+			return c.answerOnly(&refusal{code: protocol.CodeMsgidConflict, msg: "msgid already used for a different request"})
+		}
+		var resp protocol.Response
+		if err := json.Unmarshal(rec.Response, &resp); err != nil {
+			return outcome{}, fmt.Errorf("%w: stored answer of %s: %v", ErrState, c.req.Msgid, err)
+		}
+		resp.WarnMsg = protocol.CodeDuplicate
+		return outcome{http.StatusOK, resp}, nil
+	}
+	var tomb tombstone
+	if found, err := getJSON(tx, bucketTombstones, []byte(c.req.Msgid), &tomb); err != nil || found {
+		if err != nil {
+			return outcome{}, err
+		}
+		return c.answerOnly(&refusal{code: protocol.CodeReversed, msg: "this msgid was reversed before it arrived; it is never booked"})
+	}
+	if err := pruneIndex(tx, bucketMsgidTimes, bucketMsgids, c.now.Add(-msgidRetention).Unix()); err != nil {
+		return outcome{}, fmt.Errorf("%w: prune msgids: %v", ErrState, err)
+	}
+	var output any
+	failure := refused
+	if failure == nil {
+		output, err = handlers[c.req.Infno](c, input)
+		if errors.As(err, &failure) {
+			if !failure.keep {
+				return outcome{}, &errRefused{failure}
+			}
+		} else if err != nil {
+			return outcome{}, err
+		}
+	}
+	resp, err := c.response(output, failure)
+	if err != nil {
+		return outcome{}, err
+	}
+	raw, err := json.Marshal(resp)
+	if err != nil {
+		return outcome{}, fmt.Errorf("%w: encode answer: %v", ErrState, err)
+	}
+	rec = msgidRecord{Infno: c.req.Infno, Fingerprint: fp, Time: c.now, Response: raw, SetlID: c.setlID}
+	if failure != nil {
+		rec.SetlID = ""
+	}
+	if err := putJSON(tx, bucketMsgids, []byte(c.req.Msgid), &rec); err != nil {
+		return outcome{}, err
+	}
+	if err := tx.Bucket(bucketMsgidTimes).Put(timeKey(c.now.Unix(), []byte(c.req.Msgid)), nil); err != nil {
+		return outcome{}, fmt.Errorf("%w: %v", ErrState, err)
+	}
+	return outcome{http.StatusOK, resp}, nil
+}
+
+// useNonce records the request's nonce, refusing one already seen. Nonces
+// older than twice the clock skew are pruned: a request that old fails the
+// timestamp check anyway.
+func (c *call) useNonce(institution, nonce string) (outcome, bool, error) {
+	key := []byte(institution + "\x00" + nonce)
+	if c.tx.Bucket(bucketNonces).Get(key) != nil {
+		return c.door(protocol.CodeNonceReused, "nonce already used"), true, nil
+	}
+	ms := c.now.UnixMilli()
+	if err := c.tx.Bucket(bucketNonces).Put(key, []byte(fmt.Sprint(ms))); err != nil {
+		return outcome{}, true, fmt.Errorf("%w: %v", ErrState, err)
+	}
+	if err := c.tx.Bucket(bucketNonceTimes).Put(timeKey(ms, key), nil); err != nil {
+		return outcome{}, true, fmt.Errorf("%w: %v", ErrState, err)
+	}
+	if err := pruneIndex(c.tx, bucketNonceTimes, bucketNonces, ms-2*protocol.MaxClockSkew.Milliseconds()); err != nil {
+		return outcome{}, true, fmt.Errorf("%w: prune nonces: %v", ErrState, err)
+	}
+	return outcome{}, false, nil
+}
+
+// checkEnvelope decodes the envelope and its input strictly and checks
+// everything a door refusal covers. A door refusal is not stored under the
+// msgid: the client fixes the envelope and resends the same msgid.
+func (c *call) checkEnvelope(in incoming) (input any, out outcome, ok bool) {
+	var req protocol.Request
+	if err := protocol.DecodeStrict(bytes.NewReader(in.body), &req); err != nil {
+		return nil, c.door(protocol.CodeBadRequest, "envelope: "+err.Error()), false
+	}
+	c.req = &req
+	if req.Infno != in.infno {
+		return nil, c.door(protocol.CodeBadRequest, fmt.Sprintf("path names %q, envelope infno %q", in.infno, req.Infno)), false
+	}
+	if _, known := handlers[req.Infno]; !known {
+		return nil, c.door(protocol.CodeUnknownTx, fmt.Sprintf("transaction %q is not served", req.Infno)), false
+	}
+	inst, known := c.p.data.Institution(req.FixmedinsCode)
+	if !known {
+		return nil, c.door(protocol.CodeBadRequest, fmt.Sprintf("unknown institution %q", req.FixmedinsCode)), false
+	}
+	c.inst = inst
+	if err := protocol.ValidMsgid(req.Msgid); err != nil {
+		return nil, c.door(protocol.CodeBadRequest, err.Error()), false
+	}
+	if !strings.HasPrefix(req.Msgid, req.FixmedinsCode) {
+		return nil, c.door(protocol.CodeBadRequest, "msgid does not start with the institution code"), false
+	}
+	if req.DevNo == "" || req.DevNo != in.header.Get(protocol.HeaderDevNo) {
+		return nil, c.door(protocol.CodeBadRequest, "dev_no is empty or differs from the X-Dev-No header"), false
+	}
+	if req.Infno != protocol.SignIn.Infno {
+		if msg, valid := c.sessionValid(req.SignNo); !valid {
+			return nil, c.door(protocol.CodeSignExpired, msg), false
+		}
+	}
+	input, err := protocol.DecodeInput(req.Infno, req.Input)
+	if err != nil {
+		return nil, c.door(protocol.CodeBadRequest, err.Error()), false
+	}
+	return input, outcome{}, true
+}
+
+func (c *call) sessionValid(signNo string) (string, bool) {
+	if signNo == "" {
+		return "no sign_no: sign in (9001) first", false
+	}
+	var s session
+	found, err := getJSON(c.tx, bucketSessions, []byte(signNo), &s)
+	switch {
+	case err != nil || !found:
+		return "unknown or ended session: sign in (9001) again", false
+	case s.Institution != c.req.FixmedinsCode:
+		return "session belongs to another institution", false
+	case !c.now.Before(s.Expires):
+		return "session expired: sign in (9001) again", false
+	}
+	return "", true
+}
+
+// fingerprint identifies a request's content for msgid idempotency: SM3 of
+// the infno and the compacted input, so whitespace does not matter.
+func fingerprint(infno string, input json.RawMessage) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, input); err != nil {
+		buf.Reset()
+		buf.Write(input)
+	}
+	h := sm3.New()
+	h.Write([]byte(infno))
+	h.Write(buf.Bytes())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// door builds a door refusal inside a pass.
+func (c *call) door(code, msg string) outcome {
+	return outcome{statusOf(code), c.failure(code, msg)}
+}
+
+// answerOnly answers a processed refusal that is not stored (a conflict,
+// a reversed msgid): storing it would overwrite or invent a first answer.
+func (c *call) answerOnly(r *refusal) (outcome, error) {
+	return outcome{http.StatusOK, c.failure(r.code, r.msg)}, nil
+}
+
+func (c *call) failure(code, msg string) protocol.Response {
+	return c.p.envelope(c.now, c.serial(), protocol.Response{Infcode: protocol.InfcodeFail, ErrCode: code, ErrMsg: msg})
+}
+
+func (c *call) response(output any, f *refusal) (protocol.Response, error) {
+	if f != nil {
+		return c.failure(f.code, f.msg), nil
+	}
+	raw, err := json.Marshal(output)
+	if err != nil {
+		return protocol.Response{}, fmt.Errorf("%w: encode %s output: %v", ErrState, c.req.Infno, err)
+	}
+	return c.p.envelope(c.now, c.serial(), protocol.Response{Infcode: protocol.InfcodeOK, Output: raw}), nil
+}
+
+// serial numbers an answer from the state file's sequence, so serials stay
+// unique across restarts.
+func (c *call) serial() uint64 {
+	n, err := c.tx.Bucket(bucketRefmsg).NextSequence()
+	if err != nil {
+		return c.p.nextDoorSerial()
+	}
+	return n % doorSerialBase
+}
+
+// Answers given before the state file is touched take serials from a
+// separate range, 9000000000 and up, counted in memory: they are never
+// stored, so only their uniqueness within a run matters.
+const doorSerialBase = 9_000_000_000
+
+func (p *Platform) nextDoorSerial() uint64 {
+	return doorSerialBase + p.doorSerial.Add(1)%doorSerialBase
+}
+
+// doorAnswer builds a failure answer outside any state transaction.
+func (p *Platform) doorAnswer(code, msg string) protocol.Response {
+	return p.envelope(p.clock.Now(), p.nextDoorSerial(), protocol.Response{Infcode: protocol.InfcodeFail, ErrCode: code, ErrMsg: msg})
+}
+
+// envelope fills the reference fields of an answer: inf_refmsgid is the
+// platform region (6), the time (14) and the serial (10).
+func (p *Platform) envelope(received time.Time, serial uint64, r protocol.Response) protocol.Response {
+	r.InfRefmsgid = fmt.Sprintf("%s%s%010d", p.data.Platform.Region, received.In(protocol.CST).Format("20060102150405"), serial)
+	r.RefmsgTime = protocol.FormatRespondTime(received)
+	r.RespondTime = protocol.FormatRespondTime(p.clock.Now())
+	return r
+}

@@ -1,0 +1,145 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// Handler returns the platform's HTTP interface:
+//
+//	POST /tx/{infno}             a signed transaction (PROTOCOL.md)
+//	GET  /admin/ledger           the Ledger as JSON
+//	POST /admin/sessions/expire  ExpireSessions
+//	GET  /admin/health           200 when the state file answers
+//
+// Every request must name a loopback host (a DNS-rebinding page cannot
+// reach the platform through a victim's browser); the admin endpoints also
+// require a loopback peer, even with AllowRemote.
+func (p *Platform) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /tx/{infno}", p.serveTx)
+	mux.HandleFunc("GET /admin/ledger", adminOnly(p.serveLedger))
+	mux.HandleFunc("POST /admin/sessions/expire", adminOnly(p.serveExpire))
+	mux.HandleFunc("GET /admin/health", adminOnly(p.serveHealth))
+	return p.hostCheck(mux)
+}
+
+func (p *Platform) hostCheck(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		admin := strings.HasPrefix(r.URL.Path, "/admin/")
+		if (admin || !p.allowRemote) && !loopbackHost(r.Host) {
+			p.log.Warn("request refused: host is not loopback", "path", r.URL.Path)
+			writeJSON(w, http.StatusForbidden, p.doorAnswer(protocol.CodeBadRequest, "host "+r.Host+" is not a loopback host"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func adminOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			http.Error(w, "admin endpoints answer loopback peers only", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback
+// interface: localhost, 127.0.0.0/8 or ::1, with or without a port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (p *Platform) serveTx(w http.ResponseWriter, r *http.Request) {
+	received := p.clock.Now()
+	body, err := io.ReadAll(io.LimitReader(r.Body, protocol.MaxBody+1))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, p.doorAnswer(protocol.CodeBadRequest, "reading the body: "+err.Error()))
+		return
+	}
+	if len(body) > protocol.MaxBody {
+		writeJSON(w, http.StatusBadRequest, p.doorAnswer(protocol.CodeBadRequest, "body over the 1 MiB limit"))
+		return
+	}
+	out := p.exchange(incoming{infno: r.PathValue("infno"), header: r.Header, body: body, received: received})
+	writeJSON(w, out.status, out.resp)
+}
+
+func (p *Platform) serveLedger(w http.ResponseWriter, r *http.Request) {
+	l, err := p.Ledger(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (p *Platform) serveExpire(w http.ResponseWriter, r *http.Request) {
+	if err := p.ExpireSessions(); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"expired": true})
+}
+
+func (p *Platform) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if err := p.Health(r.Context()); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding the answer failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+// statusOf maps a door refusal's err_code to its HTTP status: 401 for the
+// signing checks, 400 for a malformed request, 200 for everything the
+// platform answered on the merits.
+func statusOf(code string) int {
+	switch code {
+	case protocol.CodeBadSignature, protocol.CodeStaleTimestamp, protocol.CodeNonceReused:
+		return http.StatusUnauthorized
+	case protocol.CodeBadRequest, protocol.CodeUnknownTx:
+		return http.StatusBadRequest
+	case protocol.CodeInternal:
+		return http.StatusInternalServerError
+	}
+	return http.StatusOK
+}
+
+// signatureCode picks the door code for a failed signature check.
+func signatureCode(err error) string {
+	if errors.Is(err, protocol.ErrStaleTimestamp) {
+		return protocol.CodeStaleTimestamp
+	}
+	return protocol.CodeBadSignature
+}

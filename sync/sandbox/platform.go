@@ -1,0 +1,243 @@
+// Package sandbox is medterm-sandbox's platform: the central platform side
+// of the protocol (sync/protocol) for development, demos and tests. It
+// checks every request at the door (signature, timestamp, nonce, envelope,
+// session), answers each msgid once and replays that answer forever after,
+// and applies the payment rules of package policy to the people of a
+// persona data set, keeping balances, settlements and answers in its own
+// bbolt file.
+//
+// Integration tests of the agent start it in-process:
+//
+//	p, err := sandbox.Open(path, sandbox.Options{Personas: ds, Secrets: secrets, Clock: clk})
+//	srv := httptest.NewServer(p.Handler())
+//
+// and read the outcome with p.Ledger.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/sandbox/policy"
+)
+
+// Options configure Open.
+type Options struct {
+	// Clock is the platform's time: signature windows, sessions, settlement
+	// dates, ages. Default: the wall clock.
+	Clock clock.Clock
+	// Personas seeds a fresh state file (and a reset one). An existing state
+	// file keeps the data set it was seeded with.
+	Personas *personas.Dataset
+	// Secrets maps institution codes to their HMAC-SM3 secrets.
+	Secrets map[string][]byte
+	// SessionTTL is how long a 9001 sign-in stays valid. Default 12h.
+	SessionTTL time.Duration
+	// Reset wipes an existing state file and seeds it again.
+	Reset bool
+	// AllowRemote accepts transactions whose Host header is not a loopback
+	// host. The admin endpoints stay loopback-only.
+	AllowRemote bool
+	// LockTimeout bounds the wait for another process's lock on the state
+	// file. Default 1s.
+	LockTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// DefaultSessionTTL is the life of a sign-in when Options.SessionTTL is 0.
+const DefaultSessionTTL = 12 * time.Hour
+
+// Platform is an open sandbox platform. Its methods are safe for
+// concurrent use; bbolt serialises the writes.
+type Platform struct {
+	db          *bolt.DB
+	clock       clock.Clock
+	data        *personas.Dataset
+	rules       policy.Rules
+	secrets     map[string][]byte
+	ttl         time.Duration
+	allowRemote bool
+	log         *slog.Logger
+	// doorSerial numbers answers given before any state is touched (a body
+	// too large, a bad signature); see refmsgid.
+	doorSerial atomic.Uint64
+}
+
+// Open opens (creating it if needed) the state file at path.
+func Open(path string, opts Options) (*Platform, error) {
+	if len(opts.Secrets) == 0 {
+		return nil, fmt.Errorf("%w: no institution secrets", ErrOptions)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s is locked by another process (another medterm-sandbox serving it?)", ErrState, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s: %v", ErrState, path, err)
+	}
+	p := &Platform{
+		db: db, clock: opts.Clock, secrets: opts.Secrets, ttl: opts.SessionTTL,
+		allowRemote: opts.AllowRemote, log: opts.Logger,
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return p.prepare(tx, opts) }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p.rules = p.data.Rules()
+	for _, in := range p.data.Institutions {
+		if _, ok := p.secrets[in.Code]; !ok {
+			p.log.Warn("institution has no secret: its requests will be refused", "institution", in.Code)
+		}
+	}
+	return p, nil
+}
+
+// prepare checks the schema, wipes the state on Reset, seeds a fresh file
+// and loads the data set.
+func (p *Platform) prepare(tx *bolt.Tx, opts Options) error {
+	if opts.Reset {
+		for _, b := range allBuckets {
+			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return fmt.Errorf("%w: reset: %v", ErrState, err)
+			}
+		}
+	}
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("%w: %v", ErrState, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(metaSchema); v != nil {
+		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return fmt.Errorf("%w: schema version %q", ErrState, v)
+		}
+		if n > schemaVersion {
+			return fmt.Errorf("%w: written by a newer medterm-sandbox (schema %d, this one knows %d)", ErrState, n, schemaVersion)
+		}
+	}
+	if raw := meta.Get(metaDataset); raw != nil {
+		d, err := personas.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("%w: stored data set: %v", ErrState, err)
+		}
+		p.data = d
+		p.log.Info("state file reused", "people", len(d.People))
+		return nil
+	}
+	if opts.Personas == nil {
+		return fmt.Errorf("%w: a fresh state file needs personas to seed it", ErrOptions)
+	}
+	return p.seed(tx, opts.Personas)
+}
+
+// seed stores the data set and every person's starting balances. The
+// year usage of the file counts for the current CST year.
+func (p *Platform) seed(tx *bolt.Tx, d *personas.Dataset) error {
+	raw, err := d.Marshal()
+	if err != nil {
+		return fmt.Errorf("%w: encode data set: %v", ErrState, err)
+	}
+	// Store the parsed-and-validated form, so reopening parses exactly
+	// what was seeded.
+	if p.data, err = personas.Parse(raw); err != nil {
+		return err
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := meta.Put(metaSchema, []byte(strconv.Itoa(schemaVersion))); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	if err := meta.Put(metaDataset, raw); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	year := yearOf(p.clock.Now())
+	for _, person := range p.data.People {
+		s := personState{
+			PsnNo:   person.PsnNo,
+			Account: person.AccountBalance.Fen(),
+			Years:   map[string]policy.YearUsage{year: person.UsageFen()},
+			Days:    map[string]money.Fen{},
+		}
+		if a := person.Agreement; a != nil {
+			if a.BankCard != nil {
+				s.Bank = a.BankCard.Balance.Fen()
+			}
+			if a.CreditLine != nil {
+				s.Credit = a.CreditLine.Available.Fen()
+			}
+		}
+		if err := putJSON(tx, bucketPeople, []byte(person.PsnNo), &s); err != nil {
+			return err
+		}
+	}
+	p.log.Info("state seeded", "people", len(p.data.People), "year", year)
+	return nil
+}
+
+// Close closes the state file.
+func (p *Platform) Close() error {
+	if err := p.db.Close(); err != nil {
+		return fmt.Errorf("%w: close: %v", ErrState, err)
+	}
+	return nil
+}
+
+// Dataset returns the data set the platform serves.
+func (p *Platform) Dataset() *personas.Dataset { return p.data }
+
+// ExpireSessions ends every sign-in session, so that the next transaction
+// of every terminal is refused with SIGN_EXPIRED until it signs in again.
+func (p *Platform) ExpireSessions() error {
+	err := p.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketSessions); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketSessions)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: expire sessions: %v", ErrState, err)
+	}
+	p.log.Info("all sessions expired")
+	return nil
+}
+
+// Health reports whether the state file answers a read.
+func (p *Platform) Health(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return p.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get(metaDataset) == nil {
+			return fmt.Errorf("%w: no data set", ErrState)
+		}
+		return nil
+	})
+}
+
+func yearOf(t time.Time) string { return strconv.Itoa(t.In(protocol.CST).Year()) }
+func dateOf(t time.Time) string { return protocol.FormatDate(t) }

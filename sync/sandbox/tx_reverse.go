@@ -1,0 +1,155 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// 2601: undo a 2207 or 2208 by its msgid, whatever became of it. A msgid
+// never processed gets a tombstone, so that the original arriving late is
+// refused and never booked; the NOT_FOUND answer is as final as a
+// reversal.
+func reverse(c *call, in *protocol.ReverseInput) (any, error) {
+	d := in.Data
+	if err := protocol.ValidMsgid(d.Omsgid); err != nil || !strings.HasPrefix(d.Omsgid, c.inst.Code) {
+		return nil, refuse(protocol.CodeBadRequest, "omsgid is not a msgid of this institution")
+	}
+	if d.Omsgid == c.req.Msgid {
+		return nil, refuse(protocol.CodeBadRequest, "a reversal cannot name itself")
+	}
+	if d.Oinfno != protocol.Settle.Infno && d.Oinfno != protocol.CancelSettle.Infno {
+		return nil, refuse(protocol.CodeBadRequest, "oinfno %q: only 2207 and 2208 are reversed", d.Oinfno)
+	}
+	var rec msgidRecord
+	found, err := getJSON(c.tx, bucketMsgids, []byte(d.Omsgid), &rec)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		t := tombstone{Time: c.now, ByMsgid: c.req.Msgid, PsnNo: d.PsnNo, OrigInfno: d.Oinfno}
+		if err := putJSON(c.tx, bucketTombstones, []byte(d.Omsgid), &t); err != nil {
+			return nil, err
+		}
+		return nil, &refusal{code: protocol.CodeNotFound, msg: "omsgid was never processed; it will be refused if it arrives", keep: true}
+	}
+	if rec.Infno != d.Oinfno {
+		return nil, refuse(protocol.CodeBadRequest, "omsgid was a %s, not a %s", rec.Infno, d.Oinfno)
+	}
+	out := protocol.ReverseOutput{Data: protocol.ReverseResult{Omsgid: d.Omsgid, Reversed: true}}
+	if rec.SetlID == "" {
+		return out, nil // the original was refused: nothing was booked
+	}
+	s, err := c.settlement(rec.SetlID)
+	if err != nil {
+		return nil, err
+	}
+	if d.PsnNo != s.PsnNo {
+		return nil, refuse(protocol.CodeBadRequest, "psn_no is not the settlement's")
+	}
+	if rec.Infno == protocol.Settle.Infno {
+		err = c.reverseSettle(s)
+	} else {
+		err = c.reverseCancel(s, d.Omsgid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// reverseSettle undoes a booking, as a cancel would. One already
+// cancelled has had its effects returned; it is only marked.
+func (c *call) reverseSettle(s *settlement) error {
+	if s.Reversed {
+		return nil
+	}
+	if !s.Cancelled {
+		if _, err := c.undo(s); err != nil {
+			return err
+		}
+	}
+	s.Reversed, s.ReverseMsgid = true, c.req.Msgid
+	return putJSON(c.tx, bucketSettlements, []byte(s.SetlID), s)
+}
+
+// reverseCancel re-books a cancelled settlement exactly as it was: the
+// same consumption, the same debit from the same source. If that source
+// can no longer cover the debit the reversal is refused, since the
+// sandbox never half-books. A cancel already undone, or a settlement
+// reversed meanwhile, leaves nothing to do.
+func (c *call) reverseCancel(s *settlement, cancelMsgid string) error {
+	if s.Reversed || !s.Cancelled || s.CancelMsgid != cancelMsgid {
+		return nil
+	}
+	if err := c.markBatch(s, s.SetlID); err != nil {
+		return err
+	}
+	patient, err := c.person(s.PsnNo)
+	if err != nil {
+		return err
+	}
+	patient.Years[s.Year] = patient.Years[s.Year].Add(s.Consumed)
+	payer := patient
+	if s.debited() {
+		if s.PayerPsnNo != s.PsnNo {
+			if payer, err = c.person(s.PayerPsnNo); err != nil {
+				return err
+			}
+		}
+		amount := s.AcctPay + s.CashPay
+		if *payer.balance(s.Source) < amount {
+			return refuse(protocol.CodeInsufficientFunds, "re-booking settlement %s needs %s from %s, which no longer holds it", s.SetlID, amount, s.Source)
+		}
+		*payer.balance(s.Source) -= amount
+		// The cancel gave back the day's usage only if it ran on the
+		// settlement's day; take back exactly what it gave.
+		if dateOf(s.CancelTime) == s.Date {
+			payer.Days[s.Date] += amount
+		}
+	}
+	if err := c.savePeople(patient, payer); err != nil {
+		return err
+	}
+	s.Cancelled, s.CancelMsgid, s.CancelTime = false, "", time.Time{}
+	return putJSON(c.tx, bucketSettlements, []byte(s.SetlID), s)
+}
+
+// 3201: compare the institution's totals for a period with the platform's
+// active settlements.
+func reconcile(c *call, in *protocol.ReconcileInput) (any, error) {
+	d := in.Data
+	begin, err1 := protocol.ParseDate(d.StmtBegndate)
+	end, err2 := protocol.ParseDate(d.StmtEnddate)
+	if err1 != nil || err2 != nil || end.Before(begin) {
+		return nil, refuse(protocol.CodeBadRequest, "stmt_begndate and stmt_enddate must be two dates in order")
+	}
+	if _, ok := c.p.rules.Insurance[d.Insutype]; d.Insutype != "" && !ok {
+		return nil, refuse(protocol.CodeBadRequest, "unknown insutype %q", d.Insutype)
+	}
+	var total, fund, acct money.Fen
+	var count int64
+	err := c.tx.Bucket(bucketSettlements).ForEach(func(_, v []byte) error {
+		var s settlement
+		if err := unmarshalState(v, &s); err != nil {
+			return err
+		}
+		if s.Institution != c.inst.Code || !s.active() || s.Date < d.StmtBegndate || s.Date > d.StmtEnddate ||
+			(d.Insutype != "" && s.Insutype != d.Insutype) {
+			return nil
+		}
+		total, fund, acct, count = total+s.Total, fund+s.Fund, acct+s.AcctPay, count+1
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	figures := fmt.Sprintf("platform: %d settlements, medfee_sumamt %s, fund_pay_sumamt %s, acct_pay %s", count, total, fund, acct)
+	if count == d.FixmedinsSetlCnt && total == d.MedfeeSumamt.Fen() && fund == d.FundPaySumamt.Fen() && acct == d.AcctPay.Fen() {
+		return protocol.ReconcileOutput{Data: protocol.ReconcileResult{StmtRslt: protocol.StmtBalanced, StmtRsltDscr: "balanced; " + figures}}, nil
+	}
+	return protocol.ReconcileOutput{Data: protocol.ReconcileResult{StmtRslt: protocol.StmtUnbalanced, StmtRsltDscr: "not balanced; " + figures}}, nil
+}

@@ -1,0 +1,330 @@
+package sandbox
+
+import (
+	"fmt"
+
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/sandbox/policy"
+)
+
+// quote is a computed settlement of a batch, before anything is booked.
+type quote struct {
+	visit   visit
+	batch   batch
+	patient *personState
+	payer   *personState // nil when nobody pays; the same pointer as patient when they pay themselves
+	date    string
+	year    string
+	sum     policy.Item
+	fund    policy.Fund
+	pay     policy.Payment
+}
+
+// setlInfo is the quote's split. balc is the patient's account balance
+// after the quote is booked.
+func (q *quote) setlInfo() protocol.SetlInfo {
+	balc := q.patient.Account
+	if q.pay.AcctPay > 0 && q.payer == q.patient {
+		balc -= q.pay.AcctPay
+	}
+	return protocol.SetlInfo{
+		MdtrtID: q.visit.MdtrtID, PsnNo: q.visit.PsnNo,
+		MedfeeSumamt:    money.Decimal(q.sum.Total),
+		FulamtOwnpayAmt: money.Decimal(q.sum.FullOwnPay),
+		PreselfpayAmt:   money.Decimal(q.sum.PreSelfPay),
+		InscpScpAmt:     money.Decimal(q.sum.Eligible),
+		FundPaySumamt:   money.Decimal(q.fund.Pay),
+		HifpPay:         money.Decimal(q.fund.Pay),
+		AcctPay:         money.Decimal(q.pay.AcctPay),
+		PsnCashPay:      money.Decimal(q.pay.CashPay),
+		Balc:            money.Decimal(balc),
+	}
+}
+
+func payResult(p policy.Payment, authNo string) protocol.PayResult {
+	return protocol.PayResult{Status: p.Status, Source: p.Source, PayerPsnNo: p.PayerPsnNo, AuthNo: authNo, Reason: p.Reason}
+}
+
+// quoteFor computes what settling q's batch would do now. It changes
+// nothing.
+func (c *call) quoteFor(q protocol.SettleQuery) (*quote, error) {
+	var v visit
+	found, err := getJSON(c.tx, bucketVisits, []byte(q.MdtrtID), &v)
+	if err != nil {
+		return nil, err
+	}
+	if !found || v.Institution != c.inst.Code {
+		return nil, refuse(protocol.CodeNotFound, "unknown mdtrt_id")
+	}
+	if q.PsnNo != v.PsnNo {
+		return nil, refuse(protocol.CodeBadRequest, "psn_no is not the visit's")
+	}
+	if q.Insutype != v.Insutype {
+		return nil, refuse(protocol.CodeBadRequest, "insutype %q is not the visit's (%s)", q.Insutype, v.Insutype)
+	}
+	person, _ := c.p.data.ByPsnNo(v.PsnNo)
+	if person.PsnInsuStas != "1" {
+		return nil, refuse(protocol.CodeNotInsured, "the person's insurance is not active")
+	}
+	var b batch
+	if _, err := getJSON(c.tx, bucketBatches, batchKey(q.MdtrtID, q.ChrgBchno), &b); err != nil {
+		return nil, err
+	}
+	if len(b.Items) == 0 {
+		return nil, refuse(protocol.CodeBadRequest, "no fee items uploaded for chrg_bchno %q", q.ChrgBchno)
+	}
+	if b.SetlID != "" {
+		return nil, refuse(protocol.CodeBadRequest, "chrg_bchno %q is already settled (setl_id %s)", q.ChrgBchno, b.SetlID)
+	}
+	qt := &quote{visit: v, batch: b, sum: b.sum(), date: dateOf(c.now), year: yearOf(c.now)}
+	if got := q.MedfeeSumamt.Fen(); got != qt.sum.Total {
+		return nil, refuse(protocol.CodeBadRequest, "medfee_sumamt %s is not the uploaded items' sum %s", got, qt.sum.Total)
+	}
+	if qt.patient, err = c.person(v.PsnNo); err != nil {
+		return nil, err
+	}
+	if qt.fund, err = c.p.rules.Fund(v.Insutype, qt.sum.Eligible, qt.patient.Years[qt.year]); err != nil {
+		return nil, err
+	}
+	selfPay := qt.sum.Total - qt.fund.Pay
+	cov, payerPerson, _ := c.coverage(person)
+	var payer policy.Payer
+	switch {
+	case payerPerson == person:
+		qt.payer = qt.patient
+	case payerPerson != nil:
+		if qt.payer, err = c.person(payerPerson.PsnNo); err != nil {
+			return nil, err
+		}
+	}
+	if payerPerson != nil {
+		payer = c.payerOf(payerPerson, qt.payer)
+	}
+	qt.pay = c.p.rules.Pay(selfPay, q.AcctUsedFlag == "1", cov, payer)
+	// Every answer balances; a rule that broke this would be a bug here,
+	// never a receipt.
+	if qt.sum.Total != qt.fund.Pay+qt.pay.AcctPay+qt.pay.CashPay {
+		return nil, fmt.Errorf("%w: split of %s does not balance: fund %s + account %s + cash %s",
+			ErrState, qt.sum.Total, qt.fund.Pay, qt.pay.AcctPay, qt.pay.CashPay)
+	}
+	return qt, nil
+}
+
+func (c *call) payerOf(p *personas.Person, s *personState) policy.Payer {
+	perTxn, daily := p.Agreement.OwnLimits()
+	return policy.Payer{
+		PsnNo: p.PsnNo, Insutype: p.Insutype, Age: policy.AgeOn(p.Birth, c.now.In(protocol.CST)),
+		Sources:        p.Agreement.Sources,
+		AccountBalance: s.Account, BankBalance: s.Bank, CreditAvailable: s.Credit,
+		OwnLimitPerTxn: perTxn, OwnLimitDaily: daily,
+		UsedToday: s.Days[dateOf(c.now)],
+	}
+}
+
+// 2206: the split and what 2207 would do with the self-pay part, booking
+// nothing.
+func preSettle(c *call, in *protocol.PreSettleInput) (any, error) {
+	qt, err := c.quoteFor(in.Data)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.PreSettleOutput{Setlinfo: qt.setlInfo(), Payplan: payResult(qt.pay, "")}, nil
+}
+
+// 2207: book the split, consume the year's deductible and cap, and debit
+// the self-pay part from the source that covers all of it.
+func settle(c *call, in *protocol.SettleInput) (any, error) {
+	d := in.Data
+	qt, err := c.quoteFor(d.SettleQuery)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name      string
+		got, want money.Fen
+	}{
+		{"fulamt_ownpay_amt", d.FulamtOwnpayAmt.Fen(), qt.sum.FullOwnPay},
+		{"preselfpay_amt", d.PreselfpayAmt.Fen(), qt.sum.PreSelfPay},
+		{"inscp_scp_amt", d.InscpScpAmt.Fen(), qt.sum.Eligible},
+	} {
+		if f.got != f.want {
+			return nil, refuse(protocol.CodeBadRequest, "%s %s is not the uploaded items' %s", f.name, f.got, f.want)
+		}
+	}
+	seq, err := c.tx.Bucket(bucketSettlements).NextSequence()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
+	}
+	day := c.now.In(protocol.CST).Format("20060102")
+	s := settlement{
+		SetlID: fmt.Sprintf("%s%s%010d", c.inst.Region, day, seq), Msgid: c.req.Msgid,
+		Institution: c.inst.Code, MdtrtID: qt.visit.MdtrtID, ChrgBchno: d.ChrgBchno,
+		PsnNo: qt.visit.PsnNo, Insutype: qt.visit.Insutype,
+		Time: c.now, Date: qt.date, Year: qt.year,
+		Item: qt.sum, Fund: qt.fund.Pay, Consumed: qt.fund.Consumed,
+		AcctPay: qt.pay.AcctPay, CashPay: qt.pay.CashPay,
+		Status: qt.pay.Status, Source: qt.pay.Source, PayerPsnNo: qt.pay.PayerPsnNo, Reason: qt.pay.Reason,
+	}
+	if qt.pay.Debited() {
+		s.AuthNo = fmt.Sprintf("AU%s%08d", day, seq)
+	}
+	info := qt.setlInfo()
+	qt.patient.Years[qt.year] = qt.patient.Years[qt.year].Add(qt.fund.Consumed)
+	if s.debited() {
+		if err := debit(qt.payer, s.Source, s.AcctPay+s.CashPay); err != nil {
+			return nil, err
+		}
+		qt.payer.Days[s.Date] += s.AcctPay + s.CashPay
+	}
+	if err := c.savePeople(qt.patient, qt.payer); err != nil {
+		return nil, err
+	}
+	qt.batch.SetlID = s.SetlID
+	if err := putJSON(c.tx, bucketBatches, batchKey(s.MdtrtID, s.ChrgBchno), &qt.batch); err != nil {
+		return nil, err
+	}
+	if err := putJSON(c.tx, bucketSettlements, []byte(s.SetlID), &s); err != nil {
+		return nil, err
+	}
+	c.setlID = s.SetlID
+	info.SetlID, info.MedinsSetlID, info.SetlTime = s.SetlID, c.req.Msgid, protocol.FormatInfTime(c.now)
+	return protocol.SettleOutput{Setlinfo: info, Payresult: payResult(qt.pay, s.AuthNo)}, nil
+}
+
+// debit takes amount from a payer's source. The rules checked the balance;
+// a shortfall here means the state changed under the quote, which one
+// bbolt transaction rules out, so it is reported as a state error.
+func debit(s *personState, source string, amount money.Fen) error {
+	bal := s.balance(source)
+	if bal == nil {
+		return fmt.Errorf("%w: unknown source %q", ErrState, source)
+	}
+	if *bal < amount {
+		return fmt.Errorf("%w: %s of %s holds %s, cannot debit %s", ErrState, source, s.PsnNo, *bal, amount)
+	}
+	*bal -= amount
+	return nil
+}
+
+func (s *personState) balance(source string) *money.Fen {
+	switch source {
+	case protocol.SourceAccount:
+		return &s.Account
+	case protocol.SourceBank:
+		return &s.Bank
+	case protocol.SourceCredit:
+		return &s.Credit
+	}
+	return nil
+}
+
+// savePeople writes the states given, once each.
+func (c *call) savePeople(states ...*personState) error {
+	done := map[*personState]bool{}
+	for _, s := range states {
+		if s == nil || done[s] {
+			continue
+		}
+		done[s] = true
+		s.pruneDays(c.now.In(protocol.CST))
+		if err := putJSON(c.tx, bucketPeople, []byte(s.PsnNo), s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// 2208: cancel a settlement and return every part to where it came from.
+func cancelSettlement(c *call, in *protocol.CancelInput) (any, error) {
+	d := in.Data
+	s, err := c.settlement(d.SetlID)
+	if err != nil {
+		return nil, err
+	}
+	if d.MdtrtID != s.MdtrtID || d.PsnNo != s.PsnNo {
+		return nil, refuse(protocol.CodeBadRequest, "mdtrt_id or psn_no is not the settlement's")
+	}
+	if !s.active() {
+		return nil, refuse(protocol.CodeAlreadyRefunded, "settlement %s is already cancelled or reversed", s.SetlID)
+	}
+	patient, err := c.undo(s)
+	if err != nil {
+		return nil, err
+	}
+	s.Cancelled, s.CancelMsgid, s.CancelTime = true, c.req.Msgid, c.now
+	if err := putJSON(c.tx, bucketSettlements, []byte(s.SetlID), s); err != nil {
+		return nil, err
+	}
+	c.setlID = s.SetlID
+	neg := func(f money.Fen) money.Decimal { return money.Decimal(-f) }
+	return protocol.CancelOutput{
+		Setlinfo: protocol.SetlInfo{
+			SetlID: s.SetlID, MdtrtID: s.MdtrtID, PsnNo: s.PsnNo,
+			MedfeeSumamt: neg(s.Total), FulamtOwnpayAmt: neg(s.FullOwnPay), PreselfpayAmt: neg(s.PreSelfPay),
+			InscpScpAmt: neg(s.Eligible), FundPaySumamt: neg(s.Fund), HifpPay: neg(s.Fund),
+			AcctPay: neg(s.AcctPay), PsnCashPay: neg(s.CashPay), Balc: money.Decimal(patient.Account),
+			MedinsSetlID: c.req.Msgid, SetlTime: protocol.FormatInfTime(c.now),
+		},
+		Payresult: protocol.PayResult{Status: protocol.PayRefunded, Source: s.Source, PayerPsnNo: s.PayerPsnNo, AuthNo: s.AuthNo},
+	}, nil
+}
+
+// settlement reads one of the institution's settlements.
+func (c *call) settlement(setlID string) (*settlement, error) {
+	var s settlement
+	found, err := getJSON(c.tx, bucketSettlements, []byte(setlID), &s)
+	if err != nil {
+		return nil, err
+	}
+	if !found || s.Institution != c.inst.Code {
+		return nil, refuse(protocol.CodeNotFound, "unknown setl_id")
+	}
+	return &s, nil
+}
+
+// undo returns a settlement's effects: the year's consumption, the debit
+// (to the source it came from), the payer's daily usage when undone on
+// the settlement's own day, and the batch's settled mark. It returns the
+// patient's state as written.
+func (c *call) undo(s *settlement) (*personState, error) {
+	patient, err := c.person(s.PsnNo)
+	if err != nil {
+		return nil, err
+	}
+	patient.Years[s.Year] = patient.Years[s.Year].Add(s.Consumed.Neg())
+	payer := patient
+	if s.debited() {
+		if s.PayerPsnNo != s.PsnNo {
+			if payer, err = c.person(s.PayerPsnNo); err != nil {
+				return nil, err
+			}
+		}
+		amount := s.AcctPay + s.CashPay
+		*payer.balance(s.Source) += amount
+		if dateOf(c.now) == s.Date {
+			payer.Days[s.Date] -= amount
+		}
+	}
+	if err := c.savePeople(patient, payer); err != nil {
+		return nil, err
+	}
+	return patient, c.markBatch(s, "")
+}
+
+// markBatch sets the batch's active settlement (or clears it).
+func (c *call) markBatch(s *settlement, setlID string) error {
+	var b batch
+	if _, err := getJSON(c.tx, bucketBatches, batchKey(s.MdtrtID, s.ChrgBchno), &b); err != nil {
+		return err
+	}
+	if setlID != "" && b.SetlID != "" && b.SetlID != setlID {
+		return refuse(protocol.CodeBadRequest, "chrg_bchno %q was settled again (setl_id %s)", s.ChrgBchno, b.SetlID)
+	}
+	if setlID == "" && b.SetlID != s.SetlID {
+		return nil
+	}
+	b.SetlID = setlID
+	return putJSON(c.tx, bucketBatches, batchKey(s.MdtrtID, s.ChrgBchno), &b)
+}
