@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -124,12 +125,12 @@ func journalViews(ctx context.Context, g *globals, viaAPI func(*api.Client) ([]a
 	}
 	j, err := journal.Open(cfg.Journal.Path, journal.Options{
 		KeyFile: cfg.Journal.KeyFile, Institution: cfg.Institution.Code, Slot: cfg.Terminal.Slot,
-		IDPrefix: cfg.Terminal.ID, ReadOnly: true,
+		IDPrefix: cfg.Terminal.ID, ReadOnly: true, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("the daemon is not running and the journal cannot be read: %w", err)
 	}
 	defer j.Close()
-	_ = ctx
+
 	return direct(j)
 }
