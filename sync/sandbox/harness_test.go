@@ -306,3 +306,8 @@ func mustContain(t *testing.T, s, sub string) {
 		t.Fatalf("%q does not mention %q", s, sub)
 	}
 }
+
+// timeIn is 10:00 CST on a date.
+func timeIn(y int, m time.Month, d int) time.Time {
+	return time.Date(y, m, d, 10, 0, 0, 0, protocol.CST)
+}

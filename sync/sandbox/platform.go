@@ -24,6 +24,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/money"
@@ -92,7 +93,7 @@ func Open(path string, opts Options) (*Platform, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s is locked by another process (another medterm-sandbox serving it?)", ErrState, path)
 	}
 	if err != nil {
@@ -120,7 +121,7 @@ func Open(path string, opts Options) (*Platform, error) {
 func (p *Platform) prepare(tx *bolt.Tx, opts Options) error {
 	if opts.Reset {
 		for _, b := range allBuckets {
-			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return fmt.Errorf("%w: reset: %v", ErrState, err)
 			}
 		}
