@@ -1,6 +1,9 @@
 package agent
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // CardReader is what the core needs from a smart-card stack (PC/SC): the
 // readers present, their changes, and a connection to the card in one.
@@ -53,4 +56,32 @@ type AuthRequest struct {
 	Region    string // the issuing region, the first 6 digits of the identifier
 	Challenge []byte // 8 bytes from GET CHALLENGE
 	KeyID     byte   // P2 of EXTERNAL AUTHENTICATE
+}
+
+// Scanner is a barcode scanner (a serial QR scanner at a kiosk): it yields
+// each complete code it reads once.
+type Scanner interface {
+	// Scan reads codes until ctx ends or the device fails (unplugged),
+	// sending each complete code to out. Duplicates of the same code read
+	// within the de-duplication window are sent once. It returns nil when
+	// ctx ends and an error when the device fails, so that the caller can
+	// reopen it.
+	Scan(ctx context.Context, out chan<- ScannedCode) error
+}
+
+// ScannedCode is one code read by a scanner or decoded from an image.
+type ScannedCode struct {
+	Text   string
+	At     time.Time
+	Source string // the scanner's port, or "image"
+}
+
+// CounterStore keeps, durably, the highest code counter seen for each
+// credential serial on this terminal, so that a screenshot of a code that
+// was already used is refused, also after a restart.
+type CounterStore interface {
+	// Advance records counter for serial if it is higher than the highest
+	// seen, and returns ErrReplayed (wrapped) otherwise. It is atomic and
+	// durable before it returns.
+	Advance(ctx context.Context, serial string, counter uint64) error
 }

@@ -15,3 +15,7 @@ var (
 	ErrJournalLocked       = errors.New("journal is locked by another process")
 	ErrJournal             = errors.New("journal")
 )
+
+// ErrReplayed is a dynamic code whose counter is not above the highest
+// already seen for its credential.
+var ErrReplayed = errors.New("code already used")
