@@ -1,0 +1,176 @@
+// Package stacktest starts the whole system in one test process, over
+// loopback: the sandbox platform on an HTTP port with a fresh state file,
+// and the real agent (journal, platform client, workflow, local API) in
+// front of it. A fault handler between the two drops answers after the
+// platform has committed, and counts what each transaction saw.
+package stacktest
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/offline/journal"
+	"github.com/seed-a859fada/medterm/sync/client"
+	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+)
+
+// Institution is the sandbox institution the agent belongs to.
+const Institution = "H44190000001"
+
+// Options tune the stack.
+type Options struct {
+	// SessionTTL of the sandbox's sign-ins (default 12h).
+	SessionTTL time.Duration
+	// RetryWindow of the agent's client for lost answers (default 5s).
+	RetryWindow time.Duration
+	// Clock shared by the sandbox and the agent (default: the wall clock).
+	Clock clock.Clock
+}
+
+// Stack is a running sandbox and agent.
+type Stack struct {
+	Sandbox  *sandbox.Platform
+	Personas *personas.Dataset
+	Journal  *journal.Journal
+	Client   *client.Client
+	Service  *agent.Service
+	API      *api.Client
+	Faults   *Faults
+	Dir      string
+	Token    string
+
+	platformURL string
+}
+
+// Start starts a stack and stops it when the test ends.
+func Start(t testing.TB, opts Options) *Stack {
+	t.Helper()
+	if opts.RetryWindow == 0 {
+		opts.RetryWindow = 5 * time.Second
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	data, err := personas.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	sb, err := sandbox.Open(filepath.Join(dir, "sandbox.db"), sandbox.Options{
+		Clock: opts.Clock, Personas: data, Secrets: map[string][]byte{Institution: secret},
+		SessionTTL: opts.SessionTTL, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	faults := &Faults{next: sb.Handler(), drop: map[string]int{}, seen: map[string]int{}}
+	hs := httptest.NewUnstartedServer(faults)
+	hs.Listener.Close()
+	hs.Listener, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+
+	j, err := journal.Open(filepath.Join(dir, "journal.db"), journal.Options{
+		KeyFile: filepath.Join(dir, "keys", "journal.key"), Institution: Institution, Slot: 1,
+		IDPrefix: "DESK01", Clock: opts.Clock, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	pc, err := client.New(client.Config{
+		BaseURL: hs.URL, InstitutionCode: Institution, InstitutionName: "sandbox hospital", Region: "441900",
+		DevNo: "DESK01", Secret: secret, RetryWindow: opts.RetryWindow, ConnectWindow: time.Second,
+		AttemptTimeout: 5 * time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		NextMsgid: j.AllocateMsgid, Clock: opts.Clock, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: pc, Clock: opts.Clock, Logger: log,
+		Receipt: agent.ReceiptHeader{Institution: "sandbox hospital", TerminalID: "DESK01"}})
+	token := strings.Repeat("t", 32)
+	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Service: svc, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &Stack{
+		Sandbox: sb, Personas: data, Journal: j, Client: pc, Service: svc,
+		API: api.NewClient(srv.Addr(), token), Faults: faults, Dir: dir, Token: token, platformURL: hs.URL,
+	}
+}
+
+// Faults sits between the agent and the sandbox. It can let a request
+// through to the platform, which commits it, and then drop the answer: the
+// hard case of an unknown outcome.
+type Faults struct {
+	next http.Handler
+	mu   sync.Mutex
+	drop map[string]int // infno → answers still to drop
+	seen map[string]int // infno → requests that reached the platform
+}
+
+// DropAnswers drops the next n answers to infno after the platform has
+// processed them.
+func (f *Faults) DropAnswers(infno string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drop[infno] += n
+}
+
+// Seen returns how many requests of infno reached the platform.
+func (f *Faults) Seen(infno string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seen[infno]
+}
+
+func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	infno, _ := strings.CutPrefix(r.URL.Path, "/tx/")
+	f.mu.Lock()
+	f.seen[infno]++
+	drop := f.drop[infno] > 0
+	if drop {
+		f.drop[infno]--
+	}
+	f.mu.Unlock()
+	if !drop {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	f.next.ServeHTTP(rec, r) // the platform processes and commits
+	_, _ = io.Copy(io.Discard, rec.Result().Body)
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close() // the answer never arrives
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}

@@ -1,0 +1,204 @@
+package stacktest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/agent/stacktest"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/demo"
+)
+
+func TestTheDemoDayAgainstTheSandbox(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	results, err := demo.Play(context.Background(), demo.Env{API: s.API, Personas: s.Personas}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			t.Errorf("%s (%s): %v", r.Scenario.Name, r.Scenario.Persona, r.Err)
+		}
+	}
+	if len(results) != len(demo.Day())+1 {
+		t.Fatalf("played %d scenarios; want the day plus its refund", len(results))
+	}
+}
+
+func body(t *testing.T, s *stacktest.Stack, persona string, amount int64) api.SettleBody {
+	t.Helper()
+	p, ok := s.Personas.ByKey(persona)
+	if !ok {
+		t.Fatalf("no persona %s", persona)
+	}
+	return api.SettleBody{
+		Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
+		Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
+		Bill: agent.Bill{VisitNo: "MZ1", DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
+			{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: 0, Amount: 0},
+		}},
+	}
+}
+
+func withAmount(b api.SettleBody, fen int64) api.SettleBody {
+	b.Bill.Items[0].UnitPrice = money.Fen(fen)
+	b.Bill.Items[0].Amount = money.Fen(fen)
+	return b
+}
+
+func TestSameIdempotencyKeyTwiceGivesOneSettlement(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	b := withAmount(body(t, s, "bank-card", 0), 5000)
+	var wg sync.WaitGroup
+	views := make([]api.SettlementView, 4)
+	errs := make([]error, 4)
+	for i := range views {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			views[i], errs[i] = s.API.Settle(context.Background(), "his-42", b)
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i, v := range views {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if v.ID != views[0].ID || v.State != agent.StateSettled {
+			t.Fatalf("call %d: %s %s; want the same settled settlement", i, v.ID, v.State)
+		}
+		if v.Created {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d calls say they created the settlement; want 1", created)
+	}
+	if n := s.Faults.Seen(protocol.Settle.Infno); n != 1 {
+		t.Fatalf("the platform saw 2207 %d times; want 1", n)
+	}
+	assertLedgerSettlements(t, s, 1)
+}
+
+func TestLostSettlementAnswerIsRetriedUnderTheSameMsgidAndChargedOnce(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	s.Faults.DropAnswers(protocol.Settle.Infno, 2)
+	v, err := s.API.Settle(context.Background(), "his-lost", withAmount(body(t, s, "bank-card", 0), 8000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.State != agent.StateSettled || v.Payment.Status != agent.PayPaid {
+		t.Fatalf("state %s payment %s; want settled and paid after the resend", v.State, v.Payment.Status)
+	}
+	if n := s.Faults.Seen(protocol.Settle.Infno); n != 3 {
+		t.Fatalf("2207 reached the platform %d times; want 3 (two answers lost)", n)
+	}
+	full, err := s.API.Get(context.Background(), v.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Msgids[protocol.Settle.Infno] == "" {
+		t.Fatal("no 2207 msgid recorded")
+	}
+	assertLedgerSettlements(t, s, 1)
+}
+
+func TestSignInThatExpiresMidDayIsRenewedUnnoticed(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	if v, err := s.API.Settle(context.Background(), "morning", withAmount(body(t, s, "bank-card", 0), 2000)); err != nil || v.State != agent.StateSettled {
+		t.Fatalf("morning: %v %s", err, v.State)
+	}
+	if err := s.Sandbox.ExpireSessions(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.API.Settle(context.Background(), "afternoon", withAmount(body(t, s, "bank-card", 0), 2000))
+	if err != nil || v.State != agent.StateSettled {
+		t.Fatalf("afternoon: %v %s %+v", err, v.State, v.Error)
+	}
+	if n := s.Faults.Seen(protocol.SignIn.Infno); n != 2 {
+		t.Fatalf("sign-ins = %d; want 2 (the first, and one renewal)", n)
+	}
+}
+
+// BenchmarkSettlementThroughAPI settles one bill per iteration through the
+// local API against the sandbox over loopback. Baseline: a bare bbolt
+// commit (with its fsync) on the same disk, measured in the same run; the
+// ratio says how many bare commits one whole settlement costs (the agent's
+// journal writes, the sandbox's own commits, HTTP both ways).
+func BenchmarkSettlementThroughAPI(b *testing.B) {
+	s := stacktest.Start(b, stacktest.Options{})
+	base := bareCommit(b, filepath.Join(s.Dir, "baseline.db"))
+	p, _ := s.Personas.ByKey("bank-card")
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		v, err := s.API.Settle(context.Background(), fmt.Sprintf("bench-%d", i), api.SettleBody{
+			Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
+			Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
+			Bill: agent.Bill{VisitNo: fmt.Sprintf("MZ%d", i), DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
+				{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: 100, Amount: 100}}},
+		})
+		if err != nil || v.State != agent.StateSettled {
+			b.Fatalf("settle %d: %v %s", i, err, v.State)
+		}
+	}
+	per := time.Since(start) / time.Duration(b.N)
+	b.StopTimer()
+	b.ReportMetric(float64(base.Nanoseconds()), "bare-commit-ns")
+	b.ReportMetric(float64(per)/float64(base), "x-bare-commit")
+}
+
+// bareCommit measures one bbolt update with fsync writing 1 KiB.
+func bareCommit(b *testing.B, path string) time.Duration {
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	val := make([]byte, 1024)
+	const n = 50
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := db.Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return bk.Put([]byte(fmt.Sprint(i)), val)
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start) / n
+}
+
+// assertLedgerSettlements checks how many active (not cancelled, not
+// reversed) settlements the platform booked.
+func assertLedgerSettlements(t *testing.T, s *stacktest.Stack, want int) {
+	t.Helper()
+	l, err := s.Sandbox.Ledger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, st := range l.Settlements {
+		if !st.Cancelled && !st.Reversed {
+			n++
+		}
+	}
+	if n != want {
+		t.Fatalf("the platform booked %d settlements; want %d", n, want)
+	}
+}

@@ -1,0 +1,258 @@
+// Package demo is a scripted day at the hospital: the HIS and the window
+// staff settling the bills of the sandbox's patients through the agent's
+// local API, each bill chosen to show one rule, with what the day must
+// show written next to it. `medterm-sandbox demo` plays it against real
+// processes; the integration tests play it against the same stack in one
+// process; both check every outcome and every receipt.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+)
+
+// Outcome is what a scenario must end in.
+type Outcome struct {
+	State     agent.State
+	Payment   string // paid, pending, confirm_required ("" for declined)
+	Source    string
+	Reason    string // pending reason, or the decline's error code
+	FamilyPay bool
+}
+
+// Scenario is one bill of the day.
+type Scenario struct {
+	Name    string
+	Persona string // personas key
+	Where   string // who submits it: "doctor's desk", "window"
+	Bill    agent.Bill
+	Want    Outcome
+}
+
+// Catalogue items, priced in fen.
+var (
+	amoxicillin = item("XA01CAA", "Amoxicillin capsules", protocol.ClassA, 2, 1250)
+	bloodTest   = item("250101001", "Complete blood count", protocol.ClassA, 1, 2500)
+	ctScan      = item("210300001", "CT scan, plain", protocol.ClassB, 1, 18000)
+	supplement  = item("ZZ99001", "Nutritional supplement", protocol.ClassC, 1, 4500)
+	consult     = item("110200001", "Specialist consultation", protocol.ClassA, 1, 5000)
+)
+
+func item(code, name, class string, qty int64, price money.Fen) agent.FeeItem {
+	return agent.FeeItem{Code: code, HospCode: "H-" + code, Name: name, Class: class, Quantity: qty, UnitPrice: price, Amount: money.Fen(qty) * price}
+}
+
+func bill(visit string, items ...agent.FeeItem) agent.Bill {
+	return agent.Bill{VisitNo: visit, DeptCode: "A03", DeptName: "Internal medicine", DoctorID: "D017", DoctorName: "Dr Liang", Items: items}
+}
+
+// Day is the scripted day at the window and the doctor's desk.
+func Day() []Scenario {
+	return []Scenario{
+		{"frictionless from the personal account", "acct-first", "doctor's desk", bill("MZ0001", amoxicillin, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}},
+		{"frictionless from a debit card", "bank-card", "doctor's desk", bill("MZ0002", consult, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}},
+		{"account too small: whole amount to the credit line", "credit-fallback", "doctor's desk", bill("MZ0003", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceCredit}},
+		{"over the per-transaction limit: left pending", "low-limit", "doctor's desk", bill("MZ0004", consult, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitPerTxn}},
+		{"first bill of the day within the daily limit", "daily-limit", "doctor's desk", bill("MZ0005", consult, consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}},
+		{"second bill: the daily limit is reached", "daily-limit", "doctor's desk", bill("MZ0006", consult, consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitDaily}},
+		{"a child's bill charged to the signing parent", "family-child", "doctor's desk", bill("MZ0007", consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, FamilyPay: true}},
+		{"confirm-first family link: waits for confirmation", "family-confirm", "doctor's desk", bill("MZ0008", consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, FamilyPay: true}},
+		{"no agreement: fund settled, self-pay pending", "no-agreement", "window", bill("MZ0009", consult, supplement),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeNoAgreement}},
+		{"resident insurance, no personal account", "resident-390", "doctor's desk", bill("MZ0010", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}},
+		{"deductible already met: the fund pays from the first fen", "deductible-met", "doctor's desk", bill("MZ0011", consult, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid}},
+		{"near the yearly cap", "near-cap", "doctor's desk", bill("MZ0012", ctScan, ctScan),
+			Outcome{State: agent.StateSettled}},
+		{"nothing covers the bill: pending, never half-paid", "insufficient", "window", bill("MZ0013", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}},
+		{"seventy: no credit line, card short", "elderly-no-credit", "window", bill("MZ0014", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}},
+		{"insurance suspended: declined", "not-insured", "window", bill("MZ0015", consult),
+			Outcome{State: agent.StateDeclined, Reason: protocol.CodeNotInsured}},
+	}
+}
+
+// RefundOf is the scenario whose settlement the day refunds at its end.
+const RefundOf = "frictionless from the personal account"
+
+// Env is what the day is played against.
+type Env struct {
+	API      *api.Client
+	Personas *personas.Dataset
+	// KeyPrefix makes idempotency keys unique per run.
+	KeyPrefix string
+	// Settle, if set, submits "window" scenarios (the demo runs the CLI
+	// for them); otherwise they go through the API too.
+	Settle func(ctx context.Context, key string, body api.SettleBody) (api.SettlementView, error)
+}
+
+// Result is one played scenario.
+type Result struct {
+	Scenario Scenario
+	View     api.SettlementView
+	Receipt  string
+	Err      error // the outcome did not match, or a call failed
+}
+
+// Play plays the day, writing each receipt to w, and returns every result.
+// It stops at the first call that fails outright; mismatched outcomes are
+// recorded and the day goes on.
+func Play(ctx context.Context, env Env, w io.Writer) ([]Result, error) {
+	var results []Result
+	for i, sc := range Day() {
+		r := playOne(ctx, env, i, sc)
+		results = append(results, r)
+		report(w, i+1, r)
+		if r.Err != nil && errors.Is(r.Err, errCall) {
+			return results, r.Err
+		}
+	}
+	for i, r := range results {
+		if r.Scenario.Name != RefundOf || r.Err != nil {
+			continue
+		}
+		v, err := env.API.Refund(ctx, r.View.ID, api.RefundBody{Operator: agent.Operator{ID: "W01", Name: "Window 1", Type: protocol.OpterClerk}, Reason: "patient returned the medicine"})
+		rr := Result{Scenario: Scenario{Name: "refund: " + RefundOf, Persona: r.Scenario.Persona, Where: "window"}, View: v}
+		switch {
+		case err != nil:
+			rr.Err = fmt.Errorf("%w: refund: %v", errCall, err)
+		case v.State != agent.StateRefunded || v.Refund == nil || v.Refund.Split.Total != -r.View.Split.Total || !v.Refund.Split.Balanced():
+			rr.Err = fmt.Errorf("refund ended %s, refund %+v", v.State, v.Refund)
+		default:
+			rr.Receipt, rr.Err = env.API.ReceiptText(ctx, v.ID)
+		}
+		results = append(results, rr)
+		report(w, len(results), rr)
+		_ = i
+	}
+	return results, nil
+}
+
+var errCall = errors.New("call failed")
+
+func playOne(ctx context.Context, env Env, i int, sc Scenario) Result {
+	r := Result{Scenario: sc}
+	p, ok := env.Personas.ByKey(sc.Persona)
+	if !ok {
+		r.Err = fmt.Errorf("%w: no persona %q", errCall, sc.Persona)
+		return r
+	}
+	body := api.SettleBody{
+		Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
+		Operator: agent.Operator{ID: "D017", Name: "Dr Liang", Type: protocol.OpterClerk},
+		Bill:     sc.Bill,
+	}
+	key := fmt.Sprintf("%sday-%02d", env.KeyPrefix, i+1)
+	settle := env.API.Settle
+	if sc.Where == "window" {
+		body.Operator = agent.Operator{ID: "W01", Name: "Window 1", Type: protocol.OpterClerk}
+		if env.Settle != nil {
+			settle = env.Settle
+		}
+	}
+	v, err := settle(ctx, key, body)
+	r.View = v
+	if err != nil {
+		r.Err = fmt.Errorf("%w: settle: %v", errCall, err)
+		return r
+	}
+	if r.Err = check(sc, v); r.Err != nil {
+		return r
+	}
+	if v.State == agent.StateSettled {
+		r.Receipt, err = env.API.ReceiptText(ctx, v.ID)
+		if err != nil {
+			r.Err = fmt.Errorf("%w: receipt: %v", errCall, err)
+		}
+	}
+	return r
+}
+
+// check compares a settlement with what the scenario must show, and checks
+// that it balances to the fen.
+func check(sc Scenario, v api.SettlementView) error {
+	var problems []string
+	want := sc.Want
+	if v.State != want.State {
+		problems = append(problems, fmt.Sprintf("state %s, want %s", v.State, want.State))
+	}
+	if want.Payment != "" && v.Payment.Status != want.Payment {
+		problems = append(problems, fmt.Sprintf("payment %s, want %s", v.Payment.Status, want.Payment))
+	}
+	if want.Source != "" && v.Payment.Source != want.Source {
+		problems = append(problems, fmt.Sprintf("source %s, want %s", v.Payment.Source, want.Source))
+	}
+	if want.FamilyPay != v.Payment.FamilyPay {
+		problems = append(problems, fmt.Sprintf("family pay %v, want %v", v.Payment.FamilyPay, want.FamilyPay))
+	}
+	reason := v.Payment.Reason
+	if v.Error != nil {
+		reason = v.Error.Code
+	}
+	if want.Reason != "" && reason != want.Reason {
+		problems = append(problems, fmt.Sprintf("reason %s, want %s", reason, want.Reason))
+	}
+	if v.State == agent.StateSettled {
+		if !v.Split.Balanced() {
+			problems = append(problems, "receipt does not balance: "+v.Split.String())
+		}
+		if v.Split.Total != sc.Bill.Total() {
+			problems = append(problems, fmt.Sprintf("total %s, bill %s", v.Split.Total, sc.Bill.Total()))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func report(w io.Writer, n int, r Result) {
+	mark := "ok"
+	if r.Err != nil {
+		mark = "FAILED"
+	}
+	fmt.Fprintf(w, "\n== %2d. %s [%s, %s] %s\n", n, r.Scenario.Name, r.Scenario.Persona, r.Scenario.Where, mark)
+	if r.Err != nil {
+		fmt.Fprintf(w, "   %v\n", r.Err)
+	}
+	switch {
+	case r.Receipt != "":
+		fmt.Fprint(w, indent(r.Receipt))
+	case r.View.Error != nil:
+		fmt.Fprintf(w, "   %s: %s: %s\n", r.View.State, r.View.Error.Code, r.View.Error.Message)
+	}
+}
+
+func indent(s string) string {
+	return "   " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n   ") + "\n"
+}
+
+// Failed counts the results that did not show what they must.
+func Failed(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		if r.Err != nil {
+			n++
+		}
+	}
+	return n
+}
