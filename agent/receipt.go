@@ -131,7 +131,7 @@ func (r Receipt) Text() string {
 	if r.Split.Estimate {
 		fmt.Fprintln(&b, "  (ESTIMATE: final amounts when settled)")
 	}
-	fmt.Fprintf(&b, "%s\nYou pay %s: %s\n", rule, r.Split.Account+r.Split.SelfPay, r.Note)
+	fmt.Fprintf(&b, "%s\nPatient's part %s: %s\n", rule, r.Split.Account+r.Split.SelfPay, r.Note)
 	if r.Refund != nil {
 		fmt.Fprintf(&b, "%s\nREFUNDED %s (fund %s, account %s, self-pay %s)\n", rule, -r.Refund.Total, -r.Refund.Fund, -r.Refund.Account, -r.Refund.SelfPay)
 	}

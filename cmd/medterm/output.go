@@ -18,7 +18,11 @@ func printJSON(w io.Writer, v any) error {
 // summary is one line a cashier can read.
 func summary(v api.SettlementView) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-18s %-10s %-12s total %9s", v.ID, v.State, v.Patient.Name, v.Split.Total)
+	total := v.Split.Total
+	if total == 0 {
+		total = v.Bill.Total() // not settled: the bill's own total
+	}
+	fmt.Fprintf(&b, "%-18s %-10s %-12s total %9s", v.ID, v.State, v.Patient.Name, total)
 	if v.Payment.Status != "" {
 		fmt.Fprintf(&b, "  self-pay %s", v.Payment.Status)
 		if v.Payment.Reason != "" {

@@ -1,0 +1,251 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+)
+
+// RunOptions configure a demo run with real processes.
+type RunOptions struct {
+	Medterm string // path of the medterm binary
+	Dir     string // working directory; a temporary one if empty
+	Keep    bool   // keep the working directory
+	Out     io.Writer
+}
+
+// Institution of the demo's hospital (in the persona data set).
+const Institution = "H44190000001"
+
+// Run starts the sandbox platform and a medterm daemon as a child process,
+// plays the day through the daemon's API and CLI, prints every receipt,
+// and stops everything it started.
+func Run(ctx context.Context, o RunOptions) (err error) {
+	out := o.Out
+	if o.Dir == "" {
+		o.Dir, err = os.MkdirTemp("", "medterm-demo-")
+		if err != nil {
+			return err
+		}
+		if !o.Keep {
+			defer os.RemoveAll(o.Dir)
+		}
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return err
+	}
+	data, err := personas.Default()
+	if err != nil {
+		return err
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	secretsFile := filepath.Join(o.Dir, "secrets.json")
+	_ = os.Remove(secretsFile)
+	if err := protocol.WriteSecrets(secretsFile, map[string][]byte{Institution: secret}); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, "== starting the sandbox platform")
+	sb, err := sandbox.Open(filepath.Join(o.Dir, "sandbox.db"), sandbox.Options{
+		Personas: data, Secrets: map[string][]byte{Institution: secret}, Reset: true,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	platformURL := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "   platform at %s\n", platformURL)
+
+	apiAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	cfgFile := filepath.Join(o.Dir, "medterm.toml")
+	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL, apiAddr)), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "== starting the agent: %s serve --config %s\n", o.Medterm, cfgFile)
+	agent, err := startAgent(ctx, o.Medterm, cfgFile, filepath.Join(o.Dir, "medterm.log"))
+	if err != nil {
+		return err
+	}
+	defer agent.stop(out)
+	token, err := waitReady(ctx, agent, apiAddr, filepath.Join(o.Dir, "api.token"))
+	if err != nil {
+		return err
+	}
+	cli := api.NewClient(apiAddr, token)
+	fmt.Fprintf(out, "   agent API at %s\n", apiAddr)
+
+	results, err := Play(ctx, Env{API: cli, Personas: data, KeyPrefix: fmt.Sprintf("demo-%d-", time.Now().Unix()),
+		Settle: windowCLI(o.Medterm, cfgFile, o.Dir)}, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n== the window's journal (medterm journal list)\n")
+	list := exec.CommandContext(ctx, o.Medterm, "journal", "list", "--config", cfgFile)
+	list.Stdout, list.Stderr = out, out
+	if err := list.Run(); err != nil {
+		return fmt.Errorf("journal list: %w", err)
+	}
+	if n := Failed(results); n > 0 {
+		return fmt.Errorf("%d of %d scenarios did not show what they must", n, len(results))
+	}
+	fmt.Fprintf(out, "\n== %d scenarios played; every receipt balances to the fen\n", len(results))
+	return nil
+}
+
+func agentConfig(platformURL, apiAddr string) string {
+	return fmt.Sprintf(`# written by medterm-sandbox demo
+[platform]
+url = %q
+secrets_file = "secrets.json"
+retry_window = "10s"
+connect_window = "2s"
+
+[institution]
+code = %q
+name = "Dongguan People's Hospital (sandbox)"
+region = "441900"
+
+[terminal]
+id = "DESK01"
+slot = 1
+
+[journal]
+path = "journal.db"
+key_file = "keys/journal.key"
+
+[api]
+addr = %q
+token_file = "api.token"
+
+[log]
+level = "info"
+`, platformURL, Institution, apiAddr)
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startAgent(ctx context.Context, bin, cfg, logFile string) (*child, error) {
+	lf, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfg)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	c := &child{cmd: cmd, done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait(); lf.Close() }()
+	return c, nil
+}
+
+// stop ends the agent by its pid with SIGTERM, and kills it if it does not
+// stop within ten seconds.
+func (c *child) stop(out io.Writer) {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+		fmt.Fprintln(out, "== agent stopped")
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		fmt.Fprintln(out, "== agent killed: it did not stop within 10s")
+	}
+}
+
+// waitReady waits for the agent's API to answer, or for the agent to exit.
+func waitReady(ctx context.Context, c *child, addr, tokenFile string) (string, error) {
+	deadline := time.After(20 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-c.done:
+			return "", fmt.Errorf("the agent exited at start-up (%v); see its log", err)
+		case <-deadline:
+			return "", errors.New("the agent did not answer within 20s")
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-tick.C:
+		}
+		tok, err := os.ReadFile(tokenFile)
+		if err != nil {
+			continue
+		}
+		cl := api.NewClient(addr, strings.TrimSpace(string(tok)))
+		if _, err := cl.Do(ctx, http.MethodGet, "/v1/health", nil, nil, nil); err == nil {
+			return strings.TrimSpace(string(tok)), nil
+		}
+	}
+}
+
+// windowCLI settles through `medterm settle`, as window staff do.
+func windowCLI(bin, cfg, dir string) func(ctx context.Context, key string, body api.SettleBody) (api.SettlementView, error) {
+	return func(ctx context.Context, key string, body api.SettleBody) (api.SettlementView, error) {
+		var v api.SettlementView
+		billFile := filepath.Join(dir, key+".bill.json")
+		b, err := json.MarshalIndent(body.Bill, "", "  ")
+		if err != nil {
+			return v, err
+		}
+		if err := os.WriteFile(billFile, b, 0o600); err != nil {
+			return v, err
+		}
+		cmd := exec.CommandContext(ctx, bin, "settle", "--config", cfg, "--json", "--key", key,
+			"--id-no", body.Identity.CertNo, "--operator", body.Operator.ID, "--operator-name", body.Operator.Name, "--bill", billFile)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 4) { // 4: not settled, still a result
+			return v, fmt.Errorf("medterm settle: %v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
+			return v, fmt.Errorf("medterm settle --json output: %w", err)
+		}
+		return v, nil
+	}
+}
