@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// writeConfig writes a daemon configuration in dir pointing at a platform
+// that need not run (nothing here settles).
+func writeConfig(t *testing.T, dir string) (cfg, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	if err := protocol.WriteSecrets(filepath.Join(dir, "secrets.json"), map[string][]byte{"H44190000001": bytes.Repeat([]byte{7}, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	cfg = filepath.Join(dir, "medterm.toml")
+	body := fmt.Sprintf(`[platform]
+url = "http://127.0.0.1:9"
+secrets_file = "secrets.json"
+[institution]
+code = "H44190000001"
+name = "test hospital"
+region = "441900"
+[terminal]
+id = "T1"
+slot = 2
+[journal]
+path = "journal.db"
+key_file = "journal.key"
+[api]
+addr = %q
+token_file = "api.token"
+[log]
+level = "error"
+`, addr)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, addr
+}
+
+func runRoot(ctx context.Context, args ...string) (string, error) {
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func TestSecondServeOnTheSameJournalFailsAtOnceNamingTheLock(t *testing.T) {
+	dir := t.TempDir()
+	cfg, addr := writeConfig(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := runRoot(ctx, "serve", "--config", cfg); first <- err }()
+	waitHealthy(t, addr, filepath.Join(dir, "api.token"), first)
+
+	start := time.Now()
+	_, err := runRoot(context.Background(), "serve", "--config", cfg)
+	if !errors.Is(err, agent.ErrJournalLocked) || !strings.Contains(err.Error(), "lock") || !strings.Contains(err.Error(), "journal.db") {
+		t.Fatalf("second serve = %v; want a lock error naming the journal", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("second serve took %s to fail; want at once", d)
+	}
+	if code := exitCode(err, &bytes.Buffer{}); code != exitJournal {
+		t.Fatalf("exit code %d; want %d", code, exitJournal)
+	}
+	cancel()
+	if err := <-first; err != nil {
+		t.Fatalf("first serve after shutdown: %v", err)
+	}
+}
+
+func TestJournalListReadsTheFileWhenTheDaemonIsDown(t *testing.T) {
+	dir := t.TempDir()
+	cfg, addr := writeConfig(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := runRoot(ctx, "serve", "--config", cfg); first <- err }()
+	waitHealthy(t, addr, filepath.Join(dir, "api.token"), first)
+	cancel()
+	<-first
+	out, err := runRoot(context.Background(), "journal", "list", "--config", cfg)
+	if err != nil {
+		t.Fatalf("journal list with the daemon down: %v\n%s", err, out)
+	}
+}
+
+func waitHealthy(t *testing.T, addr, tokenFile string, exited <-chan error) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("serve exited: %v", err)
+		case <-deadline:
+			t.Fatal("serve did not answer")
+		case <-time.After(20 * time.Millisecond):
+		}
+		tok, err := os.ReadFile(tokenFile)
+		if err != nil {
+			continue
+		}
+		if _, err := api.NewClient(addr, string(tok)).Do(context.Background(), "GET", "/v1/health", nil, nil, nil); err == nil {
+			return
+		}
+	}
+}
