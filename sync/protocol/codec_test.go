@@ -1,0 +1,167 @@
+package protocol_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// samples holds one realistic input and output per transaction: the codec
+// test walks protocol.Table, so a transaction added without a sample fails.
+var samples = map[string]struct{ in, out any }{
+	"9001": {protocol.SignInInput{SignIn: protocol.SignInData{OpterNo: "DESK01", IP: "127.0.0.1"}},
+		protocol.SignInOutput{Signinoutb: protocol.SignInResult{SignNo: "S1", SignTime: "2026-11-23 09:00:00"}}},
+	"1101": {protocol.PersonInfoInput{Data: protocol.PersonQuery{MdtrtCertType: "02", MdtrtCertNo: "11010519491231002X"}},
+		protocol.PersonInfoOutput{Baseinfo: protocol.BaseInfo{PsnNo: "P1", Age: 40}, Insuinfo: []protocol.InsuInfo{{Insutype: "310", Balc: 123456}},
+			Payinfo: protocol.PayInfo{Agreement: true, LimitPerTxn: 30000, LimitDaily: 100000, FamilyOf: &protocol.FamilyLink{SignerPsnNo: "P2", Relation: "child", Mode: protocol.FamilyFrictionless}}}},
+	"2201": {protocol.RegisterInput{Data: protocol.RegisterData{PsnNo: "P1", Insutype: "310"}}, protocol.RegisterOutput{Data: protocol.RegisterResult{MdtrtID: "M1"}}},
+	"2204": {protocol.UploadFeesInput{Feedetail: []protocol.FeeDetail{{FeedetlSn: "1", DetItemFeeSumamt: 2500, Cnt: 2, Pric: 1250, ChrgitmLv: "01"}}},
+		protocol.UploadFeesOutput{Result: []protocol.FeeResult{{FeedetlSn: "1", DetItemFeeSumamt: 2500, InscpScpAmt: 2500}}}},
+	"2206": {protocol.PreSettleInput{Data: protocol.SettleQuery{MedfeeSumamt: 3379}},
+		protocol.PreSettleOutput{Setlinfo: protocol.SetlInfo{MedfeeSumamt: 3379, FundPaySumamt: 2728, PsnCashPay: 651}, Payplan: protocol.PayResult{Status: "paid"}}},
+	"2207": {protocol.SettleInput{Data: protocol.SettleData{SettleQuery: protocol.SettleQuery{MedfeeSumamt: 3379}, InscpScpAmt: 3379}},
+		protocol.SettleOutput{Setlinfo: protocol.SetlInfo{SetlID: "X", MedfeeSumamt: 3379, FundPaySumamt: 2728, AcctPay: 651}, Payresult: protocol.PayResult{Status: "paid", Source: "personal_account"}}},
+	"2208": {protocol.CancelInput{Data: protocol.CancelData{SetlID: "X"}},
+		protocol.CancelOutput{Setlinfo: protocol.SetlInfo{MedfeeSumamt: -3379, FundPaySumamt: -2728, AcctPay: -651}}},
+	"2601": {protocol.ReverseInput{Data: protocol.ReverseData{Omsgid: "m", Oinfno: "2207"}}, protocol.ReverseOutput{Data: protocol.ReverseResult{Reversed: true}}},
+	"3201": {protocol.ReconcileInput{Data: protocol.ReconcileData{MedfeeSumamt: 100, FixmedinsSetlCnt: 1}}, protocol.ReconcileOutput{Data: protocol.ReconcileResult{StmtRslt: "0"}}},
+}
+
+func TestEveryTransactionRoundTripsThroughTheCodec(t *testing.T) {
+	for _, infno := range protocol.Infnos() {
+		t.Run(infno, func(t *testing.T) {
+			s, ok := samples[infno]
+			if !ok {
+				t.Fatalf("no sample for transaction %s", infno)
+			}
+			e := protocol.Table[infno]
+			raw, err := json.Marshal(s.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := protocol.DecodeInput(infno, raw)
+			if err != nil {
+				t.Fatalf("decode input: %v", err)
+			}
+			if got := reflect.ValueOf(in).Elem().Interface(); !reflect.DeepEqual(got, s.in) {
+				t.Fatalf("input round trip:\n got %+v\nwant %+v", got, s.in)
+			}
+			rawOut, _ := json.Marshal(s.out)
+			out := e.NewOutput()
+			if err := json.Unmarshal(rawOut, out); err != nil {
+				t.Fatalf("decode output: %v", err)
+			}
+			if got := reflect.ValueOf(out).Elem().Interface(); !reflect.DeepEqual(got, s.out) {
+				t.Fatalf("output round trip:\n got %+v\nwant %+v", got, s.out)
+			}
+		})
+	}
+}
+
+func TestAmountsOnTheWireAreExactDecimals(t *testing.T) {
+	out, err := protocol.Settle.DecodeOutput(json.RawMessage(`{"setlinfo":{"setl_id":"X","medfee_sumamt":33.79,"fund_pay_sumamt":27.28,"acct_pay":0,"psn_cash_pay":6.51,"balc":0.1,"hifp_pay":27.28,"fulamt_ownpay_amt":0,"preselfpay_amt":0,"inscp_scp_amt":33.79},"payresult":{"status":"paid"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Setlinfo.MedfeeSumamt.Fen() != 3379 || out.Setlinfo.Balc.Fen() != 10 || !out.Setlinfo.Balanced() {
+		t.Fatalf("decoded %+v", out.Setlinfo)
+	}
+	b, _ := json.Marshal(out.Setlinfo)
+	if !strings.Contains(string(b), `"medfee_sumamt":33.79`) || !strings.Contains(string(b), `"balc":0.10`) {
+		t.Fatalf("encoded %s", b)
+	}
+}
+
+func TestBadAmountsInAnAnswerAreRejected(t *testing.T) {
+	cases := map[string]string{
+		"three decimals":                `33.791`,
+		"exponent":                      `3.379e1`,
+		"huge":                          `10000000.01`,
+		"string where a number belongs": `"33.79"`,
+		"null":                          `null`,
+		"boolean":                       `true`,
+	}
+	for name, amount := range cases {
+		t.Run(name, func(t *testing.T) {
+			raw := `{"setlinfo":{"medfee_sumamt":` + amount + `},"payresult":{"status":"paid"}}`
+			_, err := protocol.Settle.DecodeOutput(json.RawMessage(raw))
+			if err == nil || !errors.Is(err, protocol.ErrMalformed) {
+				t.Fatalf("decoded %s without a malformed-message error: %v", amount, err)
+			}
+		})
+	}
+	// Negative amounts are meaningful on the wire (a cancel answers with
+	// them); where they are not, the workflow refuses an unbalanced split.
+	if _, err := protocol.CancelSettle.DecodeOutput(json.RawMessage(`{"setlinfo":{"medfee_sumamt":-1.5}}`)); err != nil {
+		t.Fatalf("negative cancel amount: %v", err)
+	}
+}
+
+func TestRequestInputsAreDecodedStrictly(t *testing.T) {
+	_, err := protocol.DecodeInput("2207", json.RawMessage(`{"data":{"psn_no":"P1","medfee_sumamt":1,"surprise":1}}`))
+	if !errors.Is(err, protocol.ErrMalformed) || !strings.Contains(err.Error(), "surprise") {
+		t.Fatalf("unknown field: %v", err)
+	}
+	if _, err := protocol.DecodeInput("9999", json.RawMessage(`{}`)); !errors.Is(err, protocol.ErrMalformed) {
+		t.Fatalf("unknown transaction: %v", err)
+	}
+}
+
+func TestSignatureRejectsTamperingAndStaleTimestamps(t *testing.T) {
+	secret := []byte("0123456789abcdef")
+	body := []byte(`{"infno":"9001"}`)
+	sign := func() map[string][]string {
+		ts := "1795395600000"
+		return map[string][]string{
+			protocol.HeaderTimestamp: {ts}, protocol.HeaderNonce: {"n1"},
+			protocol.HeaderSignature: {protocol.Signature(secret, ts, "n1", body)},
+		}
+	}
+	h := sign()
+	if err := protocol.Verify(h, secret, body, time.UnixMilli(1795395600000)); err != nil {
+		t.Fatalf("good signature: %v", err)
+	}
+	if err := protocol.Verify(h, secret, []byte(`{"infno":"9002"}`), time.UnixMilli(1795395600000)); !errors.Is(err, protocol.ErrBadSignature) {
+		t.Fatalf("tampered body: %v", err)
+	}
+	if err := protocol.Verify(h, []byte("another secret!!"), body, time.UnixMilli(1795395600000)); !errors.Is(err, protocol.ErrBadSignature) {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	if err := protocol.Verify(h, secret, body, time.UnixMilli(1795395600000).Add(301*time.Second)); !errors.Is(err, protocol.ErrStaleTimestamp) {
+		t.Fatalf("stale: %v", err)
+	}
+}
+
+func TestMsgidsAreUniqueMonotonicAndCarryTheSlot(t *testing.T) {
+	var c protocol.MsgidClock
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, protocol.CST)
+	seen := map[string]bool{}
+	prev := ""
+	for i := 0; i < 250; i++ { // a burst of 250 in one second takes three seconds
+		var id string
+		id, c = c.Next("H44190000001", 7, t0)
+		if err := protocol.ValidMsgid(id); err != nil {
+			t.Fatal(err)
+		}
+		if seen[id] || id <= prev {
+			t.Fatalf("msgid %s repeated or out of order after %s", id, prev)
+		}
+		if id[26:28] != "07" {
+			t.Fatalf("slot digits of %s", id)
+		}
+		seen[id], prev = true, id
+	}
+	if prev[12:26] != "20261123090002" {
+		t.Fatalf("250th msgid %s; want the time part two seconds on", prev)
+	}
+	// The clock set back never yields an earlier msgid.
+	id, _ := c.Next("H44190000001", 7, t0.Add(-time.Hour))
+	if id <= prev {
+		t.Fatalf("after the clock went back: %s <= %s", id, prev)
+	}
+}
