@@ -6,6 +6,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
 
 var cny = money.CNY
@@ -103,7 +104,9 @@ func TestEveryPersonaSettlesAsItsRuleSays(t *testing.T) {
 			want{acct: cny(100), status: protocol.PayPaid, source: protocol.SourceAccount, payer: "card-blocked"},
 			account, cny(400)},
 	}
+	covered := map[string]bool{}
 	for _, tt := range tests {
+		covered[tt.key] = true
 		t.Run(tt.key, func(t *testing.T) {
 			h := newHarness(t)
 			h.signIn()
@@ -119,6 +122,35 @@ func TestEveryPersonaSettlesAsItsRuleSays(t *testing.T) {
 				t.Errorf("%s's balance after: %s, want %s", who, got, tt.after)
 			}
 		})
+	}
+
+	// Two personas need more than one bill or never reach a settlement.
+	covered["daily-limit"], covered["not-insured"] = true, true
+	t.Run("daily-limit", func(t *testing.T) {
+		h := newHarness(t)
+		h.signIn()
+		if first := h.settle(h.prepare("daily-limit", classA(cny(100)))); first.Payresult.Status != protocol.PayPaid {
+			t.Fatalf("first bill of the day: %+v", first.Payresult)
+		}
+		b := h.prepare("daily-limit", classA(cny(100)))
+		checkSettlement(t, h, b, h.settle(b), want{cash: cny(100), status: protocol.PayPending, payer: "daily-limit", reason: protocol.CodeLimitDaily})
+	})
+	t.Run("not-insured", func(t *testing.T) {
+		h := newHarness(t)
+		h.signIn()
+		p := h.person("not-insured")
+		info := ok[protocol.PersonInfoOutput](h, "1101", personQuery(p.Certno))
+		if info.Insuinfo[0].PsnInsuStas != "0" {
+			t.Fatalf("1101 insuinfo %+v", info.Insuinfo)
+		}
+		refused(t, h.call("2201", protocol.RegisterInput{Data: protocol.RegisterData{PsnNo: p.PsnNo, Insutype: p.Insutype}}), protocol.CodeNotInsured)
+	})
+
+	data, _ := personas.Default()
+	for _, p := range data.People {
+		if !covered[p.Key] {
+			t.Errorf("persona %q has no scripted settlement here", p.Key)
+		}
 	}
 }
 
