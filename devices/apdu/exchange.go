@@ -75,3 +75,27 @@ func (c *Counter) Transmit(ctx context.Context, command []byte) ([]byte, error) 
 
 // N is the number of commands sent so far.
 func (c *Counter) N() int { return int(c.n.Load()) }
+
+// Transactor is a card that can hold its reader for a sequence of commands
+// (PC/SC's SCardBeginTransaction), so that another program sharing the
+// reader cannot slip a SELECT between two reads.
+type Transactor interface {
+	BeginTransaction() error
+	EndTransaction() error
+}
+
+// BeginTransaction forwards to the wrapped card when it is a Transactor.
+func (c *Counter) BeginTransaction() error {
+	if t, ok := c.Card.(Transactor); ok {
+		return t.BeginTransaction()
+	}
+	return nil
+}
+
+// EndTransaction forwards to the wrapped card when it is a Transactor.
+func (c *Counter) EndTransaction() error {
+	if t, ok := c.Card.(Transactor); ok {
+		return t.EndTransaction()
+	}
+	return nil
+}
