@@ -1,0 +1,67 @@
+package credential_test
+
+import (
+	"bytes"
+	"image/png"
+	"testing"
+
+	"github.com/makiuchi-d/gozxing"
+	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/seed-a859fada/medterm/devices/credential"
+)
+
+// Every code fits QR version 10 at level M in alphanumeric mode: the
+// budget that every kiosk scanner and phone screen handles.
+func TestCodeFitsQRVersion10LevelM(t *testing.T) {
+	for _, alg := range algs {
+		t.Run(alg.String(), func(t *testing.T) {
+			text := newFixture(t, alg).code(0, 1<<32-1)
+			if len(text) != credential.TextSize(alg) || len(text) > credential.MaxTextLen {
+				t.Fatalf("code of %d characters, want %d and at most %d", len(text), credential.TextSize(alg), credential.MaxTextLen)
+			}
+			q, err := qrcode.New(text, qrcode.Medium)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.VersionNumber > 10 {
+				t.Fatalf("go-qrcode chose version %d at level M, want at most 10", q.VersionNumber)
+			}
+			if _, err := qrcode.NewWithForcedVersion(text, 10, qrcode.Medium); err != nil {
+				t.Fatalf("does not fit version 10 at level M: %v", err)
+			}
+		})
+	}
+}
+
+// The code survives a real round trip: drawn as a PNG by go-qrcode, read
+// back by gozxing (the kiosk camera's decoder), and verified.
+func TestCodeSurvivesAQRRoundTrip(t *testing.T) {
+	for _, alg := range algs {
+		t.Run(alg.String(), func(t *testing.T) {
+			f := newFixture(t, alg)
+			text := f.code(0, 1)
+			img, err := qrcode.Encode(text, qrcode.Medium, 400)
+			if err != nil {
+				t.Fatal(err)
+			}
+			decoded, err := png.Decode(bytes.NewReader(img))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bmp, err := gozxing.NewBinaryBitmapFromImage(decoded)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
+			if err != nil {
+				t.Fatalf("gozxing cannot read the code: %v", err)
+			}
+			if res.GetText() != text {
+				t.Fatalf("gozxing read %q, want %q", res.GetText(), text)
+			}
+			mustVerify(f, res.GetText())
+		})
+	}
+}
