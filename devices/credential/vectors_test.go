@@ -107,7 +107,7 @@ var vectorFields = []string{"issuer.public_key", "phone.public_key", "certificat
 
 // readVectors reads the "alg.field value" lines of FORMAT.md's vector
 // block.
-func readVectors(t *testing.T) map[string]string {
+func readVectors(t testing.TB) map[string]string {
 	doc, err := os.ReadFile(formatFile)
 	if err != nil {
 		t.Fatal(err)
