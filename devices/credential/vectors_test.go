@@ -244,3 +244,27 @@ func verifyStored(t *testing.T, alg credential.Algorithm, text string) {
 		t.Errorf("stored vector verifies as %+v", id)
 	}
 }
+
+// The trust list example in FORMAT.md is a valid list holding the Ed25519
+// vector's issuer key.
+func TestFormatTrustListExampleDecodes(t *testing.T) {
+	doc, err := os.ReadFile(formatFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := bytes.Cut(doc, []byte("```json\n"))
+	example, _, ok2 := bytes.Cut(rest, []byte("```"))
+	if !ok || !ok2 {
+		t.Fatalf("%s has no JSON example", formatFile)
+	}
+	tl, err := credential.DecodeTrustList(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newWorld(t, credential.Ed25519).issuer.TrustEntry(keyFrom, keyUntil)
+	got := tl.Keys[0]
+	if got.KeyID != want.KeyID || !bytes.Equal(got.PublicKey, want.PublicKey) ||
+		!got.NotBefore.Equal(want.NotBefore) || !got.NotAfter.Equal(want.NotAfter) {
+		t.Errorf("example key %+v, want the vector issuer %+v", got, want)
+	}
+}

@@ -467,3 +467,30 @@ func TestRejectionsHaveDistinctReasonsAndBothLanguages(t *testing.T) {
 		t.Errorf("an expired code tells the patient %q / %q, not to refresh it", r.ZH, r.EN)
 	}
 }
+
+// Two terminals' worth of scans of one screenshot at once: exactly one is
+// accepted, whatever the interleaving.
+func TestConcurrentScansOfOneCodeAcceptOnce(t *testing.T) {
+	f := newFixture(t, credential.Ed25519)
+	text := f.code(0, 1)
+	const scans = 8
+	results := make(chan error, scans)
+	for range scans {
+		go func() {
+			_, err := f.v.Verify(ctx, text)
+			results <- err
+		}()
+	}
+	accepted := 0
+	for range scans {
+		switch err := <-results; {
+		case err == nil:
+			accepted++
+		case !errors.Is(err, credential.ErrReplayed):
+			t.Errorf("scan failed with %v, want success or replay", err)
+		}
+	}
+	if accepted != 1 {
+		t.Errorf("%d scans accepted, want 1", accepted)
+	}
+}

@@ -2,7 +2,9 @@
 // the 45-character set of the QR code's alphanumeric mode, so that a QR
 // code carries 2 bytes in 3 characters (16.5 bits) instead of the 8 bits per
 // byte of byte mode. The decoder is strict: every text it accepts is the
-// one encoding of its bytes.
+// one encoding of its bytes. It is written here rather than imported
+// because the RFC is a page long and no maintained module for it was
+// available to the project.
 package base45
 
 import "fmt"
