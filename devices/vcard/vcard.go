@@ -98,15 +98,18 @@ func serveConn(ctx context.Context, conn *net.TCPConn, a Applet) error {
 	defer conn.Close()
 	var hdr [2]byte
 	for {
+		// vpcd sends the length and the payload in two writes, and Nagle
+		// holds the second until the first is acknowledged: without an
+		// immediate ACK after every read (the kernel clears the flag),
+		// each message waits for the ~40 ms delayed ACK.
 		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 			return fmt.Errorf("vpcd read: %w", err)
 		}
+		quickAck(conn)
 		msg := make([]byte, binary.BigEndian.Uint16(hdr[:]))
 		if _, err := io.ReadFull(conn, msg); err != nil {
 			return fmt.Errorf("vpcd read: %w", err)
 		}
-		// Delayed ACKs would add ~40 ms to every APDU: ask for an
-		// immediate ACK after each read, as the kernel clears the flag.
 		quickAck(conn)
 		var out []byte
 		switch {
