@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -137,17 +138,25 @@ func (m *monitor) watch(rn *run) error {
 	}()
 
 	var states []scard.ReaderState
+	var names []string
 	relist := true
 	for {
 		timeout := time.Duration(-1) // infinite
 		if relist {
-			names, err := listReaders(sctx)
+			now, err := listReaders(sctx)
 			if err != nil {
 				return wrap("list readers", err)
 			}
+			if states == nil || !slices.Equal(now, names) {
+				// Report the new list at once, even if no card
+				// changed. An unchanged list waits, so that a platform
+				// that reports the PnP reader changed too eagerly
+				// cannot make this loop spin.
+				timeout = 0
+			}
+			names = now
 			states = rebuild(states, names)
 			relist = false
-			timeout = 0 // report the new list at once, even if nothing else changed
 		}
 		m.mu.Lock()
 		stop := m.waiters == 0
@@ -192,7 +201,11 @@ func rebuild(old []scard.ReaderState, names []string) []scard.ReaderState {
 	for _, n := range names {
 		out = append(out, scard.ReaderState{Reader: n, CurrentState: prev[n]})
 	}
-	return append(out, scard.ReaderState{Reader: PnPReader, CurrentState: scard.StateFlag(len(names) << 16)})
+	pnp, ok := prev[PnPReader]
+	if !ok {
+		pnp = scard.StateFlag(len(names) << 16)
+	}
+	return append(out, scard.ReaderState{Reader: PnPReader, CurrentState: pnp})
 }
 
 // convert turns PC/SC states into the agent's, leaving out the PnP

@@ -64,7 +64,7 @@ func (r *Reader) Connect(ctx context.Context, reader string) (agent.Card, error)
 			h.Disconnect(scard.LeaveCard)
 			return err
 		}
-		c = &card{reader: r, name: reader, h: h, atr: bytes.Clone(st.Atr)}
+		c = &card{reader: r, sctx: sc, name: reader, h: h, atr: bytes.Clone(st.Atr)}
 		return nil
 	})
 	if err != nil {
@@ -128,11 +128,15 @@ func (r *Reader) dropContext() {
 	}
 }
 
-// serviceLost is called by a card whose connection found the service gone.
-func (r *Reader) serviceLost() {
+// serviceLost is called by a card whose connection found the service
+// gone. Only the context the card was made in is dropped: releasing a
+// newer one would break the connections made since the service came back.
+func (r *Reader) serviceLost(sctx *scard.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.dropContext()
+	if r.sctx == sctx {
+		r.dropContext()
+	}
 }
 
 func listReaders(c *scard.Context) ([]string, error) {
@@ -146,6 +150,7 @@ func listReaders(c *scard.Context) ([]string, error) {
 // card is one connection to an inserted card.
 type card struct {
 	reader *Reader
+	sctx   *scard.Context // the context the connection belongs to
 	name   string
 	atr    []byte
 
@@ -219,7 +224,7 @@ func (c *card) EndTransaction() error {
 // fail names a failed card operation.
 func (c *card) fail(op string, err error) error {
 	if errors.Is(classify(err), ErrServiceStopped) {
-		c.reader.serviceLost()
+		c.reader.serviceLost(c.sctx)
 	}
 	return wrap(op, err)
 }

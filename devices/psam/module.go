@@ -12,9 +12,8 @@ import (
 
 // Module is an agent.SecureModule backed by a PSAM card in a PC/SC reader,
 // typically the reader's second slot. It keeps the connection between
-// authentications and reconnects after a transport error, so a PSAM
-// reseated or a restarted PC/SC service costs one failed authentication,
-// not a restart.
+// authentications; when a kept connection fails (the PSAM was reseated,
+// the PC/SC service restarted), it retries once on a new one.
 type Module struct {
 	readers agent.CardReader
 	reader  string
@@ -39,24 +38,29 @@ func (m *Module) Authenticate(ctx context.Context, req agent.AuthRequest) ([]byt
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.card == nil {
-		card, err := m.readers.Connect(ctx, m.reader)
-		if err != nil {
-			return nil, fmt.Errorf("psam connect: %w", err)
+	for {
+		fresh := m.card == nil
+		if fresh {
+			card, err := m.readers.Connect(ctx, m.reader)
+			if err != nil {
+				return nil, fmt.Errorf("psam connect: %w", err)
+			}
+			m.card = card
 		}
-		m.card = card
-	}
-	out, err := m.authenticate(ctx, req)
-	if err != nil {
+		out, err := m.authenticate(ctx, req)
 		var se *apdu.StatusError
-		if !errors.As(err, &se) {
-			// Not an answer from the PSAM: the connection is suspect.
-			m.card.Close()
-			m.card = nil
+		if err == nil || errors.As(err, &se) {
+			return out, err
 		}
-		return nil, err
+		// Not an answer from the PSAM: the kept connection may be from
+		// before the PSAM was reseated or PC/SC restarted. Try once on a
+		// new one.
+		m.card.Close()
+		m.card = nil
+		if fresh || ctx.Err() != nil {
+			return nil, err
+		}
 	}
-	return out, nil
 }
 
 func (m *Module) authenticate(ctx context.Context, req agent.AuthRequest) ([]byte, error) {

@@ -127,16 +127,23 @@ func TestModuleAuthenticatesThroughTheVirtualPSAM(t *testing.T) {
 			t.Fatalf("err %v, want status 6A88", err)
 		}
 	})
-	t.Run("a transport error reconnects on the next call", func(t *testing.T) {
+	t.Run("a kept connection that fails is replaced at once", func(t *testing.T) {
 		card.fail = true
-		if _, err := m.Authenticate(context.Background(), req); !errors.Is(err, errTransport) {
-			t.Fatalf("err %v", err)
-		}
 		if _, err := m.Authenticate(context.Background(), req); err != nil {
-			t.Fatalf("after reconnecting: %v", err)
+			t.Fatalf("err %v", err)
 		}
 		if r.connects != 2 {
 			t.Fatalf("%d connects, want 2", r.connects)
+		}
+	})
+	t.Run("a new connection that fails is an error", func(t *testing.T) {
+		m.Close()
+		card.fail = true
+		if _, err := m.Authenticate(context.Background(), req); !errors.Is(err, errTransport) {
+			t.Fatalf("err %v, want the transport error", err)
+		}
+		if _, err := m.Authenticate(context.Background(), req); err != nil {
+			t.Fatalf("the next call: %v", err)
 		}
 	})
 	t.Run("a malformed request never reaches the PSAM", func(t *testing.T) {
