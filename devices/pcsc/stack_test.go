@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ebfe/scard"
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
@@ -179,29 +178,6 @@ func TestConnectErrors(t *testing.T) {
 		t.Errorf("unknown reader: %v, want ErrReaderGone", err)
 	}
 
-	pcsctest.Insert(t, s.Card, card(t, vcard.Faults{}))
-	if _, err := pcsctest.WaitCard(ctx, s.Reader, s.Card.Name, true); err != nil {
-		t.Fatal(err)
-	}
-	// Another program holds the reader exclusively.
-	sc, err := scard.EstablishContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Release()
-	excl, err := sc.Connect(s.Card.Name, scard.ShareExclusive, scard.ProtocolAny)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Reader.Connect(ctx, s.Card.Name); !errors.Is(err, pcsc.ErrReaderBusy) {
-		t.Errorf("reader held exclusively: %v, want ErrReaderBusy", err)
-	}
-	excl.Disconnect(scard.LeaveCard)
-	c, err := s.Reader.Connect(ctx, s.Card.Name)
-	if err != nil {
-		t.Fatalf("after the other program let go: %v", err)
-	}
-	c.Close()
 }
 
 func TestCardPulledMidExchange(t *testing.T) {
