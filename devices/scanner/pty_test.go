@@ -5,6 +5,7 @@ package scanner
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,9 +92,9 @@ type harness struct {
 	cancel  context.CancelFunc
 }
 
-func newHarness(t *testing.T, cfg Config, clk clock.Clock) *harness {
+func newHarness(t *testing.T, cfg Config, opts Options) *harness {
 	t.Helper()
-	s, err := New(cfg, Options{Clock: clk})
+	s, err := New(cfg, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -109,8 +110,8 @@ func newHarness(t *testing.T, cfg Config, clk clock.Clock) *harness {
 }
 
 // startScan runs Scan on a fresh scanner in the background.
-func startScan(t *testing.T, cfg Config, clk clock.Clock) *harness {
-	h := newHarness(t, cfg, clk)
+func startScan(t *testing.T, cfg Config, opts Options) *harness {
+	h := newHarness(t, cfg, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan agent.ScannedCode)
 	h.codes, h.cancel = out, cancel
@@ -121,7 +122,7 @@ func startScan(t *testing.T, cfg Config, clk clock.Clock) *harness {
 
 // startRun runs Run on a fresh scanner in the background.
 func startRun(t *testing.T, cfg Config, clk clock.Clock) *harness {
-	h := newHarness(t, cfg, clk)
+	h := newHarness(t, cfg, Options{Clock: clk})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.codes, h.cancel = h.s.Codes(), cancel
 	go func() { h.done <- h.s.Run(ctx) }()
@@ -207,7 +208,7 @@ func TestSerialReadsCodesThroughAPty(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dev := plug(t, "")
-			h := startScan(t, testConfig(dev.slave.Name(), tc.mut), nil)
+			h := startScan(t, testConfig(dev.slave.Name(), tc.mut), Options{})
 			h.dev = dev
 			var got []string
 			for _, c := range tc.chunks {
@@ -233,7 +234,7 @@ func TestSerialReadsCodesThroughAPty(t *testing.T) {
 func TestSerialSendsCodesWithTheScanTimeAndPort(t *testing.T) {
 	clk := clock.NewFake(epoch)
 	dev := plug(t, "")
-	h := startScan(t, testConfig(dev.slave.Name(), nil), clk)
+	h := startScan(t, testConfig(dev.slave.Name(), nil), Options{Clock: clk})
 	h.dev = dev
 	if _, err := dev.master.Write([]byte("HQR0001\r")); err != nil {
 		t.Fatal(err)
@@ -248,7 +249,7 @@ func TestSerialSendsCodesWithTheScanTimeAndPort(t *testing.T) {
 func TestSerialSuppressesARereadWithinTheWindowOnly(t *testing.T) {
 	clk := clock.NewFake(epoch)
 	dev := plug(t, "")
-	h := startScan(t, testConfig(dev.slave.Name(), func(c *Config) { c.Dedupe = time.Second }), clk)
+	h := startScan(t, testConfig(dev.slave.Name(), func(c *Config) { c.Dedupe = time.Second }), Options{Clock: clk})
 	h.dev = dev
 	steps := []struct {
 		advance time.Duration
@@ -272,9 +273,51 @@ func TestSerialSuppressesARereadWithinTheWindowOnly(t *testing.T) {
 	}
 }
 
+func TestSerialLogsNeverHoldTheCode(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	const code = "HQR-PATIENT-0001"
+	dev := plug(t, "")
+	h := startScan(t, testConfig(dev.slave.Name(), func(c *Config) { c.Dedupe = time.Second }), Options{Clock: clock.NewFake(epoch), Logger: log})
+	h.dev = dev
+	if got := h.send(code + "\r" + code + "\r\x00" + code + "\r" + code[:10]); len(got) != 1 {
+		t.Fatalf("codes = %q, want one", got)
+	}
+	dev.unplug()
+	if err := h.stopped(); !errors.Is(err, ErrUnplugged) {
+		t.Fatalf("Scan = %v", err)
+	}
+	out := logs.String()
+	for _, want := range []string{"scanner port opened", "code read", "len=16", "hash=" + shortHash(code), "repeated code suppressed", "noise", "scanner port lost"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "PATIEN") {
+		t.Fatalf("log holds code text:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 func TestSerialScanReportsUnplugAndDropsTheHalfLine(t *testing.T) {
 	dev := plug(t, "")
-	h := startScan(t, testConfig(dev.slave.Name(), nil), nil)
+	h := startScan(t, testConfig(dev.slave.Name(), nil), Options{})
 	h.dev = dev
 	if got := h.send("HQR0001\rHQR00"); !slices.Equal(got, []string{"HQR0001"}) {
 		t.Fatalf("codes = %q", got)
@@ -324,7 +367,7 @@ func TestSerialScanCannotOpen(t *testing.T) {
 
 func TestSerialOneScanAtATime(t *testing.T) {
 	dev := plug(t, "")
-	h := startScan(t, testConfig(dev.slave.Name(), nil), nil)
+	h := startScan(t, testConfig(dev.slave.Name(), nil), Options{})
 	h.dev = dev
 	h.send("A1\r") // the first Scan holds the port once it has read
 	err := h.s.Scan(context.Background(), make(chan agent.ScannedCode))
