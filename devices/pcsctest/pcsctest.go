@@ -162,6 +162,9 @@ func (s *Stack) waitReaders(tb testing.TB, friendly string) []string {
 			backoff = min(2*backoff, 100*time.Millisecond)
 			continue
 		}
+		if errors.Is(err, pcsc.ErrNoCgo) {
+			tb.Fatalf("the PC/SC stack tests need cgo: %v", err)
+		}
 		if err != nil {
 			log := ""
 			if s.daemon != nil {

@@ -318,3 +318,24 @@ func TestIdentityJSONAndLog(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorsDoNotShowPersonalData(t *testing.T) {
+	cases := []struct{ name, command, answer string }{
+		{"birth date BCD", readBirthDate, "0D0419900F079000"},
+		{"impossible birth date", readBirthDate, "0D04199002309000"},
+		{"birth date in the ID", readIDNumber, "0812" + hexString([]byte("440106199002301234")) + "9000"},
+		{"region in the ID", readIDNumber, "0812" + hexString([]byte("990106199003071231")) + "9000"},
+	}
+	for _, c := range cases {
+		card := &patched{Card: vcard.Direct(newCard(t, profile("2.00"), vcard.Faults{})), answers: map[string]string{c.command: c.answer}}
+		_, _, err := read(t, card, &Reader{})
+		if err == nil {
+			t.Fatalf("%s: no error", c.name)
+		}
+		for _, secret := range []string{"1990", "0230", "0F07", "440106", "990106"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: error %q shows %q", c.name, err, secret)
+			}
+		}
+	}
+}

@@ -77,13 +77,14 @@ func parseRecord(f field, rec []byte) ([]byte, error) {
 func bcdDigits(b []byte, padded bool) (string, error) {
 	var s strings.Builder
 	end := false
-	for _, x := range b {
+	for i, x := range b {
 		for _, n := range [2]byte{x >> 4, x & 0x0F} {
 			switch {
 			case n == 0xF && padded:
 				end = true
 			case n > 9 || end:
-				return "", fmt.Errorf("%w: %X", ErrBadBCD, b)
+				// The position, not the bytes: they may be a birth date.
+				return "", fmt.Errorf("%w: nibble %X in byte %d", ErrBadBCD, n, i+1)
 			default:
 				s.WriteByte('0' + n)
 			}
@@ -105,7 +106,7 @@ func bcdDate(b []byte) (time.Time, error) {
 func parseDate(s string) (time.Time, error) {
 	d, err := time.Parse("20060102", s)
 	if err != nil || d.Year() < 1900 {
-		return time.Time{}, fmt.Errorf("%w: %s", ErrBadDate, s)
+		return time.Time{}, ErrBadDate // no value: it may be a birth date
 	}
 	return d, nil
 }

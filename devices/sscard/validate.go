@@ -30,14 +30,14 @@ func checkIDNumber(s string) error {
 	if len(s) != 18 || !digits(s[:17]) || !(s[17] == 'X' || (s[17] >= '0' && s[17] <= '9')) {
 		return fmt.Errorf("%w: want 17 digits and a digit or X", ErrBadIDNumber)
 	}
-	if err := checkRegion(s[:6]); err != nil {
-		return fmt.Errorf("%w: region: %w", ErrBadIDNumber, err)
+	// The messages name the part, never its digits: they may reach a log.
+	if checkRegion(s[:6]) != nil {
+		return fmt.Errorf("%w: unknown region", ErrBadIDNumber)
 	}
 	if _, err := parseDate(s[6:14]); err != nil {
 		return fmt.Errorf("%w: birth date: %w", ErrBadIDNumber, err)
 	}
-	if c := idCheckChar(s[:17]); c != s[17] {
-		// Neither value is shown: the message may reach a log.
+	if idCheckChar(s[:17]) != s[17] {
 		return ErrBadCheckDigit
 	}
 	return nil
