@@ -39,15 +39,23 @@ func DefaultLimits() Limits {
 	return Limits{MaxBytes: 8 << 20, MaxPixels: 12_000_000, MaxSide: 8192}
 }
 
+// Upper bounds of Limits: beyond them a picture is no camera's or phone's,
+// and the memory a decode takes (several bytes per pixel) is no kiosk's.
+const (
+	maxMaxBytes  = 256 << 20
+	maxMaxPixels = 100_000_000
+	maxMaxSide   = 1 << 15
+)
+
 // Validate reports the first field out of range.
 func (l Limits) Validate() error {
 	switch {
-	case l.MaxBytes < 1:
-		return fmt.Errorf("%w: max_bytes: %d is not positive", ErrInvalidLimits, l.MaxBytes)
-	case l.MaxPixels < 1:
-		return fmt.Errorf("%w: max_pixels: %d is not positive", ErrInvalidLimits, l.MaxPixels)
-	case l.MaxSide < 1:
-		return fmt.Errorf("%w: max_side: %d is not positive", ErrInvalidLimits, l.MaxSide)
+	case l.MaxBytes < 1 || l.MaxBytes > maxMaxBytes:
+		return fmt.Errorf("%w: max_bytes: %d is outside 1..%d", ErrInvalidLimits, l.MaxBytes, maxMaxBytes)
+	case l.MaxPixels < 1 || l.MaxPixels > maxMaxPixels:
+		return fmt.Errorf("%w: max_pixels: %d is outside 1..%d", ErrInvalidLimits, l.MaxPixels, maxMaxPixels)
+	case l.MaxSide < 1 || l.MaxSide > maxMaxSide:
+		return fmt.Errorf("%w: max_side: %d is outside 1..%d", ErrInvalidLimits, l.MaxSide, maxMaxSide)
 	}
 	return nil
 }
@@ -67,6 +75,9 @@ func New(l Limits) (*Decoder, error) {
 	}
 	return &Decoder{limits: l}, nil
 }
+
+// Source is the agent.ScannedCode source of a code read from a picture.
+const Source = "image"
 
 var (
 	pngMagic  = []byte("\x89PNG\r\n\x1a\n")

@@ -260,14 +260,27 @@ func TestDecodePassesOnTheReadersError(t *testing.T) {
 }
 
 func TestLimitsValidateNamesTheField(t *testing.T) {
-	for field, l := range map[string]Limits{
-		"max_bytes":  {MaxBytes: 0, MaxPixels: 1, MaxSide: 1},
-		"max_pixels": {MaxBytes: 1, MaxPixels: -1, MaxSide: 1},
-		"max_side":   {MaxBytes: 1, MaxPixels: 1, MaxSide: 0},
-	} {
+	ok := DefaultLimits()
+	cases := []struct {
+		field string
+		mut   func(*Limits)
+	}{
+		{"max_bytes", func(l *Limits) { l.MaxBytes = 0 }},
+		{"max_bytes", func(l *Limits) { l.MaxBytes = 1 << 62 }},
+		{"max_pixels", func(l *Limits) { l.MaxPixels = -1 }},
+		{"max_pixels", func(l *Limits) { l.MaxPixels = 1 << 40 }},
+		{"max_side", func(l *Limits) { l.MaxSide = 0 }},
+		{"max_side", func(l *Limits) { l.MaxSide = 1 << 20 }},
+	}
+	for _, tc := range cases {
+		l := ok
+		tc.mut(&l)
 		_, err := New(l)
-		if !errors.Is(err, ErrInvalidLimits) || !strings.Contains(err.Error(), field) {
-			t.Errorf("%+v: err = %v, want ErrInvalidLimits naming %s", l, err, field)
+		if !errors.Is(err, ErrInvalidLimits) || !strings.Contains(err.Error(), tc.field+":") {
+			t.Errorf("%+v: err = %v, want ErrInvalidLimits naming %s", l, err, tc.field)
 		}
+	}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("default limits: %v", err)
 	}
 }
