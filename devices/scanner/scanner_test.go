@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/seed-a859fada/medterm/agent"
 )
 
@@ -141,5 +143,41 @@ func TestSerialReadReportsADriverErrorAsUnplugged(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "A1,A2,A3" {
 		t.Fatalf("codes = %q, want every code read before the failure", got)
+	}
+}
+
+func TestConfigReadsFromTheConfigurationFile(t *testing.T) {
+	c := DefaultConfig()
+	md, err := toml.Decode(`
+port = "/dev/scanner"
+baud = 115200
+data_bits = 7
+parity = "even"
+stop_bits = 2
+read_timeout = "300ms"
+terminator = "CRLF"
+aim = "require"
+max_len = 512
+dedupe = "1500ms"
+reopen_min = "1s"
+reopen_max = "30s"
+`, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := md.Undecoded(); len(u) != 0 {
+		t.Fatalf("keys not taken: %v", u)
+	}
+	want := Config{
+		Port: "/dev/scanner", Baud: 115200, DataBits: 7, Parity: ParityEven, StopBits: 2,
+		ReadTimeout: 300 * time.Millisecond,
+		Framing:     Framing{Terminator: CRLF, AIM: AIMRequire, MaxLen: 512, Dedupe: 1500 * time.Millisecond},
+		ReopenMin:   time.Second, ReopenMax: 30 * time.Second,
+	}
+	if c != want {
+		t.Fatalf("decoded %+v\nwant    %+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
