@@ -29,6 +29,9 @@ var samples = map[string]struct{ in, out any }{
 	"2208": {protocol.CancelInput{Data: protocol.CancelData{SetlID: "X"}},
 		protocol.CancelOutput{Setlinfo: protocol.SetlInfo{MedfeeSumamt: -3379, FundPaySumamt: -2728, AcctPay: -651}}},
 	"2601": {protocol.ReverseInput{Data: protocol.ReverseData{Omsgid: "m", Oinfno: "2207"}}, protocol.ReverseOutput{Data: protocol.ReverseResult{Reversed: true}}},
+	"3202": {protocol.ReconcileDetailInput{Data: protocol.ReconcileDetailQuery{DevNo: "T1", StmtBegndate: "2026-11-23"}, Detail: []protocol.ReconcileItem{{Msgid: "m", MedfeeSumamt: 100}}},
+		protocol.ReconcileDetailOutput{Diffs: []protocol.ReconcileDiff{{Kind: protocol.DiffMissingLocal, Platform: &protocol.ReconcileItem{MedfeeSumamt: 100}}}}},
+	"E002": {protocol.PolicyInput{}, protocol.PolicyOutput{Data: protocol.Policy{Version: "1", Insurance: []protocol.InsurancePolicy{{Insutype: "310", Deductible: 50000, RatioPct: 70, YearCap: 800000}}, LimitPerTxn: 30000}}},
 	"3201": {protocol.ReconcileInput{Data: protocol.ReconcileData{MedfeeSumamt: 100, FixmedinsSetlCnt: 1}}, protocol.ReconcileOutput{Data: protocol.ReconcileResult{StmtRslt: "0"}}},
 }
 

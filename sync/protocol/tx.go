@@ -69,6 +69,8 @@ var (
 	CancelSettle    = Tx[CancelInput, CancelOutput]{Infno: "2208", Name: "settlement cancel", Money: true}
 	Reverse         = Tx[ReverseInput, ReverseOutput]{Infno: "2601", Name: "reversal", Money: true}
 	ReconcileTotals = Tx[ReconcileInput, ReconcileOutput]{Infno: "3201", Name: "reconciliation totals"}
+	ReconcileDetail = Tx[ReconcileDetailInput, ReconcileDetailOutput]{Infno: "3202", Name: "reconciliation detail"}
+	PolicyParams    = Tx[PolicyInput, PolicyOutput]{Infno: "E002", Name: "policy parameters"}
 )
 
 // Table lists every transaction by infno.
@@ -77,7 +79,7 @@ var Table = func() map[string]Entry {
 	for _, e := range []Entry{
 		SignIn.Entry(), PersonInfo.Entry(), Register.Entry(), UploadFees.Entry(),
 		PreSettle.Entry(), Settle.Entry(), CancelSettle.Entry(), Reverse.Entry(),
-		ReconcileTotals.Entry(),
+		ReconcileTotals.Entry(), ReconcileDetail.Entry(), PolicyParams.Entry(),
 	} {
 		m[e.Infno] = e
 	}

@@ -316,6 +316,10 @@ type ReconcileInput struct {
 }
 
 type ReconcileData struct {
+	// DevNo (extension) limits the comparison to the settlements this
+	// terminal sent: a terminal's journal knows only its own, and the
+	// institution's totals are the sum over its terminals.
+	DevNo            string `json:"dev_no,omitempty"`
 	Insutype         string `json:"insutype"`
 	ClrType          string `json:"clr_type"`
 	StmtBegndate     string `json:"stmt_begndate"`
@@ -339,4 +343,79 @@ const (
 type ReconcileResult struct {
 	StmtRslt     string `json:"stmt_rslt"`
 	StmtRsltDscr string `json:"stmt_rslt_dscr"`
+}
+
+// 3202 reconciliation detail (extension: the detail travels inline).
+
+type ReconcileDetailInput struct {
+	Data   ReconcileDetailQuery `json:"data"`
+	Detail []ReconcileItem      `json:"detail"`
+}
+
+type ReconcileDetailQuery struct {
+	DevNo        string `json:"dev_no,omitempty"`
+	Insutype     string `json:"insutype"`
+	StmtBegndate string `json:"stmt_begndate"`
+	StmtEnddate  string `json:"stmt_enddate"`
+}
+
+// ReconcileItem is one settlement as one side has it. Msgid is the 2207
+// msgid (medins_setl_id).
+type ReconcileItem struct {
+	Msgid         string `json:"msgid"`
+	SetlID        string `json:"setl_id"`
+	MedfeeSumamt  Amount `json:"medfee_sumamt"`
+	FundPaySumamt Amount `json:"fund_pay_sumamt"`
+	AcctPay       Amount `json:"acct_pay"`
+	PsnCashPay    Amount `json:"psn_cash_pay"`
+}
+
+type ReconcileDetailOutput struct {
+	Diffs []ReconcileDiff `json:"diffs"`
+}
+
+// Difference kinds.
+const (
+	DiffMissingLocal    = "missing_local"    // the platform has it, the terminal did not list it
+	DiffMissingPlatform = "missing_platform" // the terminal listed it, the platform has no active settlement
+	DiffAmountMismatch  = "amount_mismatch"
+)
+
+type ReconcileDiff struct {
+	Kind     string         `json:"kind"`
+	Msgid    string         `json:"msgid"`
+	SetlID   string         `json:"setl_id"`
+	Platform *ReconcileItem `json:"platform,omitempty"`
+	Local    *ReconcileItem `json:"local,omitempty"`
+}
+
+// E002 policy parameters (extension): what the agent needs to estimate a
+// split offline.
+
+type PolicyInput struct {
+	Data PolicyQuery `json:"data"`
+}
+
+type PolicyQuery struct {
+	Insutype string `json:"insutype,omitempty"` // empty: all
+}
+
+type PolicyOutput struct {
+	Data Policy `json:"data"`
+}
+
+// Policy is the platform's outpatient policy, as published.
+type Policy struct {
+	Version          string            `json:"version"`
+	Insurance        []InsurancePolicy `json:"insurance"`
+	ClassBSelfPayPct int64             `json:"class_b_selfpay_pct"`
+	LimitPerTxn      Amount            `json:"limit_per_txn"`
+	LimitDaily       Amount            `json:"limit_daily"`
+}
+
+type InsurancePolicy struct {
+	Insutype   string `json:"insutype"`
+	Deductible Amount `json:"deductible"`
+	RatioPct   int64  `json:"ratio_pct"`
+	YearCap    Amount `json:"year_cap"`
 }
