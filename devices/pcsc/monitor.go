@@ -75,8 +75,8 @@ func (m *monitor) wait(ctx context.Context, closed <-chan struct{}, known []agen
 	}
 }
 
-// leave is deferred by wait with m.mu in any state: it takes the lock
-// itself, so wait must have released it on every return path.
+// leave runs as wait returns, after wait has released m.mu. The last
+// caller to leave stops the loop, so no PC/SC wait outlives its callers.
 func (m *monitor) leave() {
 	m.mu.Lock()
 	m.waiters--

@@ -73,8 +73,9 @@ func (r *Reader) Connect(ctx context.Context, reader string) (agent.Card, error)
 	return c, nil
 }
 
-// Close releases the connection to the PC/SC service and ends pending
-// WaitChange calls of this Reader with ErrClosed.
+// Close releases the connection to the PC/SC service, which also ends the
+// card connections made through this Reader, and ends its pending
+// WaitChange calls with ErrClosed.
 func (r *Reader) Close() error {
 	r.once.Do(func() { close(r.closed) })
 	r.mu.Lock()
