@@ -67,8 +67,11 @@ type Journal struct {
 	path   string
 	opts   Options
 	sealer *seal.Sealer
-	log    *slog.Logger
-	schema int
+	// pseudoKey keys Pseudonym; derived from the journal key so that it
+	// needs no file of its own and changes with it.
+	pseudoKey []byte
+	log       *slog.Logger
+	schema    int
 }
 
 var _ agent.Journal = (*Journal)(nil)
@@ -229,6 +232,7 @@ func (j *Journal) loadKey(fresh bool) error {
 		j.log.Warn("created a new journal key; back it up apart from the journal: without it the journal's personal fields cannot be read",
 			"key_file", j.opts.KeyFile)
 	}
+	j.pseudoKey = derivePseudonymKey(key)
 	j.sealer, err = seal.New(key)
 	if err != nil {
 		return fmt.Errorf("%w key: %w", agent.ErrJournal, err)

@@ -24,6 +24,8 @@ var (
 	bucketByMsgid     = []byte("by_msgid") // msgid -> id, or noSettlement
 	bucketBySeq       = []byte("by_seq")   // sequence (8 bytes, big endian) -> id
 	bucketByState     = []byte("by_state") // state NUL sequence -> id
+	bucketValues      = []byte("values")   // name -> value (SetValue/Value)
+	bucketCounters    = []byte("counters") // credential serial -> highest counter (8 bytes)
 
 	keyFormat     = []byte("format")
 	keySchema     = []byte("schema")
@@ -51,6 +53,16 @@ type migration struct {
 // an entry once released, since files in the field have already run it.
 var migrations = []migration{
 	{to: 1, name: "baseline: settlements with key, msgid, sequence and state indexes", apply: baseline},
+	{to: 2, name: "named values (policy cache, reports) and credential counters", apply: valuesAndCounters},
+}
+
+func valuesAndCounters(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketValues, bucketCounters} {
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 func baseline(tx *bolt.Tx) error {

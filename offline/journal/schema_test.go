@@ -104,7 +104,7 @@ func TestMigrationsAreConsecutive(t *testing.T) {
 func TestNewJournalRunsAndRecordsTheBaselineOnce(t *testing.T) {
 	path, o := testOptions(t)
 	runs := map[int]int{}
-	migs := counted(migrations, runs)
+	migs := counted(v1Code, runs)
 	j := mustOpenWith(t, path, o, migs)
 	j.Close()
 	j = mustOpenWith(t, path, o, migs)
@@ -123,7 +123,7 @@ func TestNewJournalRunsAndRecordsTheBaselineOnce(t *testing.T) {
 
 func TestOlderFileIsMigratedOnceAndRecorded(t *testing.T) {
 	path, o := testOptions(t)
-	v1 := mustOpenWith(t, path, o, migrations)
+	v1 := mustOpenWith(t, path, o, v1Code)
 	a, b := accept(t, v1, "his-1"), accept(t, v1, "his-2")
 	v1.Close()
 
@@ -160,7 +160,7 @@ func TestOlderFileIsMigratedOnceAndRecorded(t *testing.T) {
 
 	// The v1 code must not touch a v2 file, and says what to do.
 	before, _ := os.ReadFile(path)
-	_, err := open(path, o, migrations)
+	_, err := open(path, o, v1Code)
 	if !errors.Is(err, ErrSchemaTooNew) || !errors.Is(err, agent.ErrJournal) || !strings.Contains(err.Error(), "v2") || !strings.Contains(err.Error(), "up to v1") {
 		t.Errorf("v1 code opening a v2 file: %v, want ErrSchemaTooNew naming both versions", err)
 	}
@@ -171,7 +171,7 @@ func TestOlderFileIsMigratedOnceAndRecorded(t *testing.T) {
 
 func TestReadOnlyOpenDoesNotMigrate(t *testing.T) {
 	path, o := testOptions(t)
-	mustOpenWith(t, path, o, migrations).Close()
+	mustOpenWith(t, path, o, v1Code).Close()
 	before, _ := os.ReadFile(path)
 	ro := Options{KeyFile: o.KeyFile, ReadOnly: true}
 	_, err := open(path, ro, append(migrations[:1:1], byVisit))
@@ -185,7 +185,7 @@ func TestReadOnlyOpenDoesNotMigrate(t *testing.T) {
 
 func TestFailedMigrationLeavesTheFileAtItsVersion(t *testing.T) {
 	path, o := testOptions(t)
-	v1 := mustOpenWith(t, path, o, migrations)
+	v1 := mustOpenWith(t, path, o, v1Code)
 	s := accept(t, v1, "his-1")
 	v1.Close()
 
@@ -200,7 +200,7 @@ func TestFailedMigrationLeavesTheFileAtItsVersion(t *testing.T) {
 	if !errors.Is(err, boom) || !errors.Is(err, agent.ErrJournal) || !strings.Contains(err.Error(), "v1 to v2") {
 		t.Fatalf("open with a failing migration: %v", err)
 	}
-	j := mustOpenWith(t, path, o, migrations)
+	j := mustOpenWith(t, path, o, v1Code)
 	defer j.Close()
 	if j.Schema() != 1 {
 		t.Errorf("schema v%d after a failed migration, want v1", j.Schema())
@@ -225,7 +225,7 @@ func TestInterruptedCreationIsCompletedOnNextOpen(t *testing.T) {
 	if !errors.Is(err, crash) {
 		t.Fatalf("open: %v", err)
 	}
-	j := mustOpenWith(t, path, o, migrations)
+	j := mustOpenWith(t, path, o, v1Code)
 	defer j.Close()
 	if j.Schema() != 1 {
 		t.Fatalf("schema v%d, want v1", j.Schema())
@@ -233,5 +233,43 @@ func TestInterruptedCreationIsCompletedOnNextOpen(t *testing.T) {
 	accept(t, j, "his-1")
 	if err := j.Verify(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+// v1Code is the journal code as it was released with schema v1: the tests
+// above use it to show how any release migrates the files of the one
+// before, with synthetic later migrations.
+var v1Code = migrations[:1:1]
+
+func TestV1FileGainsValuesAndCountersAndKeepsItsSettlements(t *testing.T) {
+	path, o := testOptions(t)
+	old := mustOpenWith(t, path, o, v1Code)
+	a := accept(t, old, "his-1")
+	old.Close()
+
+	j := mustOpenWith(t, path, o, migrations)
+	defer j.Close()
+	if j.Schema() != 2 {
+		t.Fatalf("schema v%d after opening a v1 file; want v2", j.Schema())
+	}
+	got, err := j.Get(context.Background(), a.ID)
+	if err != nil || got.Personal.IDNo != a.Personal.IDNo {
+		t.Fatalf("settlement after the v2 migration: %v, %v", got, err)
+	}
+	ctx := context.Background()
+	if err := j.SetValue(ctx, "policy", []byte("p1")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := j.Value(ctx, "policy"); err != nil || string(v) != "p1" {
+		t.Fatalf("value after migration: %q %v", v, err)
+	}
+	if err := j.Advance(ctx, "serial-1", 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Advance(ctx, "serial-1", 5); !errors.Is(err, agent.ErrReplayed) {
+		t.Fatalf("same counter again = %v; want ErrReplayed", err)
+	}
+	if err := j.Verify(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -30,6 +30,7 @@ type record struct {
 // tx is one bbolt transaction seen through the journal's layout.
 type tx struct {
 	j                                                 *Journal
+	btx                                               *bolt.Tx
 	meta, settlements, byKey, byMsgid, bySeq, byState *bolt.Bucket
 	// callerErr is the error of the caller's own function, which the
 	// journal passes through rather than reporting as a storage failure.
@@ -39,6 +40,7 @@ type tx struct {
 func (j *Journal) wrap(btx *bolt.Tx) *tx {
 	return &tx{
 		j:           j,
+		btx:         btx,
 		meta:        btx.Bucket(bucketMeta),
 		settlements: btx.Bucket(bucketSettlements),
 		byKey:       btx.Bucket(bucketByKey),

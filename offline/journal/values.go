@@ -1,0 +1,97 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/offline/seal"
+)
+
+// Value returns the named value, or agent.ErrNotFound. Named values hold
+// what the agent must remember across restarts besides settlements: the
+// last policy fetched from the platform, the last reconciliation report.
+func (j *Journal) Value(ctx context.Context, name string) ([]byte, error) {
+	var out []byte
+	err := j.read(ctx, "read value "+name, func(t *tx) error {
+		v := t.values().Get([]byte(name))
+		if v == nil {
+			return fmt.Errorf("value %s: %w", name, agent.ErrNotFound)
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	return out, err
+}
+
+// SetValue stores the named value durably.
+func (j *Journal) SetValue(ctx context.Context, name string, value []byte) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("set value: %w: name must be 1 to 64 bytes", agent.ErrInvalid)
+	}
+	return j.write(ctx, "set value "+name, func(t *tx) error {
+		return t.values().Put([]byte(name), value)
+	})
+}
+
+// Advance implements agent.CounterStore: it records counter for the
+// credential serial if it is above the highest seen, durably, and refuses
+// it as replayed otherwise.
+func (j *Journal) Advance(ctx context.Context, serial string, counter uint64) error {
+	if serial == "" || len(serial) > 64 {
+		return fmt.Errorf("advance counter: %w: serial must be 1 to 64 bytes", agent.ErrInvalid)
+	}
+	var replayed bool
+	err := j.write(ctx, "advance counter", func(t *tx) error {
+		b := t.btx.Bucket(bucketCounters)
+		if old := b.Get([]byte(serial)); len(old) == 8 && binary.BigEndian.Uint64(old) >= counter {
+			replayed = true
+			return nil
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], counter)
+		return b.Put([]byte(serial), v[:])
+	})
+	if err != nil {
+		return err
+	}
+	if replayed {
+		return fmt.Errorf("counter %d of credential %s: %w", counter, serial, agent.ErrReplayed)
+	}
+	return nil
+}
+
+// Pseudonym returns a stable, keyed, one-way name for a personal value
+// (an ID number, a credential's person token): the same patient gets the
+// same pseudonym, so deferred bills can be counted and ordered per patient
+// without storing who the patient is in clear.
+func (j *Journal) Pseudonym(value string) string {
+	m := hmac.New(sm3.New, j.pseudoKey)
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func derivePseudonymKey(key seal.Key) []byte {
+	h := sm3.New()
+	h.Write([]byte("medterm pseudonym key\n"))
+	h.Write(key[:])
+	return h.Sum(nil)
+}
+
+func (t *tx) values() *valuesBucket { return &valuesBucket{t.btx.Bucket(bucketValues)} }
+
+type valuesBucket struct {
+	b interface {
+		Get([]byte) []byte
+		Put([]byte, []byte) error
+	}
+}
+
+func (v *valuesBucket) Get(k []byte) []byte     { return v.b.Get(k) }
+func (v *valuesBucket) Put(k, val []byte) error { return v.b.Put(k, val) }
