@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/emmansun/gmsm/sm3"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/offline/seal"
@@ -84,14 +85,4 @@ func derivePseudonymKey(key seal.Key) []byte {
 	return h.Sum(nil)
 }
 
-func (t *tx) values() *valuesBucket { return &valuesBucket{t.btx.Bucket(bucketValues)} }
-
-type valuesBucket struct {
-	b interface {
-		Get([]byte) []byte
-		Put([]byte, []byte) error
-	}
-}
-
-func (v *valuesBucket) Get(k []byte) []byte     { return v.b.Get(k) }
-func (v *valuesBucket) Put(k, val []byte) error { return v.b.Put(k, val) }
+func (t *tx) values() *bolt.Bucket { return t.btx.Bucket(bucketValues) }
