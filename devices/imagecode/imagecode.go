@@ -195,7 +195,16 @@ func (d *Decoder) pass(g gray, thorough bool) (string, int, error) {
 // decodeQR runs one gozxing pass over g and reports how many finder
 // pattern candidates it saw on the way: none means nothing in the picture
 // looks like a QR code at all.
-func decodeQR(g gray, thorough bool) (string, int, error) {
+//
+// gozxing is a port of Java code full of index arithmetic; should a
+// hostile picture make it index out of range, that is this picture being
+// unreadable, not the kiosk's process ending.
+func decodeQR(g gray, thorough bool) (text string, candidates int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			text, err = "", fmt.Errorf("decoder failed: %v", p)
+		}
+	}()
 	src, err := gozxing.NewPlanarYUVLuminanceSource(g.pix, g.w, g.h, 0, 0, g.w, g.h, false)
 	if err != nil {
 		return "", 0, err
@@ -204,7 +213,6 @@ func decodeQR(g gray, thorough bool) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	candidates := 0
 	hints := map[gozxing.DecodeHintType]any{
 		gozxing.DecodeHintType_NEED_RESULT_POINT_CALLBACK: gozxing.ResultPointCallback(func(gozxing.ResultPoint) { candidates++ }),
 	}

@@ -284,3 +284,12 @@ func TestLimitsValidateNamesTheField(t *testing.T) {
 		t.Fatalf("default limits: %v", err)
 	}
 }
+
+func TestDecoderFailureIsThePicturesNotTheProcess(t *testing.T) {
+	// A plane shorter than its claimed size makes gozxing index out of
+	// range: the pass fails, nothing panics.
+	text, _, err := decodeQR(gray{pix: make([]byte, 10), w: 64, h: 64}, true)
+	if err == nil || text != "" || !strings.Contains(err.Error(), "decoder failed") {
+		t.Fatalf("decodeQR = %q, %v; want a decoder failure", text, err)
+	}
+}
