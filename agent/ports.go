@@ -24,6 +24,10 @@ type Journal interface {
 	// Get returns a settlement, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Settlement, error)
 
+	// ByKey returns the settlement stored under an idempotency key, or
+	// ErrNotFound.
+	ByKey(ctx context.Context, key string) (*Settlement, error)
+
 	// List returns settlements matching f, newest first.
 	List(ctx context.Context, f ListFilter) ([]*Settlement, error)
 

@@ -32,6 +32,10 @@ type IdentityInput struct {
 	Name     string `json:"name,omitempty"`
 	IDNo     string `json:"id_no,omitempty"`   // from the card, for cert type 03
 	CardSN   string `json:"card_sn,omitempty"` // card identifier, for cert type 03
+	// CardReader asks for the card now in this desk's reader (cert type
+	// 03, the rest filled in from the card); "desk" means the desk's only
+	// or first reader.
+	CardReader string `json:"card_reader,omitempty"`
 }
 
 // Limits on what a request may hold. They bound memory and journal size;

@@ -39,6 +39,7 @@ type Service struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	header   ReceiptHeader
+	desk     *Desk
 	// StepTimeout bounds a whole settlement's platform work once started;
 	// it runs detached from the caller, so a client hanging up cannot leave
 	// a request half-sent.
@@ -55,6 +56,9 @@ type ServiceConfig struct {
 	Logger      *slog.Logger
 	Receipt     ReceiptHeader
 	StepTimeout time.Duration // default 2 minutes
+	// Desk, if set, is the consultation room's card readers, for bills
+	// settled "for the card in this reader".
+	Desk *Desk
 }
 
 // NewService returns a Service.
@@ -68,7 +72,7 @@ func NewService(c ServiceConfig) *Service {
 	if c.StepTimeout <= 0 {
 		c.StepTimeout = 2 * time.Minute
 	}
-	return &Service{journal: c.Journal, platform: c.Platform, clock: c.Clock, log: c.Logger, header: c.Receipt, stepTimeout: c.StepTimeout}
+	return &Service{journal: c.Journal, platform: c.Platform, clock: c.Clock, log: c.Logger, header: c.Receipt, stepTimeout: c.StepTimeout, desk: c.Desk}
 }
 
 // Settle accepts a bill and settles it online. It returns the settlement
@@ -76,6 +80,21 @@ func NewService(c ServiceConfig) *Service {
 // doubt) and whether this call created it. The same idempotency key again
 // returns the same settlement, resuming it first if it can move on.
 func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, bool, error) {
+	if req.Identity.CardReader != "" {
+		// A retry after the card was taken out still finds its settlement.
+		if err := checkKey(req.IdempotencyKey); err != nil {
+			return nil, false, err
+		}
+		if st, err := s.journal.ByKey(ctx, req.IdempotencyKey); err == nil {
+			out, err := s.resume(ctx, st.ID)
+			return out, false, err
+		}
+		id, err := s.cardIdentity(req.Identity.CardReader)
+		if err != nil {
+			return nil, false, err
+		}
+		req.Identity = id
+	}
 	if err := req.Validate(); err != nil {
 		return nil, false, err
 	}
@@ -113,6 +132,21 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 	s.log.Info("settlement accepted", "id", stored.ID, "created", created, "cert_type", stored.CertType, "total", stored.Bill.Total().String())
 	out, err := s.resume(ctx, stored.ID)
 	return out, created, err
+}
+
+// cardIdentity is the identity of the card in a desk reader.
+func (s *Service) cardIdentity(reader string) (IdentityInput, error) {
+	if s.desk == nil {
+		return IdentityInput{}, fmt.Errorf("%w: this terminal has no card reader configured", ErrInvalid)
+	}
+	if reader == "desk" {
+		reader = ""
+	}
+	c, err := s.desk.Card(reader)
+	if err != nil {
+		return IdentityInput{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return identityFromCard(c), nil
 }
 
 // Resume drives a stored settlement as far as it can go now.

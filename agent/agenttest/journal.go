@@ -125,6 +125,17 @@ func (j *Journal) Get(_ context.Context, id string) (*agent.Settlement, error) {
 	return st, nil
 }
 
+func (j *Journal) ByKey(_ context.Context, key string) (*agent.Settlement, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	id, ok := j.keys[key]
+	if !ok {
+		return nil, fmt.Errorf("key %s: %w", key, agent.ErrNotFound)
+	}
+	st, _ := j.get(id)
+	return st, nil
+}
+
 func (j *Journal) List(_ context.Context, f agent.ListFilter) ([]*agent.Settlement, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

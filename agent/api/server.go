@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/events"
 )
 
 // MaxBody bounds a request body. A 500-item bill is well under it.
@@ -37,6 +38,8 @@ type Config struct {
 	ExtraHosts  []string
 	AllowRemote bool
 	Service     *agent.Service
+	Desk        *agent.Desk // card readers, if the terminal has any
+	Events      *events.Bus // streamed at /v1/events
 	Status      StatusFunc
 	Version     string
 	Logger      *slog.Logger
@@ -48,6 +51,7 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 	ln      net.Listener
+	done    chan struct{} // closed at shutdown: ends event streams
 }
 
 // New listens on cfg.Addr and returns the server. Listening happens here,
@@ -71,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln}
+	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, done: make(chan struct{})}
 	s.handler = &guard{
 		hosts:   allowedHosts(ln.Addr().String(), cfg.ExtraHosts),
 		origins: cfg.Origins,
@@ -105,6 +109,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("api: %w", err)
 	case <-ctx.Done():
 	}
+	close(s.done)
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -129,6 +134,8 @@ func (s *Server) table() map[string]http.HandlerFunc {
 		"GET /v1/settlements/{id}":         s.getSettlement,
 		"GET /v1/settlements/{id}/receipt": s.getReceipt,
 		"POST /v1/settlements/{id}/refund": s.refund,
+		"GET /v1/cards":                    s.listCards,
+		"GET /v1/events":                   s.streamEvents,
 	}
 }
 

@@ -25,6 +25,7 @@ type Config struct {
 	Terminal    Terminal    `toml:"terminal"`
 	Journal     Journal     `toml:"journal"`
 	API         API         `toml:"api"`
+	Cards       Cards       `toml:"cards"`
 	Log         Log         `toml:"log"`
 }
 
@@ -68,6 +69,18 @@ type API struct {
 	AllowRemote bool     `toml:"allow_remote"`
 }
 
+// Cards is the desk's social-security card readers (PC/SC).
+type Cards struct {
+	Enabled bool `toml:"enabled"`
+	// PSAMReader is the reader holding the PSAM that authenticates 3rd
+	// generation cards; empty when there is none.
+	PSAMReader string `toml:"psam_reader"`
+	// SkipReaders are readers that are not for patients' cards.
+	SkipReaders []string `toml:"skip_readers"`
+	// KeyID names the card key in EXTERNAL AUTHENTICATE (P2).
+	KeyID int `toml:"key_id"`
+}
+
 // Log is logging.
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
@@ -103,6 +116,7 @@ func Default() Config {
 		},
 		Journal: Journal{Path: "/var/lib/medterm/journal.db", KeyFile: "/var/lib/medterm/journal.key"},
 		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token"},
+		Cards:   Cards{Enabled: true, KeyID: 4},
 		Log:     Log{Level: "info", Format: "text"},
 	}
 }
@@ -180,6 +194,9 @@ func (c Config) Validate() error {
 		if ou, err := url.Parse(o); err != nil || ou.Host == "" || ou.Path != "" {
 			return fmt.Errorf("api.origins: %q must be an origin like https://his.hospital.local", o)
 		}
+	}
+	if c.Cards.KeyID < 0 || c.Cards.KeyID > 255 {
+		return fmt.Errorf("cards.key_id %d must be 0 to 255", c.Cards.KeyID)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/events"
 )
 
 func printJSON(w io.Writer, v any) error {
@@ -34,3 +35,5 @@ func summary(v api.SettlementView) string {
 	}
 	return b.String()
 }
+
+func newBus() *events.Bus { return events.NewBus(nil) }

@@ -45,6 +45,7 @@ for window staff and IT and talk to the running daemon.`,
 		newRefundCmd(g),
 		newJournalCmd(g),
 		newReceiptCmd(g),
+		newCardCmd(g),
 		newVersionCmd(g),
 	)
 	return root

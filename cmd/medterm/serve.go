@@ -18,7 +18,11 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/config"
+	"github.com/seed-a859fada/medterm/agent/events"
 	"github.com/seed-a859fada/medterm/agent/supervise"
+	"github.com/seed-a859fada/medterm/devices/pcsc"
+	"github.com/seed-a859fada/medterm/devices/psam"
+	"github.com/seed-a859fada/medterm/devices/sscard"
 	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/protocol"
@@ -71,8 +75,23 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)
 	}
+	bus := events.NewBus(nil)
+	var desk *agent.Desk
+	var services []supervise.Service
+	if cfg.Cards.Enabled {
+		readers := pcsc.New()
+		defer readers.Close()
+		ident := &sscard.Reader{KeyID: byte(cfg.Cards.KeyID)}
+		skip := cfg.Cards.SkipReaders
+		if cfg.Cards.PSAMReader != "" {
+			ident.Module = psam.New(readers, cfg.Cards.PSAMReader)
+			skip = append(skip, cfg.Cards.PSAMReader)
+		}
+		desk = agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: ident, Events: bus, Logger: log, Skip: skip})
+		services = append(services, supervise.Service{Name: "cards", Run: desk.Run})
+	}
 	svc := agent.NewService(agent.ServiceConfig{
-		Journal: j, Platform: pc, Logger: log,
+		Journal: j, Platform: pc, Logger: log, Desk: desk,
 		Receipt: agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID},
 	})
 	token, err := loadOrCreateToken(cfg.API.TokenFile)
@@ -81,14 +100,14 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 	srv, err := api.New(api.Config{
 		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
-		AllowRemote: cfg.API.AllowRemote, Service: svc, Version: version, Logger: log,
+		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Events: bus, Version: version, Logger: log,
 		Status: func(ctx context.Context) any { return statusOf(ctx, cfg, svc, pc) },
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)
 	}
 	log.Info("medterm started", "version", version, "api", srv.Addr(), "terminal", cfg.Terminal.ID, "journal", cfg.Journal.Path)
-	err = supervise.Run(ctx, supervise.Options{Logger: log},
+	services = append(services,
 		supervise.Service{Name: "api", Run: func(ctx context.Context) error {
 			if err := srv.Run(ctx); err != nil {
 				return supervise.Fatal(err)
@@ -97,6 +116,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		}},
 		supervise.Service{Name: "recovery", Run: agent.NewRecovery(svc, log).Run},
 	)
+	err = supervise.Run(ctx, supervise.Options{Logger: log}, services...)
 	log.Info("medterm stopped")
 	return err
 }

@@ -47,6 +47,8 @@ key_file = "journal.key"
 [api]
 addr = %q
 token_file = "api.token"
+[cards]
+enabled = false
 [log]
 level = "error"
 `, addr)
