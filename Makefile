@@ -7,6 +7,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin
 FUZZTIME ?= 60s
+BRIEF_FUZZTIME ?= 8s
+# The parsers that take bytes from outside (cards, scanners, codes): fuzzed
+# briefly by `make test`, longer by `make fuzz`.
+BRIEF_FUZZ := ./devices/sscard:FuzzRecord ./devices/credential:FuzzVerify ./devices/scanner:FuzzFramer
 SOAKTIME ?= 10m
 
 .DEFAULT_GOAL := help
@@ -33,6 +37,10 @@ run: build ## Start the sandbox and the agent, and play a day at the hospital
 test: setup ## Run every test, unit and integration (under 10 minutes)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
+	@for t in $(BRIEF_FUZZ); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg) for $(BRIEF_FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(BRIEF_FUZZTIME) $$pkg || exit 1; \
+	done
 
 .PHONY: bench
 bench: setup ## Run the benchmarks (ratios against baselines measured in the same run)
