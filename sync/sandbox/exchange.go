@@ -82,6 +82,8 @@ var handlers = map[string]handler{
 	protocol.CancelSettle.Infno:    typed(cancelSettlement),
 	protocol.Reverse.Infno:         typed(reverse),
 	protocol.ReconcileTotals.Infno: typed(reconcile),
+	protocol.ReconcileDetail.Infno: typed(reconcileDetail),
+	protocol.PolicyParams.Infno:    typed(policyParams),
 }
 
 // exchange answers one request: the stateless signature check, then one

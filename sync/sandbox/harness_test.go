@@ -45,6 +45,7 @@ type harness struct {
 	srv    *httptest.Server
 	data   *personas.Dataset
 	inst   string
+	dev    string // dev_no of the terminal sending
 	signNo string
 	msgids protocol.MsgidClock
 }
@@ -55,7 +56,13 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, path: filepath.Join(t.TempDir(), "sandbox.db"), clock: clock.NewFake(start), data: data, inst: inst}
+	return newHarnessWith(t, data)
+}
+
+// newHarnessWith seeds a fresh state file from data.
+func newHarnessWith(t *testing.T, data *personas.Dataset) *harness {
+	t.Helper()
+	h := &harness{t: t, path: filepath.Join(t.TempDir(), "sandbox.db"), clock: clock.NewFake(start), data: data, inst: inst, dev: devNo}
 	h.open()
 	return h
 }
@@ -105,7 +112,7 @@ func (h *harness) envelope(infno, msgid string, input any) []byte {
 		h.t.Fatal(err)
 	}
 	body, err := json.Marshal(protocol.Request{
-		Infno: infno, Msgid: msgid, MdtrtareaAdmvs: "441900", RecerSysCode: "MEDTERM", DevNo: devNo,
+		Infno: infno, Msgid: msgid, MdtrtareaAdmvs: "441900", RecerSysCode: "MEDTERM", DevNo: h.dev,
 		Signtype: "SM3", Infver: protocol.Version, OpterType: protocol.OpterClerk, Opter: "D001", OpterName: "window 1",
 		InfTime: protocol.FormatInfTime(h.clock.Now()), FixmedinsCode: h.inst, FixmedinsName: "test", SignNo: h.signNo,
 		Input: raw,
@@ -125,7 +132,7 @@ func (h *harness) post(infno string, body []byte, sign func(r *http.Request)) (i
 		h.t.Fatal(err)
 	}
 	r.Header.Set("Content-Type", "application/json; charset=utf-8")
-	if err := protocol.Sign(r, devNo, secrets[h.inst], body, h.clock.Now()); err != nil {
+	if err := protocol.Sign(r, h.dev, secrets[h.inst], body, h.clock.Now()); err != nil {
 		h.t.Fatal(err)
 	}
 	if sign != nil {

@@ -17,17 +17,22 @@ import (
 //	GET  /admin/ledger           the Ledger as JSON
 //	POST /admin/sessions/expire  ExpireSessions
 //	GET  /admin/health           200 when the state file answers
+//	GET  /admin/outage           {"down": bool}
+//	POST /admin/outage           {"down": bool}: SetOutage
 //
 // Every request must name a loopback host (a DNS-rebinding page cannot
 // reach the platform through a victim's browser); the admin endpoints also
-// require a loopback peer, even with AllowRemote.
+// require a loopback peer, even with AllowRemote. During an outage every
+// /tx/ request loses its connection unanswered.
 func (p *Platform) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /tx/{infno}", p.serveTx)
 	mux.HandleFunc("GET /admin/ledger", adminOnly(p.serveLedger))
 	mux.HandleFunc("POST /admin/sessions/expire", adminOnly(p.serveExpire))
 	mux.HandleFunc("GET /admin/health", adminOnly(p.serveHealth))
-	return p.hostCheck(mux)
+	mux.HandleFunc("GET /admin/outage", adminOnly(p.serveOutage))
+	mux.HandleFunc("POST /admin/outage", adminOnly(p.serveOutage))
+	return p.outageSwitch(p.hostCheck(mux))
 }
 
 func (p *Platform) hostCheck(next http.Handler) http.Handler {
@@ -106,6 +111,14 @@ func (p *Platform) serveHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// maxAdminBody bounds an admin request's body: a few small fields.
+const maxAdminBody = 4 << 10
+
+// decodeAdmin strictly decodes an admin request's JSON body into v.
+func decodeAdmin(r *http.Request, v any) error {
+	return protocol.DecodeStrict(io.LimitReader(r.Body, maxAdminBody), v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

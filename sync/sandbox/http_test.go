@@ -302,7 +302,7 @@ func TestHostMustBeLoopback(t *testing.T) {
 
 func TestAdminAnswersLoopbackPeersOnly(t *testing.T) {
 	h := newHarness(t)
-	for _, path := range []string{"/admin/ledger", "/admin/health"} {
+	for _, path := range []string{"/admin/ledger", "/admin/health", "/admin/outage"} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodGet, path, nil)
 		r.Host, r.RemoteAddr = "127.0.0.1", "192.0.2.7:40000"

@@ -26,6 +26,7 @@ type LedgerSettlement struct {
 	SetlID        string        `json:"setl_id"`
 	Msgid         string        `json:"msgid"`
 	Institution   string        `json:"institution"`
+	DevNo         string        `json:"dev_no"`
 	MdtrtID       string        `json:"mdtrt_id"`
 	ChrgBchno     string        `json:"chrg_bchno"`
 	PsnNo         string        `json:"psn_no"`
@@ -111,7 +112,7 @@ func (p *Platform) Ledger(ctx context.Context) (Ledger, error) {
 
 func ledgerSettlement(s settlement) LedgerSettlement {
 	return LedgerSettlement{
-		SetlID: s.SetlID, Msgid: s.Msgid, Institution: s.Institution, MdtrtID: s.MdtrtID, ChrgBchno: s.ChrgBchno,
+		SetlID: s.SetlID, Msgid: s.Msgid, Institution: s.Institution, DevNo: s.DevNo, MdtrtID: s.MdtrtID, ChrgBchno: s.ChrgBchno,
 		PsnNo: s.PsnNo, Insutype: s.Insutype, SetlTime: protocol.FormatInfTime(s.Time),
 		MedfeeSumamt: money.Decimal(s.Total), FundPaySumamt: money.Decimal(s.Fund),
 		AcctPay: money.Decimal(s.AcctPay), PsnCashPay: money.Decimal(s.CashPay),

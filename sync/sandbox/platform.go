@@ -62,14 +62,17 @@ const DefaultSessionTTL = 12 * time.Hour
 // Platform is an open sandbox platform. Its methods are safe for
 // concurrent use; bbolt serialises the writes.
 type Platform struct {
-	db          *bolt.DB
-	clock       clock.Clock
-	data        *personas.Dataset
-	rules       policy.Rules
-	secrets     map[string][]byte
-	ttl         time.Duration
-	allowRemote bool
-	log         *slog.Logger
+	db    *bolt.DB
+	clock clock.Clock
+	data  *personas.Dataset
+	rules policy.Rules
+	// policyVersion names the data set's policy in E002.
+	policyVersion string
+	secrets       map[string][]byte
+	ttl           time.Duration
+	allowRemote   bool
+	log           *slog.Logger
+	outage        atomic.Bool
 	// doorSerial numbers answers given before any state is touched (a body
 	// too large, a bad signature); see refmsgid.
 	doorSerial atomic.Uint64
@@ -108,6 +111,7 @@ func Open(path string, opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	p.rules = p.data.Rules()
+	p.policyVersion = policyVersionOf(p.data.Policy)
 	for _, in := range p.data.Institutions {
 		if _, ok := p.secrets[in.Code]; !ok {
 			p.log.Warn("institution has no secret: its requests will be refused", "institution", in.Code)

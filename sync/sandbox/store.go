@@ -143,6 +143,7 @@ type settlement struct {
 	SetlID      string    `json:"setl_id"`
 	Msgid       string    `json:"msgid"`
 	Institution string    `json:"institution"`
+	DevNo       string    `json:"dev_no,omitempty"` // the terminal that sent the 2207; it reconciles only its own
 	MdtrtID     string    `json:"mdtrt_id"`
 	ChrgBchno   string    `json:"chrg_bchno"`
 	PsnNo       string    `json:"psn_no"`

@@ -1,11 +1,9 @@
 package sandbox
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
@@ -116,40 +114,4 @@ func (c *call) reverseCancel(s *settlement, cancelMsgid string) error {
 	}
 	s.Cancelled, s.CancelMsgid, s.CancelTime = false, "", time.Time{}
 	return putJSON(c.tx, bucketSettlements, []byte(s.SetlID), s)
-}
-
-// 3201: compare the institution's totals for a period with the platform's
-// active settlements.
-func reconcile(c *call, in *protocol.ReconcileInput) (any, error) {
-	d := in.Data
-	begin, err1 := protocol.ParseDate(d.StmtBegndate)
-	end, err2 := protocol.ParseDate(d.StmtEnddate)
-	if err1 != nil || err2 != nil || end.Before(begin) {
-		return nil, refuse(protocol.CodeBadRequest, "stmt_begndate and stmt_enddate must be two dates in order")
-	}
-	if _, ok := c.p.rules.Insurance[d.Insutype]; d.Insutype != "" && !ok {
-		return nil, refuse(protocol.CodeBadRequest, "unknown insutype %q", d.Insutype)
-	}
-	var total, fund, acct money.Fen
-	var count int64
-	err := c.tx.Bucket(bucketSettlements).ForEach(func(_, v []byte) error {
-		var s settlement
-		if err := unmarshalState(v, &s); err != nil {
-			return err
-		}
-		if s.Institution != c.inst.Code || !s.active() || s.Date < d.StmtBegndate || s.Date > d.StmtEnddate ||
-			(d.Insutype != "" && s.Insutype != d.Insutype) {
-			return nil
-		}
-		total, fund, acct, count = total+s.Total, fund+s.Fund, acct+s.AcctPay, count+1
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	figures := fmt.Sprintf("platform: %d settlements, medfee_sumamt %s, fund_pay_sumamt %s, acct_pay %s", count, total, fund, acct)
-	if count == d.FixmedinsSetlCnt && total == d.MedfeeSumamt.Fen() && fund == d.FundPaySumamt.Fen() && acct == d.AcctPay.Fen() {
-		return protocol.ReconcileOutput{Data: protocol.ReconcileResult{StmtRslt: protocol.StmtBalanced, StmtRsltDscr: "balanced; " + figures}}, nil
-	}
-	return protocol.ReconcileOutput{Data: protocol.ReconcileResult{StmtRslt: protocol.StmtUnbalanced, StmtRsltDscr: "not balanced; " + figures}}, nil
 }

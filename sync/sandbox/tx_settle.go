@@ -160,7 +160,7 @@ func settle(c *call, in *protocol.SettleInput) (any, error) {
 	day := c.now.In(protocol.CST).Format("20060102")
 	s := settlement{
 		SetlID: fmt.Sprintf("%s%s%010d", c.inst.Region, day, seq), Msgid: c.req.Msgid,
-		Institution: c.inst.Code, MdtrtID: qt.visit.MdtrtID, ChrgBchno: d.ChrgBchno,
+		Institution: c.inst.Code, DevNo: c.req.DevNo, MdtrtID: qt.visit.MdtrtID, ChrgBchno: d.ChrgBchno,
 		PsnNo: qt.visit.PsnNo, Insutype: qt.visit.Insutype,
 		Time: c.now, Date: qt.date, Year: qt.year,
 		Item: qt.sum, Fund: qt.fund.Pay, Consumed: qt.fund.Consumed,
