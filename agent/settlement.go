@@ -38,13 +38,37 @@ const (
 	// done.
 	StateRefunding State = "refunding"
 	StateRefunded  State = "refunded"
+	// StateDeferred: accepted while the platform was unreachable, within
+	// the hospital's offline limits, with a provisional receipt; the
+	// forwarder settles it when the platform is back.
+	StateDeferred State = "deferred"
+	// StateArrears: a deferred bill the platform declined once it was
+	// forwarded. The patient was treated; the hospital must collect.
+	StateArrears State = "arrears"
+	// StateVoided: a deferred bill cancelled before it was ever sent.
+	StateVoided State = "voided"
+	// StateReversing: an in-doubt settlement given up after its resend
+	// window; a reversal (2601) naming its msgid is under way. Only when
+	// the reversal is answered may the bill be settled again.
+	StateReversing State = "reversing"
+)
+
+// Offline modes, chosen per request.
+const (
+	// ModePreferOnline settles online, and defers the bill within the
+	// offline limits when the platform cannot be reached quickly.
+	ModePreferOnline = "prefer_online"
+	// ModeRequireOnline settles online or not at all.
+	ModeRequireOnline = "require_online"
+	// ModeForceOffline defers without trying the platform (drills, tests).
+	ModeForceOffline = "force_offline"
 )
 
 // Terminal reports whether nothing more will happen to a settlement
 // without an operator's action (a refund).
 func (s State) Terminal() bool {
 	switch s {
-	case StateSettled, StateDeclined, StateRefunded:
+	case StateSettled, StateDeclined, StateRefunded, StateArrears, StateVoided:
 		return true
 	}
 	return false
@@ -54,7 +78,7 @@ func (s State) Terminal() bool {
 // settlement forward.
 func (s State) Resumable() bool {
 	switch s {
-	case StateAccepted, StateSettling, StateFailed, StateInDoubt:
+	case StateAccepted, StateSettling, StateFailed, StateInDoubt, StateReversing:
 		return true
 	}
 	return false
@@ -72,6 +96,15 @@ type Settlement struct {
 	CertType string   `json:"cert_type"` // mdtrt_cert_type: 01 QR, 02 ID number, 03 card
 	Operator Operator `json:"operator"`
 	Bill     Bill     `json:"bill"`
+	Mode     string   `json:"mode"`
+	// PatientRef is a keyed pseudonym of the patient (journal.Pseudonym),
+	// so deferred bills are counted and forwarded per patient without
+	// naming anyone.
+	PatientRef string `json:"patient_ref,omitempty"`
+	// Offline is how the identity was established without the platform
+	// (card, qr_signed, id_number, qr_opaque): what the offline limits
+	// trust.
+	Offline string `json:"offline,omitempty"`
 
 	// Personal is encrypted at rest by the journal and never logged.
 	Personal Personal `json:"-"`
@@ -85,6 +118,19 @@ type Settlement struct {
 	Payment       Payment           `json:"payment"`
 	SetlID        string            `json:"setl_id,omitempty"`
 	SettledAt     time.Time         `json:"settled_at,omitzero"`
+	// SetlTime is the platform's settlement time (setl_time): the day a
+	// reconciliation counts the settlement in.
+	SetlTime string `json:"setl_time,omitempty"`
+
+	// Deferral and forwarding.
+	DeferredAt time.Time `json:"deferred_at,omitzero"` // set once: the bill was deferred
+	Attempt    int       `json:"attempt,omitempty"`    // 2207 attempts reversed so far
+	// PriorMsgids are 2207 msgids reversed after an unanswered attempt:
+	// reconciliation and the platform may still mention them.
+	PriorMsgids  []string  `json:"prior_msgids,omitempty"`
+	InDoubtSince time.Time `json:"in_doubt_since,omitzero"`
+	Tries        int       `json:"tries,omitempty"` // forwarding attempts that failed
+	NextTry      time.Time `json:"next_try,omitzero"`
 
 	Refund *Refund  `json:"refund,omitempty"`
 	Error  *Failure `json:"error,omitempty"`

@@ -57,6 +57,14 @@ type Config struct {
 	// NextMsgid allocates a msgid durably, for the client's own sign-in.
 	NextMsgid func(ctx context.Context) (string, error)
 
+	// BreakerThreshold failed requests in a row open the circuit breaker
+	// for BreakerCooldown.
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
+	// OnChange, if set, is told when the platform becomes reachable or
+	// unreachable (the breaker closes or opens).
+	OnChange func(online bool)
+
 	Clock  clock.Clock
 	Logger *slog.Logger
 }
@@ -68,6 +76,10 @@ const (
 	DefaultConnectWindow  = 3 * time.Second
 	DefaultMinBackoff     = 100 * time.Millisecond
 	DefaultMaxBackoff     = 2 * time.Second
+	// DefaultBreakerThreshold and DefaultBreakerCooldown: three requests
+	// that found no platform open the breaker for ten seconds.
+	DefaultBreakerThreshold = 3
+	DefaultBreakerCooldown  = 10 * time.Second
 )
 
 // ErrConfig wraps configuration problems found by New.
@@ -81,6 +93,7 @@ type Client struct {
 	log  *slog.Logger
 
 	signMu sync.Mutex // one sign-in at a time
+	brk    *breaker
 
 	mu     sync.Mutex
 	signNo string // empty: not signed in
@@ -138,6 +151,7 @@ func New(cfg Config) (*Client, error) {
 		base: u,
 		http: &http.Client{Transport: tr, Timeout: cfg.AttemptTimeout},
 		log:  cfg.Logger,
+		brk:  &breaker{threshold: cfg.BreakerThreshold, cooldown: cfg.BreakerCooldown},
 	}, nil
 }
 
@@ -152,6 +166,10 @@ func setDefaults(cfg *Config) {
 	def(&cfg.ConnectWindow, DefaultConnectWindow)
 	def(&cfg.MinBackoff, DefaultMinBackoff)
 	def(&cfg.MaxBackoff, DefaultMaxBackoff)
+	def(&cfg.BreakerCooldown, DefaultBreakerCooldown)
+	if cfg.BreakerThreshold <= 0 {
+		cfg.BreakerThreshold = DefaultBreakerThreshold
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -201,11 +219,35 @@ func (c *Client) Status() Status {
 	return c.online
 }
 
+// Available reports whether the platform is believed reachable: false
+// while the circuit breaker is open, so that a caller can go offline at
+// once instead of waiting for a connection to fail.
+func (c *Client) Available() bool { return c.brk.available(c.cfg.Clock.Now()) }
+
 // Send implements agent.Platform.
 func (c *Client) Send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error) {
 	if err := protocol.ValidMsgid(req.Msgid); err != nil {
 		return nil, fmt.Errorf("send %s: %w", req.Infno, err)
 	}
+	if !c.brk.allow(c.cfg.Clock.Now()) {
+		return nil, fmt.Errorf("send %s: %w: circuit open after repeated failures", req.Infno, agent.ErrUnreachable)
+	}
+	out, err := c.send(ctx, req)
+	reached := err == nil || !(errors.Is(err, agent.ErrUnreachable) || errors.Is(err, agent.ErrInDoubt))
+	if changed, open := c.brk.result(c.cfg.Clock.Now(), reached); changed {
+		if open {
+			c.log.Warn("platform unreachable: circuit open", "cooldown", c.cfg.BreakerCooldown)
+		} else {
+			c.log.Info("platform reachable again: circuit closed")
+		}
+		if c.cfg.OnChange != nil {
+			c.cfg.OnChange(!open)
+		}
+	}
+	return out, err
+}
+
+func (c *Client) send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error) {
 	r := retrier{c: c, start: c.cfg.Clock.Now()}
 	for {
 		signNo, err := c.session(ctx)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
@@ -147,5 +148,55 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("New(%s) = %v; want ok=%v", url, err, ok)
 		}
+	}
+}
+
+func TestBreakerOpensAfterFailuresAndLetsOneProbeThroughAfterCooldown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepts atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			conn.Close() // a platform that hangs up on everything
+		}
+	}()
+	fc := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, protocol.CST))
+	cfg := config("http://" + ln.Addr().String())
+	cfg.Clock, cfg.ConnectWindow, cfg.RetryWindow = fc, time.Nanosecond, time.Nanosecond
+	cfg.BreakerThreshold, cfg.BreakerCooldown = 2, 10*time.Second
+	var changes []bool
+	cfg.OnChange = func(online bool) { changes = append(changes, online) }
+	c, _ := client.New(cfg)
+	for i := 0; i < 2; i++ {
+		if _, err := c.Send(context.Background(), request()); err == nil {
+			t.Fatal("a failing platform answered")
+		}
+	}
+	before := accepts.Load()
+	if c.Available() {
+		t.Fatal("breaker still closed after 2 failures")
+	}
+	_, err = c.Send(context.Background(), request())
+	if !errors.Is(err, agent.ErrUnreachable) || !strings.Contains(err.Error(), "circuit open") || accepts.Load() != before {
+		t.Fatalf("open breaker: %v, %d new connections; want a fast local refusal", err, accepts.Load()-before)
+	}
+	fc.Advance(10 * time.Second)
+	if !c.Available() {
+		t.Fatal("breaker not half-open after the cool-down")
+	}
+	_, _ = c.Send(context.Background(), request())
+	if accepts.Load() == before {
+		t.Fatal("no probe went out after the cool-down")
+	}
+	if len(changes) != 1 || changes[0] {
+		t.Fatalf("state changes %v; want one change to offline", changes)
 	}
 }
