@@ -34,6 +34,16 @@ type Journal interface {
 	// AllocateMsgid durably allocates one msgid outside any settlement, for
 	// transactions that belong to none (sign-in, reconciliation).
 	AllocateMsgid(ctx context.Context) (string, error)
+
+	// Pseudonym is a stable keyed one-way name for a personal value, so
+	// that bills can be grouped per patient without naming anyone.
+	Pseudonym(value string) string
+
+	// Value and SetValue keep named values across restarts (the policy
+	// last fetched, the last reconciliation); Value returns ErrNotFound
+	// for a name never set.
+	Value(ctx context.Context, name string) ([]byte, error)
+	SetValue(ctx context.Context, name string, value []byte) error
 }
 
 // MsgidAllocator hands out msgids inside a journal transaction: each one is

@@ -23,6 +23,9 @@ type SettleRequest struct {
 	Identity       IdentityInput
 	Operator       Operator
 	Bill           Bill
+	// Mode is the offline mode: prefer_online (default), require_online
+	// or force_offline.
+	Mode string
 }
 
 // IdentityInput is how the patient was identified.
@@ -36,6 +39,28 @@ type IdentityInput struct {
 	// 03, the rest filled in from the card); "desk" means the desk's only
 	// or first reader.
 	CardReader string `json:"card_reader,omitempty"`
+	// Verified is set by the agent itself when a signed QR code was
+	// verified offline (never taken from a caller): it lets the bill be
+	// deferred under the qr_signed trust.
+	Verified bool `json:"-"`
+	// PersonToken is the verified code's person token: the patient's
+	// pseudonymous identity offline.
+	PersonToken string `json:"-"`
+}
+
+// patientValue is what identifies the patient across bills, for the
+// per-patient offline limits: the ID number where known, else the signed
+// code's person token, else the certificate number itself.
+func (id IdentityInput) patientValue() string {
+	switch {
+	case id.CertType == protocol.CertIDNo:
+		return "id:" + id.CertNo
+	case id.IDNo != "":
+		return "id:" + id.IDNo
+	case id.PersonToken != "":
+		return "token:" + id.PersonToken
+	}
+	return "cert:" + id.CertType + ":" + id.CertNo
 }
 
 // Limits on what a request may hold. They bound memory and journal size;
@@ -56,6 +81,11 @@ func (r SettleRequest) Validate() error {
 	}
 	if err := r.Operator.Validate(); err != nil {
 		return err
+	}
+	switch r.Mode {
+	case "", ModePreferOnline, ModeRequireOnline, ModeForceOffline:
+	default:
+		return fmt.Errorf("%w: mode %q: must be prefer_online, require_online or force_offline", ErrInvalid, r.Mode)
 	}
 	return r.Bill.Validate()
 }

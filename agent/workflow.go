@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/events"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
@@ -40,12 +42,21 @@ type Service struct {
 	log      *slog.Logger
 	header   ReceiptHeader
 	desk     *Desk
-	// StepTimeout bounds a whole settlement's platform work once started;
+	bus      *events.Bus
+	offline  OfflinePolicy
+	// stepTimeout bounds a whole settlement's platform work once started;
 	// it runs detached from the caller, so a client hanging up cannot leave
 	// a request half-sent.
 	stepTimeout time.Duration
+	// inDoubtWindow is how long an unanswered settlement request is resent
+	// under its msgid before it is given up and reversed.
+	inDoubtWindow          time.Duration
+	minBackoff, maxBackoff time.Duration
 
-	locks keyedMutex
+	locks   keyedMutex
+	deferMu sync.Mutex // one deferral decision at a time: the limits are terminal-wide
+	kickMu  sync.Mutex
+	kick    func() // wakes the forwarder
 }
 
 // ServiceConfig wires a Service.
@@ -59,6 +70,16 @@ type ServiceConfig struct {
 	// Desk, if set, is the consultation room's card readers, for bills
 	// settled "for the card in this reader".
 	Desk *Desk
+	// Events receives settlement state changes.
+	Events *events.Bus
+	// Offline is the hospital's limits for deferred bills; the zero value
+	// defers nothing.
+	Offline OfflinePolicy
+	// InDoubtWindow: default 10 minutes.
+	InDoubtWindow time.Duration
+	// MinBackoff and MaxBackoff space out the forwarding attempts of one
+	// bill that keeps failing: default 5 s and 10 minutes.
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // NewService returns a Service.
@@ -69,10 +90,46 @@ func NewService(c ServiceConfig) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.StepTimeout <= 0 {
-		c.StepTimeout = 2 * time.Minute
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
 	}
-	return &Service{journal: c.Journal, platform: c.Platform, clock: c.Clock, log: c.Logger, header: c.Receipt, stepTimeout: c.StepTimeout, desk: c.Desk}
+	def(&c.StepTimeout, 2*time.Minute)
+	def(&c.InDoubtWindow, 10*time.Minute)
+	def(&c.MinBackoff, 5*time.Second)
+	def(&c.MaxBackoff, 10*time.Minute)
+	return &Service{
+		journal: c.Journal, platform: c.Platform, clock: c.Clock, log: c.Logger, header: c.Receipt,
+		stepTimeout: c.StepTimeout, desk: c.Desk, bus: c.Events, offline: c.Offline,
+		inDoubtWindow: c.InDoubtWindow, minBackoff: c.MinBackoff, maxBackoff: c.MaxBackoff,
+	}
+}
+
+// OnDeferred sets the function that wakes the forwarder when a bill is
+// deferred or a reversal makes one due again.
+func (s *Service) OnDeferred(kick func()) {
+	s.kickMu.Lock()
+	defer s.kickMu.Unlock()
+	s.kick = kick
+}
+
+func (s *Service) wakeForwarder() {
+	s.kickMu.Lock()
+	k := s.kick
+	s.kickMu.Unlock()
+	if k != nil {
+		k()
+	}
+}
+
+// platformAvailable reports whether the platform is believed reachable
+// (a client with a circuit breaker says so; any other is assumed up).
+func (s *Service) platformAvailable() bool {
+	if a, ok := s.platform.(interface{ Available() bool }); ok {
+		return a.Available()
+	}
+	return true
 }
 
 // Settle accepts a bill and settles it online. It returns the settlement
@@ -99,6 +156,10 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		return nil, false, err
 	}
 	now := s.clock.Now()
+	mode := req.Mode
+	if mode == "" {
+		mode = ModePreferOnline
+	}
 	rec := &Settlement{
 		IdempotencyKey: req.IdempotencyKey,
 		Fingerprint:    req.fingerprint(),
@@ -106,6 +167,9 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		CertType:       req.Identity.CertType,
 		Operator:       req.Operator,
 		Bill:           req.Bill,
+		Mode:           mode,
+		PatientRef:     s.journal.Pseudonym(req.Identity.patientValue()),
+		Offline:        offlineKind(req.Identity.CertType, req.Identity.Verified),
 		Personal: Personal{
 			CertNo: req.Identity.CertNo, Name: req.Identity.Name,
 			IDNo: req.Identity.IDNo, CardSN: req.Identity.CardSN,
@@ -168,18 +232,35 @@ func (s *Service) resume(ctx context.Context, id string) (*Settlement, error) {
 	// recorded as in doubt) even if the caller hangs up.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.stepTimeout)
 	defer cancel()
-	return s.drive(wctx, cur)
+	return s.drive(wctx, cur, false)
 }
 
-// drive runs the remaining steps of an online settlement. Steps before the
+// drive runs the remaining steps of a settlement. Steps before the
 // settlement itself only read or register and are replayed under their
 // msgids; the platform answers a replay with its first answer, so the
 // journal records them together, in the single update that also marks the
-// settlement request as about to be sent.
-func (s *Service) drive(ctx context.Context, cur *Settlement) (*Settlement, error) {
+// settlement request as about to be sent. forwarding is true when the
+// forwarder drives a deferred bill: it may not be deferred again, and a
+// decline makes it arrears.
+func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (*Settlement, error) {
+	switch {
+	case cur.State == StateReversing,
+		cur.State == StateInDoubt && s.clock.Now().Sub(cur.InDoubtSince) > s.inDoubtWindow:
+		return s.reverse(ctx, cur)
+	}
+	// Only a bill nobody has sent yet may go offline instead.
+	mayDefer := !forwarding && cur.DeferredAt.IsZero() && cur.Mode != ModeRequireOnline &&
+		(cur.State == StateAccepted || cur.State == StateFailed)
+	if mayDefer && (cur.Mode == ModeForceOffline || !s.platformAvailable()) {
+		return s.deferOrRefuse(ctx, cur, "platform unreachable")
+	}
+	first := false // this call is the first ever to send this 2207 msgid
 	if cur.State != StateSettling && cur.State != StateInDoubt {
 		prep, err := s.prepare(ctx, cur)
 		if err != nil {
+			if mayDefer && unreachable(err) {
+				return s.deferOrRefuse(ctx, cur, "platform unreachable")
+			}
 			return s.stop(ctx, cur, err, false)
 		}
 		cur, err = s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
@@ -191,26 +272,51 @@ func (s *Service) drive(ctx context.Context, cur *Settlement) (*Settlement, erro
 		if err != nil {
 			return nil, fmt.Errorf("record pre-settlement: %w", err)
 		}
+		first = true
 	}
 	out, err := s.settle(ctx, cur)
 	if err != nil {
+		if first && errors.Is(err, ErrUnreachable) {
+			// No attempt of this msgid ever left this process, and no
+			// earlier process sent it (the state was not settling before):
+			// nothing can have been booked.
+			if mayDefer {
+				return s.deferOrRefuse(ctx, cur, "platform unreachable")
+			}
+			return s.stop(ctx, cur, err, false)
+		}
 		return s.stop(ctx, cur, err, true)
 	}
 	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		st.Split = out.split
 		st.Payment = out.payment
-		st.SetlID = out.setlID
+		st.SetlID, st.SetlTime = out.setlID, out.setlTime
 		st.SettledAt = s.clock.Now()
 		st.Personal.PayerPsnNo = out.payerPsnNo
-		st.Error = nil
+		st.Error, st.InDoubtSince, st.Tries, st.NextTry = nil, time.Time{}, 0, time.Time{}
 		st.transition(st.SettledAt, StateSettled, "self-pay "+out.payment.Status)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record settlement: %w", err)
 	}
-	s.log.Info("settlement settled", "id", st.ID, "setl_id", st.SetlID, "total", st.Split.Total.String(), "payment", st.Payment.Status)
+	s.log.Info("settlement settled", "id", st.ID, "setl_id", st.SetlID, "total", st.Split.Total.String(), "payment", st.Payment.Status, "deferred", !st.DeferredAt.IsZero())
+	s.announce(st)
 	return st, nil
+}
+
+// unreachable reports whether err means the platform was not reached, or
+// did not answer a request that moves no money.
+func unreachable(err error) bool {
+	return errors.Is(err, ErrUnreachable) || errors.Is(err, ErrInDoubt)
+}
+
+// announce publishes a settlement's new state, without personal data.
+func (s *Service) announce(st *Settlement) {
+	s.bus.Publish(events.SettlementState, map[string]any{
+		"id": st.ID, "state": st.State, "idempotency_key": st.IdempotencyKey,
+		"total_fen": st.Bill.Total(), "payment": st.Payment.Status,
+	})
 }
 
 // prepared is what the steps before 2207 learnt.
@@ -301,10 +407,10 @@ func (s *Service) settleQuery(st *Settlement, psnNo, insutype, mdtrtID string) p
 
 // settled is what 2207 answered.
 type settled struct {
-	split      Split
-	payment    Payment
-	setlID     string
-	payerPsnNo string
+	split            Split
+	payment          Payment
+	setlID, setlTime string
+	payerPsnNo       string
 }
 
 // settle sends 2207 under its msgid.
@@ -326,7 +432,7 @@ func (s *Service) settle(ctx context.Context, st *Settlement) (settled, error) {
 	if res.Setlinfo.SetlID == "" {
 		return out, fmt.Errorf("%w: 2207 answer has no setl_id", protocol.ErrMalformed)
 	}
-	out.setlID = res.Setlinfo.SetlID
+	out.setlID, out.setlTime = res.Setlinfo.SetlID, res.Setlinfo.SetlTime
 	out.payment = paymentOf(res.Payresult, st.Personal.PsnNo)
 	out.payerPsnNo = res.Payresult.PayerPsnNo
 	return out, nil
@@ -337,16 +443,48 @@ func (s *Service) settle(ctx context.Context, st *Settlement) (settled, error) {
 // a declined or unreachable settlement is an answer, not an error.
 func (s *Service) stop(ctx context.Context, cur *Settlement, cause error, settling bool) (*Settlement, error) {
 	state, fail := classify(cause, settling)
+	deferred := !cur.DeferredAt.IsZero()
+	switch {
+	case deferred && state == StateDeclined:
+		// The patient was treated on trust; the platform said no.
+		state = StateArrears
+	case deferred && state == StateFailed:
+		// Not forwarded this time: it stays in the backlog.
+		state = StateDeferred
+	}
 	s.log.Warn("settlement stopped", "id", cur.ID, "state", state, "code", fail.Code, "err", cause)
 	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		now := s.clock.Now()
 		st.Error = &fail
-		st.transition(s.clock.Now(), state, fail.Code)
+		if state == StateInDoubt && st.InDoubtSince.IsZero() {
+			st.InDoubtSince = now
+		}
+		if state == StateDeferred || state == StateInDoubt {
+			st.Tries++
+			st.NextTry = now.Add(s.backoff(st.Tries))
+		}
+		if st.State == state && state == StateDeferred {
+			st.UpdatedAt = now // not a new state: no history entry per retry
+			return nil
+		}
+		st.transition(now, state, fail.Code)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w (after: %v)", state, err, cause)
 	}
+	s.announce(st)
 	return st, nil
+}
+
+// backoff is the wait before a bill's next forwarding attempt: exponential
+// with jitter, bounded.
+func (s *Service) backoff(tries int) time.Duration {
+	d := s.minBackoff << min(tries-1, 20)
+	if d > s.maxBackoff || d <= 0 {
+		d = s.maxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 // classify maps a step's error to the state it leaves the settlement in.

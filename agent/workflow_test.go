@@ -118,7 +118,9 @@ func TestUnreachableBeforeSettlingFailsWithNothingBooked(t *testing.T) {
 	p.Script[protocol.PersonInfo.Infno] = func(agent.PlatformRequest) (json.RawMessage, error) {
 		return nil, agent.ErrUnreachable
 	}
-	st, _, err := svc.Settle(context.Background(), request("k", bill(1000)))
+	req := request("k", bill(1000))
+	req.Mode = agent.ModeRequireOnline
+	st, _, err := svc.Settle(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}

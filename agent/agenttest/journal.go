@@ -28,6 +28,7 @@ type Journal struct {
 	recs       map[string][]byte
 	personal   map[string]agent.Personal
 	keys       map[string]string
+	values     map[string][]byte
 	seq        int
 	msgclock   protocol.MsgidClock
 	Writes     int   // durable writes so far
@@ -39,7 +40,7 @@ var _ agent.Journal = (*Journal)(nil)
 // NewJournal returns an empty journal.
 func NewJournal(c clock.Clock) *Journal {
 	return &Journal{Clock: c, Institution: "H44190000001", Slot: 1,
-		recs: map[string][]byte{}, personal: map[string]agent.Personal{}, keys: map[string]string{}}
+		recs: map[string][]byte{}, personal: map[string]agent.Personal{}, keys: map[string]string{}, values: map[string][]byte{}}
 }
 
 type alloc struct{ j *Journal }
@@ -161,6 +162,28 @@ func (j *Journal) AllocateMsgid(context.Context) (string, error) {
 	}
 	j.Writes++
 	return alloc{j}.Next()
+}
+
+func (j *Journal) Pseudonym(value string) string { return "p-" + fmt.Sprintf("%x", []byte(value)) }
+
+func (j *Journal) Value(_ context.Context, name string) ([]byte, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	v, ok := j.values[name]
+	if !ok {
+		return nil, agent.ErrNotFound
+	}
+	return v, nil
+}
+
+func (j *Journal) SetValue(_ context.Context, name string, value []byte) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.FailWrites != nil {
+		return fmt.Errorf("%w: %w", agent.ErrJournal, j.FailWrites)
+	}
+	j.values[name] = value
+	return nil
 }
 
 // Epoch is a fixed instant for tests: 2026-11-23 09:00 CST.

@@ -1,0 +1,245 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// Failure codes of deferral and reversal.
+const (
+	FailOfflineLimit = "OFFLINE_LIMIT"
+	FailReversed     = "REVERSED"
+)
+
+// policyValue is the journal value holding the policy last fetched.
+const policyValue = "policy"
+
+// deferOrRefuse defers cur if every offline limit holds, with an estimated
+// split; otherwise it records the refusal, naming the limit. Either way
+// the result is an answer for the caller, not an error.
+func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string) (*Settlement, error) {
+	s.deferMu.Lock()
+	defer s.deferMu.Unlock()
+	b, err := s.Backlog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if lerr := s.offline.Check(b, cur, now); lerr != nil {
+		s.log.Warn("bill not deferred", "id", cur.ID, "limit", lerr.Limit)
+		st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+			st.Error = &Failure{Code: FailOfflineLimit, Message: why + "; " + lerr.Error()}
+			st.transition(now, StateFailed, FailOfflineLimit+" "+lerr.Limit)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("record offline refusal: %w", err)
+		}
+		s.announce(st)
+		return st, nil
+	}
+	pol, _ := s.Policy(ctx) // none fetched yet: the estimate shows no fund share
+	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		st.DeferredAt, st.Error = now, nil
+		st.Split = Estimate(pol, s.offline.EstimateInsutype, st.Bill)
+		st.Payment = Payment{}
+		st.transition(now, StateDeferred, why)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record deferral: %w", err)
+	}
+	s.log.Info("bill deferred", "id", st.ID, "total", st.Bill.Total().String(), "backlog", b.Count+1)
+	s.announce(st)
+	s.wakeForwarder()
+	return st, nil
+}
+
+// Backlog sums the deferred bills not yet settled.
+func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
+	list, err := s.journal.List(ctx, ListFilter{States: backlogStates})
+	if err != nil {
+		return Backlog{}, fmt.Errorf("read the backlog: %w", err)
+	}
+	return backlogOf(list), nil
+}
+
+// Pending lists the settlements that need the platform: deferred bills,
+// settlement requests in doubt or unsent after a crash, reversals and
+// refunds under way; oldest first.
+func (s *Service) Pending(ctx context.Context) ([]*Settlement, error) {
+	list, err := s.journal.List(ctx, ListFilter{States: []State{StateDeferred, StateSettling, StateInDoubt, StateReversing, StateRefunding}})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(list) // List is newest first
+	return list, nil
+}
+
+// Forward drives one pending settlement with the platform: a deferred
+// bill is settled (or becomes arrears), an in-doubt one is resent or
+// reversed, a refund is resent.
+func (s *Service) Forward(ctx context.Context, id string) (*Settlement, error) {
+	cur, err := s.journal.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.State == StateRefunding {
+		return s.Refund(ctx, RefundRequest{ID: id, Operator: cur.Refund.Operator, Reason: cur.Refund.Reason})
+	}
+	unlock := s.locks.lock(id)
+	defer unlock()
+	if cur, err = s.journal.Get(ctx, id); err != nil { // it may have moved while we waited
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.stepTimeout)
+	defer cancel()
+	switch cur.State {
+	case StateDeferred, StateSettling, StateInDoubt, StateReversing:
+		return s.drive(wctx, cur, true)
+	}
+	return cur, nil
+}
+
+// reverse gives up an unanswered settlement request: a reversal (2601)
+// naming its msgid is sent under a msgid of its own until answered. Both
+// answers resolve it: reversed (it had been booked) or NOT_FOUND (it never
+// was; the platform then refuses the original if it arrives late). Only
+// then may the bill be settled again, under a new msgid.
+func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, error) {
+	if cur.State != StateReversing {
+		var err error
+		cur, err = s.journal.Update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
+			id, err := ids.Next()
+			if err != nil {
+				return err
+			}
+			st.Msgids[protocol.Reverse.Infno] = id
+			st.transition(s.clock.Now(), StateReversing, "no answer since "+st.InDoubtSince.Format(time.DateTime))
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("record reversal: %w", err)
+		}
+	}
+	omsgid := cur.Msgids[protocol.Settle.Infno]
+	_, err := send(ctx, s.platform, protocol.Reverse, cur.Msgids[protocol.Reverse.Infno], cur.InsuplcAdmdvs, cur.Operator,
+		protocol.ReverseInput{Data: protocol.ReverseData{PsnNo: cur.Personal.PsnNo, Omsgid: omsgid, Oinfno: protocol.Settle.Infno}})
+	var perr *protocol.Error
+	switch {
+	case err == nil, errors.As(err, &perr) && perr.Code == protocol.CodeNotFound:
+	case errors.As(err, &perr) && perr.Processed():
+		// Refused for good: an operator must look (reconciliation lists it).
+		return s.stopReversal(ctx, cur, Failure{Code: perr.Code, Message: "reversal refused: " + perr.Message}, false)
+	default:
+		return s.stopReversal(ctx, cur, Failure{Code: FailUnreachable, Message: "reversal not answered yet: " + err.Error()}, true)
+	}
+	booked := err == nil
+	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
+		next, err := ids.Next()
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		st.PriorMsgids = append(st.PriorMsgids, omsgid)
+		st.Msgids[protocol.Settle.Infno] = next
+		delete(st.Msgids, protocol.Reverse.Infno)
+		st.Attempt++
+		st.InDoubtSince, st.Tries, st.NextTry = time.Time{}, 0, time.Time{}
+		note := fmt.Sprintf("reversed %s (booked: %v)", omsgid, booked)
+		if !st.DeferredAt.IsZero() {
+			st.Error = nil
+			st.transition(now, StateDeferred, note)
+			return nil
+		}
+		st.Error = &Failure{Code: FailReversed, Message: "the platform never answered; the attempt was reversed and nothing is booked: submit the bill again (same key)"}
+		st.transition(now, StateFailed, note)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record reversal result: %w", err)
+	}
+	s.log.Warn("unanswered settlement reversed", "id", st.ID, "msgid", omsgid, "was_booked", booked)
+	s.announce(st)
+	if st.State == StateDeferred {
+		s.wakeForwarder()
+	}
+	return st, nil
+}
+
+func (s *Service) stopReversal(ctx context.Context, cur *Settlement, fail Failure, retry bool) (*Settlement, error) {
+	return s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		now := s.clock.Now()
+		st.Error = &fail
+		st.UpdatedAt = now
+		if retry {
+			st.Tries++
+			st.NextTry = now.Add(s.backoff(st.Tries))
+		}
+		return nil
+	})
+}
+
+// Void cancels a deferred bill that was never sent: the patient paid
+// another way, or the HIS cancelled the visit.
+func (s *Service) Void(ctx context.Context, id string, op Operator, reason string) (*Settlement, error) {
+	if err := op.Validate(); err != nil {
+		return nil, err
+	}
+	unlock := s.locks.lock(id)
+	defer unlock()
+	st, err := s.journal.Update(ctx, id, func(st *Settlement, _ MsgidAllocator) error {
+		// A deferred bill has no settlement request outstanding: it was
+		// never sent, or its attempt was reversed. Voiding it is safe.
+		if st.State != StateDeferred {
+			return fmt.Errorf("%w: settlement %s is %s; only a deferred bill can be voided", ErrConflict, st.ID, st.State)
+		}
+		st.Error = nil
+		st.transition(s.clock.Now(), StateVoided, fmt.Sprintf("voided by %s: %s", op.ID, reason))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.announce(st)
+	return st, nil
+}
+
+// Policy returns the platform policy last fetched, for offline estimates.
+func (s *Service) Policy(ctx context.Context) (protocol.Policy, error) {
+	var p protocol.Policy
+	raw, err := s.journal.Value(ctx, policyValue)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return p, fmt.Errorf("stored policy: %w", err)
+	}
+	return p, nil
+}
+
+// FetchPolicy asks the platform for its policy (E002) and keeps it.
+func (s *Service) FetchPolicy(ctx context.Context) (protocol.Policy, error) {
+	msgid, err := s.journal.AllocateMsgid(ctx)
+	if err != nil {
+		return protocol.Policy{}, err
+	}
+	out, err := send(ctx, s.platform, protocol.PolicyParams, msgid, "", Operator{ID: s.header.TerminalID, Type: protocol.OpterKiosk}, protocol.PolicyInput{})
+	if err != nil {
+		return protocol.Policy{}, fmt.Errorf("fetch policy: %w", err)
+	}
+	raw, err := json.Marshal(out.Data)
+	if err != nil {
+		return protocol.Policy{}, err
+	}
+	if err := s.journal.SetValue(ctx, policyValue, raw); err != nil {
+		return protocol.Policy{}, err
+	}
+	return out.Data, nil
+}

@@ -1,0 +1,223 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/agenttest"
+	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+func TestOfflineLimitsNameTheLimitThatFails(t *testing.T) {
+	now := agenttest.Epoch
+	p := agent.DefaultOfflinePolicy()
+	card := func(amount money.Fen, patient string) *agent.Settlement {
+		return &agent.Settlement{Bill: bill(amount), PatientRef: patient, Offline: agent.TrustCard}
+	}
+	full := agent.Backlog{Count: 1, Amount: money.CNY(100), Oldest: now.Add(-time.Hour), PerPatient: map[string]agent.PatientTotal{"p1": {Count: 3, Amount: money.CNY(300)}}}
+	cases := []struct {
+		name   string
+		policy func(*agent.OfflinePolicy)
+		b      agent.Backlog
+		s      *agent.Settlement
+		want   string
+	}{
+		{"within every limit", nil, agent.Backlog{}, card(money.CNY(500), "p1"), ""},
+		{"disabled", func(p *agent.OfflinePolicy) { p.Enabled = false }, agent.Backlog{}, card(100, "p1"), agent.LimitDisabled},
+		{"ID number not trusted", nil, agent.Backlog{}, &agent.Settlement{Bill: bill(100), Offline: agent.TrustIDNumber}, agent.LimitIdentity},
+		{"opaque code not trusted", nil, agent.Backlog{}, &agent.Settlement{Bill: bill(100), Offline: agent.TrustQROpaque}, agent.LimitIdentity},
+		{"one fen over the bill limit", nil, agent.Backlog{}, card(money.CNY(500)+1, "p1"), agent.LimitBill},
+		{"fourth bill of a patient", nil, full, card(100, "p1"), agent.LimitPatientCount},
+		{"patient total", func(p *agent.OfflinePolicy) { p.MaxPerPatientCount = 9 }, agent.Backlog{PerPatient: map[string]agent.PatientTotal{"p1": {Count: 1, Amount: money.CNY(600)}}}, card(money.CNY(401), "p1"), agent.LimitPatientAmount},
+		{"terminal total", nil, agent.Backlog{Amount: money.CNY(19800)}, card(money.CNY(201), "p2"), agent.LimitTerminal},
+		{"record count", func(p *agent.OfflinePolicy) { p.MaxRecords = 1 }, agent.Backlog{Count: 1}, card(100, "p2"), agent.LimitRecords},
+		{"oldest too old", nil, agent.Backlog{Count: 1, Oldest: now.Add(-73 * time.Hour)}, card(100, "p2"), agent.LimitAge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pol := p
+			if c.policy != nil {
+				c.policy(&pol)
+			}
+			if c.b.PerPatient == nil {
+				c.b.PerPatient = map[string]agent.PatientTotal{}
+			}
+			err := pol.Check(c.b, c.s, now)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.want != "" && (err == nil || err.Limit != c.want || !errors.Is(err, agent.ErrOfflineLimit)):
+				t.Fatalf("Check = %v; want limit %s", err, c.want)
+			}
+		})
+	}
+}
+
+func TestEstimateBalancesAndIsMarked(t *testing.T) {
+	pol := protocol.Policy{ClassBSelfPayPct: 10, Insurance: []protocol.InsurancePolicy{{Insutype: "310", RatioPct: 70}}}
+	b := agent.Bill{Items: []agent.FeeItem{
+		{Class: "01", Amount: 3333}, {Class: "02", Amount: 18000}, {Class: "03", Amount: 4500},
+	}}
+	sp := agent.Estimate(pol, "310", b)
+	// eligible = 3333 + (18000 - 1800) = 19533; fund = floor(19533 × 70%) = 13673.
+	if !sp.Estimate || !sp.Balanced() || sp.Total != 25833 || sp.Ownpay != 4500 || sp.Preselfpay != 1800 || sp.Fund != 13673 || sp.SelfPay != 12160 {
+		t.Fatalf("estimate %+v", sp)
+	}
+}
+
+// offlineService is a service with the default offline limits whose
+// platform is down until up() is called.
+func offlineService(t *testing.T) (svc *agent.Service, p *agenttest.Platform, up func(), c *clock.Fake) {
+	t.Helper()
+	c = clock.NewFake(agenttest.Epoch)
+	j := agenttest.NewJournal(c)
+	down := true
+	p = &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	for _, infno := range []string{"1101", "2201", "2204", "2206", "2207", "2601", "E002"} {
+		p.Script[infno] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+			if down {
+				return nil, agent.ErrUnreachable
+			}
+			return agenttest.DefaultAnswer(req)
+		}
+	}
+	svc = agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Offline: agent.DefaultOfflinePolicy(), InDoubtWindow: time.Minute})
+	return svc, p, func() { down = false }, c
+}
+
+func cardRequest(key string, b agent.Bill) agent.SettleRequest {
+	r := request(key, b)
+	r.Identity = agent.IdentityInput{CertType: protocol.CertSSCard, CertNo: "D19880001", CardSN: "441900D1560000050A1B2C3D00000001", IDNo: "11010519491231002X"}
+	return r
+}
+
+func TestUnreachablePlatformDefersACardBillAndTheForwarderSettlesItLater(t *testing.T) {
+	svc, p, up, _ := offlineService(t)
+	ctx := context.Background()
+	st, _, err := svc.Settle(ctx, cardRequest("k1", bill(3000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != agent.StateDeferred || !st.Split.Estimate || !st.Split.Balanced() || st.DeferredAt.IsZero() {
+		t.Fatalf("state %s split %+v; want deferred with a balanced estimate", st.State, st.Split)
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 1 || b.Amount != 3000 {
+		t.Fatalf("backlog %+v", b)
+	}
+	// Forwarding while the platform is still down keeps it deferred.
+	if st, _ = svc.Forward(ctx, st.ID); st.State != agent.StateDeferred || st.Tries != 1 || st.NextTry.IsZero() {
+		t.Fatalf("forward while down: %s tries %d", st.State, st.Tries)
+	}
+	up()
+	st, err = svc.Forward(ctx, st.ID)
+	if err != nil || st.State != agent.StateSettled || st.Split.Estimate {
+		t.Fatalf("forward when up: %v %s %+v", err, st.State, st.Split)
+	}
+	if n := p.Count("2207"); n != 1 {
+		t.Fatalf("2207 sent %d times", n)
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 0 {
+		t.Fatalf("backlog after forwarding: %+v", b)
+	}
+}
+
+func TestIDNumberIsNotTrustedOfflineByDefault(t *testing.T) {
+	svc, _, _, _ := offlineService(t)
+	st, _, err := svc.Settle(context.Background(), request("k1", bill(3000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != agent.StateFailed || st.Error.Code != agent.FailOfflineLimit {
+		t.Fatalf("state %s error %+v; want refused offline naming the identity limit", st.State, st.Error)
+	}
+}
+
+func TestForceOfflineNeverCallsThePlatform(t *testing.T) {
+	svc, p, up, _ := offlineService(t)
+	up()
+	req := cardRequest("k1", bill(3000))
+	req.Mode = agent.ModeForceOffline
+	st, _, _ := svc.Settle(context.Background(), req)
+	if st.State != agent.StateDeferred || len(p.Sent) != 0 {
+		t.Fatalf("state %s, %d requests sent", st.State, len(p.Sent))
+	}
+}
+
+func TestDeclinedDeferredBillBecomesArrears(t *testing.T) {
+	svc, p, up, _ := offlineService(t)
+	st, _, _ := svc.Settle(context.Background(), cardRequest("k1", bill(3000)))
+	up()
+	p.Script["1101"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+		return nil, &protocol.Error{Infno: "1101", Code: "CARD_INVALID", Message: "card reported lost"}
+	}
+	st, _ = svc.Forward(context.Background(), st.ID)
+	if st.State != agent.StateArrears || st.Error.Code != "CARD_INVALID" {
+		t.Fatalf("state %s error %+v; want arrears", st.State, st.Error)
+	}
+}
+
+func TestInDoubtPastItsWindowIsReversedThenSettledUnderANewMsgid(t *testing.T) {
+	svc, p, up, c := offlineService(t)
+	up()
+	ctx := context.Background()
+	lost := true
+	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+		if lost {
+			return nil, agent.ErrInDoubt
+		}
+		return agenttest.DefaultAnswer(req)
+	}
+	st, _, _ := svc.Settle(ctx, cardRequest("k1", bill(3000)))
+	if st.State != agent.StateInDoubt {
+		t.Fatalf("state %s", st.State)
+	}
+	first := st.Msgids["2207"]
+	st, _ = svc.Forward(ctx, st.ID) // within the window: the same msgid again
+	if st.State != agent.StateInDoubt || p.Msgids("2207")[1] != first {
+		t.Fatalf("resend: %s %v", st.State, p.Msgids("2207"))
+	}
+	c.Advance(2 * time.Minute)
+	p.Script["2601"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+		return nil, &protocol.Error{Infno: "2601", Code: protocol.CodeNotFound, Message: "never processed"}
+	}
+	st, _ = svc.Forward(ctx, st.ID)
+	if st.State != agent.StateFailed || st.Error.Code != agent.FailReversed || st.Msgids["2207"] == first || st.PriorMsgids[0] != first {
+		t.Fatalf("after reversal: %s %+v msgid %s prior %v", st.State, st.Error, st.Msgids["2207"], st.PriorMsgids)
+	}
+	lost = false
+	st, _, _ = svc.Settle(ctx, cardRequest("k1", bill(3000)))
+	if st.State != agent.StateSettled || p.Msgids("2207")[len(p.Msgids("2207"))-1] == first {
+		t.Fatalf("settled again: %s", st.State)
+	}
+}
+
+func TestOnlyADeferredBillCanBeVoided(t *testing.T) {
+	svc, _, up, _ := offlineService(t)
+	ctx := context.Background()
+	op := agent.Operator{ID: "W01", Type: "1"}
+	d, _, _ := svc.Settle(ctx, cardRequest("k1", bill(3000)))
+	if st, err := svc.Void(ctx, d.ID, op, "paid cash"); err != nil || st.State != agent.StateVoided {
+		t.Fatalf("void deferred: %v", err)
+	}
+	up()
+	s, _, _ := svc.Settle(ctx, cardRequest("k2", bill(3000)))
+	if _, err := svc.Void(ctx, s.ID, op, "x"); !errors.Is(err, agent.ErrConflict) {
+		t.Fatalf("void settled: %v", err)
+	}
+}
+
+func TestFirstSettlementRequestThatNeverLeftIsDeferredNotInDoubt(t *testing.T) {
+	svc, p, up, _ := offlineService(t)
+	up()
+	p.Script["2207"] = func(agent.PlatformRequest) (json.RawMessage, error) { return nil, agent.ErrUnreachable }
+	st, _, _ := svc.Settle(context.Background(), cardRequest("k1", bill(3000)))
+	if st.State != agent.StateDeferred {
+		t.Fatalf("state %s; a 2207 that certainly never left is not in doubt", st.State)
+	}
+}
