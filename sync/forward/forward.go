@@ -1,0 +1,224 @@
+// Package forward is the forwarder: it sends what the journal holds for
+// the platform (deferred bills, settlement requests in doubt, reversals,
+// refunds under way) whenever the platform can take them. Bills of one
+// patient go in the order they were deferred, because daily limits and
+// deductibles depend on order; different patients go in parallel, a
+// bounded number at a time. Every request carries the msgid allocated
+// before its first send, so nothing is charged twice however often a
+// pass is interrupted.
+package forward
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/clock"
+)
+
+// Service is what the forwarder needs from the core.
+type Service interface {
+	Pending(ctx context.Context) ([]*agent.Settlement, error)
+	Forward(ctx context.Context, id string) (*agent.Settlement, error)
+}
+
+// Availability tells whether the platform is believed reachable (the
+// client's circuit breaker).
+type Availability interface{ Available() bool }
+
+// Config tunes the forwarder.
+type Config struct {
+	Concurrency int           // patients forwarded at once; default 4
+	Idle        time.Duration // wake-up interval with nothing to do; default 30 s
+	Clock       clock.Clock
+	Logger      *slog.Logger
+}
+
+// Forwarder drains the journal's pending work to the platform.
+type Forwarder struct {
+	svc   Service
+	avail Availability
+	cfg   Config
+	kick  chan bool // true: a forced drain that ignores per-bill backoff
+
+	passes, forwarded, failed atomic.Int64
+	mu                        sync.Mutex
+	lastPass                  time.Time
+	lastSettled               time.Time
+}
+
+// New returns a forwarder.
+func New(svc Service, avail Availability, cfg Config) *Forwarder {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Forwarder{svc: svc, avail: avail, cfg: cfg, kick: make(chan bool, 1)}
+}
+
+// Kick wakes the forwarder for a pass now.
+func (f *Forwarder) Kick() { f.signal(false) }
+
+// Drain wakes the forwarder for a pass that also retries bills still
+// waiting out their backoff: the window staff's "sync now".
+func (f *Forwarder) Drain() { f.signal(true) }
+
+func (f *Forwarder) signal(force bool) {
+	select {
+	case f.kick <- force:
+	default:
+		if force { // replace a pending plain kick with a forced one
+			select {
+			case <-f.kick:
+			default:
+			}
+			select {
+			case f.kick <- true:
+			default:
+			}
+		}
+	}
+}
+
+// Run forwards until ctx ends.
+func (f *Forwarder) Run(ctx context.Context) error {
+	force := true // after a start, everything left over is due at once
+	for {
+		next := f.pass(ctx, force)
+		wait := f.cfg.Idle
+		if !next.IsZero() {
+			wait = min(wait, max(next.Sub(f.cfg.Clock.Now()), 100*time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case force = <-f.kick:
+		case <-f.cfg.Clock.After(wait):
+			force = false
+		}
+	}
+}
+
+// Pass makes one forwarding pass and returns when the earliest bill that
+// is waiting out its backoff is due (zero if none).
+func (f *Forwarder) Pass(ctx context.Context, force bool) time.Time { return f.pass(ctx, force) }
+
+func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
+	f.passes.Add(1)
+	defer func() {
+		f.mu.Lock()
+		f.lastPass = f.cfg.Clock.Now()
+		f.mu.Unlock()
+	}()
+	if f.avail != nil && !f.avail.Available() && !force {
+		return time.Time{} // the breaker will let a probe through after its cool-down
+	}
+	list, err := f.svc.Pending(ctx)
+	if err != nil {
+		f.cfg.Logger.Error("forwarder: read the journal", "err", err)
+		return time.Time{}
+	}
+	now := f.cfg.Clock.Now()
+	queues, order, next := group(list, now, force)
+	sem := make(chan struct{}, f.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, key := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(q []*agent.Settlement) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f.drain(ctx, q)
+		}(queues[key])
+	}
+	wg.Wait()
+	return next
+}
+
+// drain forwards one patient's queue in order and stops at the first bill
+// that could not be settled now, so that a later bill never overtakes it.
+func (f *Forwarder) drain(ctx context.Context, q []*agent.Settlement) {
+	for _, s := range q {
+		if ctx.Err() != nil {
+			return
+		}
+		st, err := f.svc.Forward(ctx, s.ID)
+		if err != nil {
+			f.failed.Add(1)
+			f.cfg.Logger.Warn("forwarder: not forwarded", "id", s.ID, "err", err)
+			return
+		}
+		switch st.State {
+		case agent.StateSettled, agent.StateArrears, agent.StateRefunded, agent.StateVoided, agent.StateDeclined:
+			f.forwarded.Add(1)
+			f.mu.Lock()
+			f.lastSettled = f.cfg.Clock.Now()
+			f.mu.Unlock()
+		case agent.StateFailed:
+			// A reversed online attempt waits for its caller; it does not
+			// hold the patient's other bills back.
+		default:
+			f.failed.Add(1)
+			return
+		}
+	}
+}
+
+// group splits the pending work into per-patient queues, oldest first,
+// leaving out bills still waiting out their backoff unless forced. It
+// returns the queues, their keys in the order of their oldest bill, and
+// the earliest backoff end among the bills left out.
+func group(list []*agent.Settlement, now time.Time, force bool) (map[string][]*agent.Settlement, []string, time.Time) {
+	queues := map[string][]*agent.Settlement{}
+	var order []string
+	var next time.Time
+	blocked := map[string]bool{}
+	for _, s := range list { // oldest first
+		key := s.PatientRef
+		if key == "" || s.State == agent.StateRefunding {
+			key = "id:" + s.ID // refunds and unkeyed bills hold nobody back
+		}
+		if blocked[key] {
+			continue
+		}
+		if !force && s.NextTry.After(now) {
+			blocked[key] = true // its later bills wait behind it
+			if next.IsZero() || s.NextTry.Before(next) {
+				next = s.NextTry
+			}
+			continue
+		}
+		if _, ok := queues[key]; !ok {
+			order = append(order, key)
+		}
+		queues[key] = append(queues[key], s)
+	}
+	return queues, order, next
+}
+
+// Stats is what the forwarder has done since start.
+type Stats struct {
+	Passes      int64     `json:"passes"`
+	Forwarded   int64     `json:"forwarded"`
+	Failed      int64     `json:"failed"`
+	LastPass    time.Time `json:"last_pass,omitzero"`
+	LastSettled time.Time `json:"last_settled,omitzero"`
+}
+
+// Stats returns the counters.
+func (f *Forwarder) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Stats{Passes: f.passes.Load(), Forwarded: f.forwarded.Load(), Failed: f.failed.Load(), LastPass: f.lastPass, LastSettled: f.lastSettled}
+}
