@@ -18,6 +18,8 @@ type serveFlags struct {
 	addr, state, secrets, personas, addrFile, logLevel string
 	sessionTTL                                         time.Duration
 	reset, allowRemote                                 bool
+	vpcd                                               []string
+	vpcdPSAM                                           string
 }
 
 func newServeCmd() *cobra.Command {
@@ -29,7 +31,12 @@ func newServeCmd() *cobra.Command {
 protocol's transactions on a loopback address. It prints the bound address
 on standard output, so that a script using port 0 can find it, and with
 --addr-file also writes it to a file (atomically). Logs go to standard
-error. SIGINT or SIGTERM stop it after the requests in flight.`,
+error. SIGINT or SIGTERM stop it after the requests in flight.
+
+With --vpcd it also holds the patients' cards: "medterm-sandbox card"
+inserts a persona's card into a vpcd reader (pcscd with vsmartcard-vpcd),
+and --vpcd-psam puts the hospital's PSAM, keyed for the sandbox's 3.0
+cards, into the second reader.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageError{fmt.Sprintf("serve takes no arguments, got %q", args)}
@@ -48,6 +55,8 @@ error. SIGINT or SIGTERM stop it after the requests in flight.`,
 	fl.BoolVar(&f.reset, "reset", false, "wipe the state file and seed it again from the personas")
 	fl.BoolVar(&f.allowRemote, "allow-remote", false, "accept non-loopback listen addresses and hosts (admin endpoints stay loopback-only)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringArrayVar(&f.vpcd, "vpcd", nil, "vpcd card reader for the patients' cards, e.g. 127.0.0.1:35963 (repeat for readers 1, 2, ...)")
+	fl.StringVar(&f.vpcdPSAM, "vpcd-psam", "", "vpcd reader that holds the hospital's PSAM while serving, e.g. 127.0.0.1:35964")
 	return cmd
 }
 
@@ -72,6 +81,7 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 	p, err := sandbox.Open(f.state, sandbox.Options{
 		Personas: data, Secrets: secrets, SessionTTL: f.sessionTTL,
 		Reset: f.reset, AllowRemote: f.allowRemote, Logger: log,
+		CardReaders: f.vpcd, PSAMReader: f.vpcdPSAM,
 	})
 	if err != nil {
 		return err

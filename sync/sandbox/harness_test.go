@@ -48,6 +48,8 @@ type harness struct {
 	dev    string // dev_no of the terminal sending
 	signNo string
 	msgids protocol.MsgidClock
+	// options, when set, adds to the options of every open.
+	options func(o *sandbox.Options)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -59,17 +61,27 @@ func newHarness(t *testing.T) *harness {
 	return newHarnessWith(t, data)
 }
 
-// newHarnessWith seeds a fresh state file from data.
-func newHarnessWith(t *testing.T, data *personas.Dataset) *harness {
+// newHarnessWith seeds a fresh state file from data, opened with options
+// added by each of more.
+func newHarnessWith(t *testing.T, data *personas.Dataset, more ...func(o *sandbox.Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "sandbox.db"), clock: clock.NewFake(start), data: data, inst: inst, dev: devNo}
+	h.options = func(o *sandbox.Options) {
+		for _, f := range more {
+			f(o)
+		}
+	}
 	h.open()
 	return h
 }
 
 func (h *harness) open() {
 	h.t.Helper()
-	p, err := sandbox.Open(h.path, sandbox.Options{Clock: h.clock, Personas: h.data, Secrets: secrets})
+	opts := sandbox.Options{Clock: h.clock, Personas: h.data, Secrets: secrets}
+	if h.options != nil {
+		h.options(&opts)
+	}
+	p, err := sandbox.Open(h.path, opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -19,6 +19,9 @@ import (
 //	GET  /admin/health           200 when the state file answers
 //	GET  /admin/outage           {"down": bool}
 //	POST /admin/outage           {"down": bool}: SetOutage
+//	GET  /admin/cards            the card readers and what is in them
+//	POST /admin/cards/insert     CardInsert: a persona's card into a reader
+//	POST /admin/cards/remove     CardRemove: the card out of a reader
 //
 // Every request must name a loopback host (a DNS-rebinding page cannot
 // reach the platform through a victim's browser); the admin endpoints also
@@ -32,6 +35,9 @@ func (p *Platform) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/health", adminOnly(p.serveHealth))
 	mux.HandleFunc("GET /admin/outage", adminOnly(p.serveOutage))
 	mux.HandleFunc("POST /admin/outage", adminOnly(p.serveOutage))
+	mux.HandleFunc("GET /admin/cards", adminOnly(p.serveCards))
+	mux.HandleFunc("POST /admin/cards/insert", adminOnly(p.serveCardInsert))
+	mux.HandleFunc("POST /admin/cards/remove", adminOnly(p.serveCardRemove))
 	return p.outageSwitch(p.hostCheck(mux))
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 	"github.com/seed-a859fada/medterm/sync/sandbox/policy"
 )
@@ -54,6 +55,13 @@ type Options struct {
 	// file. Default 1s.
 	LockTimeout time.Duration
 	Logger      *slog.Logger
+	// CardReaders are loopback vpcd addresses (127.0.0.1:35963) of the
+	// card readers that the patients' cards are inserted into, reader 0
+	// first; see package cards and the /admin/cards endpoints.
+	CardReaders []string
+	// PSAMReader, when set, is the loopback vpcd address of the reader
+	// that holds the hospital's PSAM while the platform is open.
+	PSAMReader string
 }
 
 // DefaultSessionTTL is the life of a sign-in when Options.SessionTTL is 0.
@@ -72,6 +80,7 @@ type Platform struct {
 	ttl           time.Duration
 	allowRemote   bool
 	log           *slog.Logger
+	cards         *cards.Rack
 	outage        atomic.Bool
 	// doorSerial numbers answers given before any state is touched (a body
 	// too large, a bad signature); see refmsgid.
@@ -112,6 +121,10 @@ func Open(path string, opts Options) (*Platform, error) {
 	}
 	p.rules = p.data.Rules()
 	p.policyVersion = policyVersionOf(p.data.Policy)
+	if p.cards, err = openRack(p.data, opts); err != nil {
+		db.Close()
+		return nil, err
+	}
 	for _, in := range p.data.Institutions {
 		if _, ok := p.secrets[in.Code]; !ok {
 			p.log.Warn("institution has no secret: its requests will be refused", "institution", in.Code)
@@ -203,8 +216,10 @@ func (p *Platform) seed(tx *bolt.Tx, d *personas.Dataset) error {
 	return nil
 }
 
-// Close closes the state file.
+// Close removes the patients' cards from their readers and closes the
+// state file.
 func (p *Platform) Close() error {
+	p.cards.Close()
 	if err := p.db.Close(); err != nil {
 		return fmt.Errorf("%w: close: %v", ErrState, err)
 	}

@@ -103,6 +103,14 @@ func TestEveryPersonaSettlesAsItsRuleSays(t *testing.T) {
 		{"card-blocked", []item{classA(cny(100))},
 			want{acct: cny(100), status: protocol.PayPaid, source: protocol.SourceAccount, payer: "card-blocked"},
 			account, cny(400)},
+		// The two phone personas settle by ID number like anyone; their
+		// codes are tested in credential_test.go.
+		{"opaque-only", []item{classA(cny(100))},
+			want{acct: cny(100), status: protocol.PayPaid, source: protocol.SourceAccount, payer: "opaque-only"},
+			account, cny(1100)},
+		{"revoked-phone", []item{classA(cny(100))},
+			want{acct: cny(100), status: protocol.PayPaid, source: protocol.SourceAccount, payer: "revoked-phone"},
+			account, cny(600)},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

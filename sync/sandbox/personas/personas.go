@@ -6,8 +6,9 @@
 // they mean.
 //
 // The file format is versioned and decoded strictly: an unknown field is a
-// typo, not an extension. A later version (adding, for example, QR
-// credentials) raises Version and keeps reading the older ones.
+// typo, not an extension. Version 2 added the platform's test PSAM key,
+// birthplaces and the patients' phones (QR credentials); version 1 files
+// are still read, and may not use those fields.
 package personas
 
 import (
@@ -24,7 +25,7 @@ import (
 )
 
 // Version is the newest file format this code reads.
-const Version = 1
+const Version = 2
 
 //go:embed personas.json
 var defaultData []byte
@@ -68,6 +69,19 @@ type Dataset struct {
 type Platform struct {
 	Name   string `json:"name"`
 	Region string `json:"region"` // receiver region of inf_refmsgid
+	// PSAM is the hospital's secure module that the sandbox's 3.0 cards
+	// are issued for (version 2).
+	PSAM *PSAM `json:"psam,omitempty"`
+}
+
+// PSAM is the master key that 3.0 cards' external-authentication keys are
+// diversified from (package devices/psam), and the key id that names it.
+// It is a test key published with the sandbox: no real card or PSAM holds
+// it.
+type PSAM struct {
+	About     string `json:"about"`
+	MasterKey string `json:"master_key"` // 32 hex digits
+	KeyID     int    `json:"key_id"`     // 1 to 255, P2 of EXTERNAL AUTHENTICATE
 }
 
 // Policy is the file form of policy.Rules.
@@ -105,7 +119,8 @@ type Person struct {
 	Name           string        `json:"name"`
 	Gender         string        `json:"gender"` // 1 male, 2 female
 	BirthDate      string        `json:"birth_date"`
-	Nation         string        `json:"nation"`
+	Nation         string        `json:"nation"`               // ethnicity, GB 3304, 2 digits
+	Birthplace     string        `json:"birthplace,omitempty"` // region, 6 digits (version 2)
 	Insutype       string        `json:"insutype"`
 	PsnType        string        `json:"psn_type"`
 	InsuplcAdmdvs  string        `json:"insuplc_admdvs"`
@@ -115,7 +130,42 @@ type Person struct {
 	Agreement      *Agreement    `json:"agreement,omitempty"`
 	Family         []FamilyLink  `json:"family,omitempty"` // people this person signs for
 	Card           *Card         `json:"card,omitempty"`
+	Phone          *Phone        `json:"phone,omitempty"` // version 2
 	Birth          time.Time     `json:"-"`
+}
+
+// Phone is the patient's phone showing the insurance QR code. The sandbox
+// issues it a certificate (package devices/credential) under one of its
+// issuer keys, unless it is Opaque: a national-style app whose codes only
+// the platform can resolve.
+type Phone struct {
+	Opaque bool `json:"opaque,omitempty"`
+	// Alg is "ed25519" or "sm2-sm3", for the phone's key and the issuer
+	// key that certifies it.
+	Alg string `json:"alg,omitempty"`
+	// Issuer is which of the algorithm's issuer keys signed the
+	// certificate: "current" (default) or "previous", the key rotated out
+	// whose certificates are still valid.
+	Issuer string `json:"issuer,omitempty"`
+	// Revoked puts the certificate's serial on the trust list's
+	// revocation list (a phone reported lost).
+	Revoked bool `json:"revoked,omitempty"`
+}
+
+// Phone kinds and issuer roles.
+const (
+	AlgEd25519     = "ed25519"
+	AlgSM2         = "sm2-sm3"
+	IssuerCurrent  = "current"
+	IssuerPrevious = "previous"
+)
+
+// IssuerRole is the phone's issuer role, with the default filled in.
+func (ph *Phone) IssuerRole() string {
+	if ph.Issuer == "" {
+		return IssuerCurrent
+	}
+	return ph.Issuer
 }
 
 // Usage is a person's consumption of one year's deductible and fund cap.

@@ -28,6 +28,7 @@ func TestDefaultDataSetHasEveryRuleKey(t *testing.T) {
 		"acct-first", "bank-card", "credit-fallback", "insufficient", "low-limit", "daily-limit",
 		"family-signer", "family-child", "family-confirm", "no-agreement", "elderly-no-credit",
 		"resident-390", "deductible-met", "near-cap", "not-insured", "card-expired", "card-blocked",
+		"opaque-only", "revoked-phone",
 	} {
 		p, ok := d.ByKey(key)
 		if !ok {
@@ -198,7 +199,7 @@ func TestParseRefuses(t *testing.T) {
 		want    error
 		message string
 	}{
-		{"a newer version", func(m map[string]any) { m["version"] = 2 }, ErrVersion, "newer"},
+		{"a newer version", func(m map[string]any) { m["version"] = Version + 1 }, ErrVersion, "newer"},
 		{"no version", func(m map[string]any) { delete(m, "version") }, ErrVersion, "no version"},
 		{"an unknown field", func(m map[string]any) { m["colour"] = "blue" }, ErrInvalid, "colour"},
 		{"an ID number with a wrong check digit", func(m map[string]any) {
@@ -240,6 +241,30 @@ func TestParseRefuses(t *testing.T) {
 		{"a short institution code", func(m map[string]any) {
 			m["institutions"].([]any)[0].(map[string]any)["code"] = "H4419"
 		}, ErrInvalid, "institution code"},
+		{"a PSAM key of 15 bytes", func(m map[string]any) {
+			m["platform"].(map[string]any)["psam"].(map[string]any)["master_key"] = strings.Repeat("AB", 15)
+		}, ErrInvalid, "master_key"},
+		{"a PSAM key id of 0", func(m map[string]any) {
+			m["platform"].(map[string]any)["psam"].(map[string]any)["key_id"] = 0
+		}, ErrInvalid, "key_id"},
+		{"a birthplace of 4 digits", func(m map[string]any) { person(m, "acct-first")["birthplace"] = "4419" }, ErrInvalid, "birthplace"},
+		{"a nation of letters", func(m map[string]any) { person(m, "acct-first")["nation"] = "HA" }, ErrInvalid, "nation"},
+		{"a phone of an unknown algorithm", func(m map[string]any) {
+			person(m, "acct-first")["phone"] = map[string]any{"alg": "rsa"}
+		}, ErrInvalid, "alg"},
+		{"a phone of an unknown issuer", func(m map[string]any) {
+			person(m, "acct-first")["phone"] = map[string]any{"alg": "ed25519", "issuer": "next"}
+		}, ErrInvalid, "issuer"},
+		{"an opaque phone with an algorithm", func(m map[string]any) {
+			person(m, "opaque-only")["phone"] = map[string]any{"opaque": true, "alg": "ed25519"}
+		}, ErrInvalid, "opaque"},
+		{"a phone in a version 1 file", func(m map[string]any) {
+			m["version"] = 1
+			delete(m["platform"].(map[string]any), "psam")
+			for _, p := range m["people"].([]any) {
+				delete(p.(map[string]any), "birthplace")
+			}
+		}, ErrInvalid, "phone needs version 2"},
 		{"a ratio over 100%", func(m map[string]any) {
 			m["policy"].(map[string]any)["insurance"].(map[string]any)["310"].(map[string]any)["ratio_pct"] = 120
 		}, ErrInvalid, "ratio"},
@@ -261,5 +286,66 @@ func TestLoadNamesTheFile(t *testing.T) {
 	_, err := Load(t.TempDir() + "/missing.json")
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "missing.json") {
 		t.Fatalf("Load = %v", err)
+	}
+}
+
+// A version 1 file, as state files of older sandboxes store it, is read:
+// it has no PSAM key, birthplaces or phones.
+func TestVersion1FilesAreRead(t *testing.T) {
+	d, err := Parse(edit(t, func(m map[string]any) {
+		m["version"] = 1
+		delete(m["platform"].(map[string]any), "psam")
+		for _, p := range m["people"].([]any) {
+			delete(p.(map[string]any), "birthplace")
+			delete(p.(map[string]any), "phone")
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := d.PSAMKey(); ok {
+		t.Error("a version 1 file has a PSAM key")
+	}
+	for _, p := range d.People {
+		if p.Phone != nil {
+			t.Errorf("%s has a phone", p.Key)
+		}
+	}
+}
+
+func TestDefaultDataSetPhones(t *testing.T) {
+	d := mustDefault(t)
+	master, keyID, ok := d.PSAMKey()
+	if !ok || len(master) != 16 || keyID != 4 || !strings.Contains(d.Platform.PSAM.About, "test key") {
+		t.Errorf("PSAM key: %x, id %d, %v; about %q", master, keyID, ok, d.Platform.PSAM.About)
+	}
+	kinds := map[string]int{}
+	without := 0
+	for _, p := range d.People {
+		switch ph := p.Phone; {
+		case ph == nil:
+			without++
+		case ph.Opaque:
+			kinds["opaque"]++
+		default:
+			kinds[ph.Alg+"/"+ph.IssuerRole()]++
+			if ph.Revoked {
+				kinds["revoked"]++
+			}
+		}
+	}
+	for _, k := range []string{"opaque", "revoked", "ed25519/current", "ed25519/previous", "sm2-sm3/current", "sm2-sm3/previous"} {
+		if kinds[k] == 0 {
+			t.Errorf("no persona's phone is %s", k)
+		}
+	}
+	if without*2 >= len(d.People) {
+		t.Errorf("%d of %d personas have no phone; most should", without, len(d.People))
+	}
+	for key, want := range map[string]bool{"opaque-only": true, "revoked-phone": false} {
+		p, _ := d.ByKey(key)
+		if p.Phone == nil || p.Phone.Opaque != want {
+			t.Errorf("%s: phone %+v", key, p.Phone)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package personas
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -53,6 +54,17 @@ func (d *Dataset) validate() error {
 func (d *Dataset) validatePlatform() error {
 	if !digits(d.Platform.Region, 6) {
 		return fmt.Errorf("%w: platform.region %q is not 6 digits", ErrInvalid, d.Platform.Region)
+	}
+	if ps := d.Platform.PSAM; ps != nil {
+		if err := d.needs(2, "platform.psam"); err != nil {
+			return err
+		}
+		if key, err := hex.DecodeString(ps.MasterKey); err != nil || len(key) != 16 {
+			return fmt.Errorf("%w: platform.psam.master_key is not 32 hex digits", ErrInvalid)
+		}
+		if ps.KeyID < 1 || ps.KeyID > 255 {
+			return fmt.Errorf("%w: platform.psam.key_id %d is not 1 to 255", ErrInvalid, ps.KeyID)
+		}
 	}
 	if err := d.Rules().Validate(); err != nil {
 		return fmt.Errorf("%w: policy: %v", ErrInvalid, err)
@@ -136,7 +148,64 @@ func (d *Dataset) validatePerson(p *Person) error {
 			return fmt.Errorf("card: %w", err)
 		}
 	}
+	if p.Nation != "" && !digits(p.Nation, 2) {
+		return fmt.Errorf("nation %q is not 2 digits", p.Nation)
+	}
+	if p.Birthplace != "" {
+		if err := d.needs(2, "birthplace"); err != nil {
+			return err
+		}
+		if !digits(p.Birthplace, 6) {
+			return fmt.Errorf("birthplace %q is not 6 digits", p.Birthplace)
+		}
+	}
+	if ph := p.Phone; ph != nil {
+		if err := d.needs(2, "phone"); err != nil {
+			return err
+		}
+		if err := validatePhone(ph); err != nil {
+			return fmt.Errorf("phone: %w", err)
+		}
+	}
 	return nil
+}
+
+// needs refuses a field that a file of an older version cannot have.
+func (d *Dataset) needs(version int, field string) error {
+	if d.Version < version {
+		return fmt.Errorf("%w: %s needs version %d, the file is version %d", ErrInvalid, field, version, d.Version)
+	}
+	return nil
+}
+
+func validatePhone(ph *Phone) error {
+	if ph.Opaque {
+		if ph.Alg != "" || ph.Issuer != "" || ph.Revoked {
+			return errors.New("an opaque phone has no alg, issuer or revocation: the platform issued it no certificate")
+		}
+		return nil
+	}
+	switch {
+	case ph.Alg != AlgEd25519 && ph.Alg != AlgSM2:
+		return fmt.Errorf("alg %q is not %s or %s", ph.Alg, AlgEd25519, AlgSM2)
+	case ph.Issuer != "" && ph.Issuer != IssuerCurrent && ph.Issuer != IssuerPrevious:
+		return fmt.Errorf("issuer %q is not %s or %s", ph.Issuer, IssuerCurrent, IssuerPrevious)
+	}
+	return nil
+}
+
+// PSAMKey returns the test PSAM's master key and key id; ok is false for a
+// data set without one (version 1).
+func (d *Dataset) PSAMKey() (master []byte, keyID byte, ok bool) {
+	ps := d.Platform.PSAM
+	if ps == nil {
+		return nil, 0, false
+	}
+	key, err := hex.DecodeString(ps.MasterKey)
+	if err != nil {
+		return nil, 0, false // validated at load; unreachable
+	}
+	return key, byte(ps.KeyID), true
 }
 
 func validateAgreement(a *Agreement) error {
