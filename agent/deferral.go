@@ -226,11 +226,7 @@ func (s *Service) Policy(ctx context.Context) (protocol.Policy, error) {
 
 // FetchPolicy asks the platform for its policy (E002) and keeps it.
 func (s *Service) FetchPolicy(ctx context.Context) (protocol.Policy, error) {
-	msgid, err := s.journal.AllocateMsgid(ctx)
-	if err != nil {
-		return protocol.Policy{}, err
-	}
-	out, err := send(ctx, s.platform, protocol.PolicyParams, msgid, "", Operator{ID: s.header.TerminalID, Type: protocol.OpterKiosk}, protocol.PolicyInput{})
+	out, err := sendOwnTx(ctx, s, protocol.PolicyParams, protocol.PolicyInput{})
 	if err != nil {
 		return protocol.Policy{}, fmt.Errorf("fetch policy: %w", err)
 	}
@@ -242,4 +238,24 @@ func (s *Service) FetchPolicy(ctx context.Context) (protocol.Policy, error) {
 		return protocol.Policy{}, err
 	}
 	return out.Data, nil
+}
+
+// RunPolicyRefresh keeps the platform's policy fresh for offline
+// estimates: fetched at start (retried with backoff while the platform is
+// unreachable) and every six hours after.
+func (s *Service) RunPolicyRefresh(ctx context.Context) error {
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.clock.After(wait):
+		}
+		if _, err := s.FetchPolicy(ctx); err != nil {
+			wait = min(2*wait+5*time.Second, 10*time.Minute)
+			s.log.Warn("policy not refreshed", "err", err, "retry_in", wait)
+			continue
+		}
+		wait = 6 * time.Hour
+	}
 }

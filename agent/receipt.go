@@ -36,7 +36,9 @@ type Receipt struct {
 
 // Receipt builds the receipt of s. Personal data is masked.
 func (s *Service) Receipt(st *Settlement) (Receipt, error) {
-	if st.State != StateSettled && st.State != StateRefunded && st.State != StateRefunding {
+	switch st.State {
+	case StateSettled, StateRefunded, StateRefunding, StateDeferred:
+	default:
 		return Receipt{}, fmt.Errorf("%w: settlement %s is %s: no receipt yet", ErrConflict, st.ID, st.State)
 	}
 	if !st.Split.Balanced() {
@@ -47,6 +49,10 @@ func (s *Service) Receipt(st *Settlement) (Receipt, error) {
 		Patient:  mask.Name(st.Personal.Name),
 		Operator: st.Operator.ID, Time: st.SettledAt, Items: st.Bill.Items,
 		Split: st.Split, Payment: st.Payment, Note: paymentNote(st.Payment),
+	}
+	if st.State == StateDeferred {
+		r.Provisional, r.Time = true, st.DeferredAt
+		r.Note = "DEFERRED: will be settled when the network is back; nothing is taken from your account until then"
 	}
 	if st.Refund != nil && st.Refund.State == StateRefunded {
 		sp := st.Refund.Split
@@ -110,7 +116,11 @@ func (r Receipt) Text() string {
 	var b strings.Builder
 	line := func(label string, v money.Fen) { fmt.Fprintf(&b, "  %-24s %12s\n", label, v) }
 	rule := strings.Repeat("-", 40)
-	fmt.Fprintf(&b, "%s\n%s  terminal %s\n%s\n", r.Header.Institution, "RECEIPT", r.Header.TerminalID, rule)
+	title := "RECEIPT"
+	if r.Provisional {
+		title = "PROVISIONAL RECEIPT"
+	}
+	fmt.Fprintf(&b, "%s\n%s  terminal %s\n%s\n", r.Header.Institution, title, r.Header.TerminalID, rule)
 	fmt.Fprintf(&b, "Settlement  %s\n", r.ID)
 	if r.SetlID != "" {
 		fmt.Fprintf(&b, "Platform id %s\n", r.SetlID)
@@ -129,7 +139,9 @@ func (r Receipt) Text() string {
 	line("Personal account", r.Split.Account)
 	line("Self-pay", r.Split.SelfPay)
 	if r.Split.Estimate {
-		fmt.Fprintln(&b, "  (ESTIMATE: final amounts when settled)")
+		fmt.Fprintln(&b, "  ESTIMATE: the fund's share assumes this year's")
+		fmt.Fprintln(&b, "  deductible is met; final amounts when settled.")
+		fmt.Fprintf(&b, "  You will pay at most %s.\n", r.Split.Total)
 	}
 	fmt.Fprintf(&b, "%s\nPatient's part %s: %s\n", rule, r.Split.Account+r.Split.SelfPay, r.Note)
 	if r.Refund != nil {

@@ -38,8 +38,10 @@ type Config struct {
 	ExtraHosts  []string
 	AllowRemote bool
 	Service     *agent.Service
-	Desk        *agent.Desk // card readers, if the terminal has any
-	Events      *events.Bus // streamed at /v1/events
+	Desk        *agent.Desk  // card readers, if the terminal has any
+	Events      *events.Bus  // streamed at /v1/events
+	Drain       func()       // starts a forced drain of the backlog (POST /v1/sync)
+	Metrics     http.Handler // served at /metrics
 	Status      StatusFunc
 	Version     string
 	Logger      *slog.Logger
@@ -136,7 +138,20 @@ func (s *Server) table() map[string]http.HandlerFunc {
 		"POST /v1/settlements/{id}/refund": s.refund,
 		"GET /v1/cards":                    s.listCards,
 		"GET /v1/events":                   s.streamEvents,
+		"POST /v1/settlements/{id}/void":   s.void,
+		"POST /v1/sync":                    s.syncNow,
+		"POST /v1/reconcile":               s.reconcile,
+		"GET /v1/reconcile/last":           s.lastReconcile,
+		"GET /metrics":                     s.metrics,
 	}
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Metrics == nil {
+		writeError(w, http.StatusNotFound, codeNotFound, "metrics are not enabled")
+		return
+	}
+	s.cfg.Metrics.ServeHTTP(w, r)
 }
 
 // Routes lists the API's routes as "METHOD /path".

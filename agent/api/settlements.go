@@ -16,6 +16,8 @@ type SettleBody struct {
 	Identity agent.IdentityInput `json:"identity"`
 	Operator agent.Operator      `json:"operator"`
 	Bill     agent.Bill          `json:"bill"`
+	// Mode: prefer_online (default), require_online, force_offline.
+	Mode string `json:"mode,omitempty"`
 }
 
 // RefundBody is the body of POST /v1/settlements/{id}/refund.
@@ -84,7 +86,7 @@ func (s *Server) createSettlement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, created, err := s.cfg.Service.Settle(r.Context(), agent.SettleRequest{
-		IdempotencyKey: key, Identity: body.Identity, Operator: body.Operator, Bill: body.Bill,
+		IdempotencyKey: key, Identity: body.Identity, Operator: body.Operator, Bill: body.Bill, Mode: body.Mode,
 	})
 	if err != nil {
 		writeErr(w, err)

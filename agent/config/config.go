@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/seed-a859fada/medterm/agent/money"
 )
 
 // Config is the whole file.
@@ -26,8 +28,63 @@ type Config struct {
 	Journal     Journal     `toml:"journal"`
 	API         API         `toml:"api"`
 	Cards       Cards       `toml:"cards"`
+	Offline     Offline     `toml:"offline"`
+	Forwarder   Forwarder   `toml:"forwarder"`
+	Reconcile   Reconcile   `toml:"reconcile"`
+	Retention   Retention   `toml:"retention"`
 	Log         Log         `toml:"log"`
 }
+
+// Offline is the hospital's limits for bills accepted while the platform
+// is unreachable (OFFLINE.md).
+type Offline struct {
+	Enabled             bool     `toml:"enabled"`
+	MaxBill             Yuan     `toml:"max_bill"`
+	MaxBillsPerPatient  int      `toml:"max_bills_per_patient"`
+	MaxAmountPerPatient Yuan     `toml:"max_amount_per_patient"`
+	MaxTerminalAmount   Yuan     `toml:"max_terminal_amount"`
+	MaxRecords          int      `toml:"max_records"`
+	MaxAge              Duration `toml:"max_age"`
+	Trust               []string `toml:"trust"`
+	EstimateInsutype    string   `toml:"estimate_insutype"`
+	InDoubtWindow       Duration `toml:"in_doubt_window"`
+}
+
+// Forwarder tunes the sending of deferred and unfinished bills.
+type Forwarder struct {
+	Concurrency      int      `toml:"concurrency"`
+	MinBackoff       Duration `toml:"min_backoff"`
+	MaxBackoff       Duration `toml:"max_backoff"`
+	BreakerThreshold int      `toml:"breaker_threshold"`
+	BreakerCooldown  Duration `toml:"breaker_cooldown"`
+}
+
+// Reconcile is the daily reconciliation with the platform.
+type Reconcile struct {
+	DailyAt string `toml:"daily_at"` // hh:mm, China time; "" for none
+}
+
+// Retention is how long settled records stay in the journal.
+type Retention struct {
+	KeepDays    int    `toml:"keep_days"`
+	ArchiveFile string `toml:"archive_file"`
+}
+
+// Yuan is an amount written as "500.00" in the file, parsed exactly.
+type Yuan struct{ money.Fen }
+
+// UnmarshalText parses "500" or "500.00".
+func (y *Yuan) UnmarshalText(b []byte) error {
+	v, err := money.ParseNonNegative(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not an amount in yuan (write e.g. \"500.00\"): %w", b, err)
+	}
+	y.Fen = v
+	return nil
+}
+
+// MarshalText writes the amount back.
+func (y Yuan) MarshalText() ([]byte, error) { return []byte(y.Fen.String()), nil }
 
 // Platform is the central platform and how to reach it.
 type Platform struct {
@@ -117,7 +174,16 @@ func Default() Config {
 		Journal: Journal{Path: "/var/lib/medterm/journal.db", KeyFile: "/var/lib/medterm/journal.key"},
 		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token"},
 		Cards:   Cards{Enabled: true, KeyID: 4},
-		Log:     Log{Level: "info", Format: "text"},
+		Offline: Offline{
+			Enabled: true, MaxBill: Yuan{money.CNY(500)}, MaxBillsPerPatient: 3, MaxAmountPerPatient: Yuan{money.CNY(1000)},
+			MaxTerminalAmount: Yuan{money.CNY(20000)}, MaxRecords: 500, MaxAge: Duration{72 * time.Hour},
+			Trust: []string{"card", "qr_signed"}, EstimateInsutype: "310", InDoubtWindow: Duration{10 * time.Minute},
+		},
+		Forwarder: Forwarder{Concurrency: 4, MinBackoff: Duration{5 * time.Second}, MaxBackoff: Duration{10 * time.Minute},
+			BreakerThreshold: 3, BreakerCooldown: Duration{10 * time.Second}},
+		Reconcile: Reconcile{DailyAt: "23:30"},
+		Retention: Retention{KeepDays: 180, ArchiveFile: "/var/lib/medterm/archive.db"},
+		Log:       Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -149,7 +215,7 @@ func Load(path string) (Config, error) {
 }
 
 func (c *Config) resolve(dir string) {
-	for _, p := range []*string{&c.Platform.SecretsFile, &c.Platform.CAFile, &c.Platform.CertFile, &c.Platform.KeyFile, &c.Journal.Path, &c.Journal.KeyFile, &c.API.TokenFile} {
+	for _, p := range []*string{&c.Platform.SecretsFile, &c.Platform.CAFile, &c.Platform.CertFile, &c.Platform.KeyFile, &c.Journal.Path, &c.Journal.KeyFile, &c.API.TokenFile, &c.Retention.ArchiveFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -195,6 +261,29 @@ func (c Config) Validate() error {
 			return fmt.Errorf("api.origins: %q must be an origin like https://his.hospital.local", o)
 		}
 	}
+	if err := c.Offline.validate(); err != nil {
+		return err
+	}
+	if c.Forwarder.Concurrency < 1 || c.Forwarder.Concurrency > 64 {
+		return fmt.Errorf("forwarder.concurrency %d must be 1 to 64", c.Forwarder.Concurrency)
+	}
+	if c.Forwarder.MinBackoff.Duration <= 0 || c.Forwarder.MaxBackoff.Duration < c.Forwarder.MinBackoff.Duration {
+		return errors.New("forwarder.min_backoff must be positive and max_backoff at least as long")
+	}
+	if c.Forwarder.BreakerThreshold < 1 || c.Forwarder.BreakerCooldown.Duration <= 0 {
+		return errors.New("forwarder.breaker_threshold must be at least 1 and breaker_cooldown positive")
+	}
+	if c.Reconcile.DailyAt != "" {
+		if _, err := time.Parse("15:04", c.Reconcile.DailyAt); err != nil {
+			return fmt.Errorf("reconcile.daily_at %q must be hh:mm (24-hour, China time) or empty", c.Reconcile.DailyAt)
+		}
+	}
+	if c.Retention.KeepDays < 180 {
+		return fmt.Errorf("retention.keep_days %d: settled records are kept at least 180 days, as long as the platform keeps msgids", c.Retention.KeepDays)
+	}
+	if c.Retention.ArchiveFile == "" || filepath.Clean(c.Retention.ArchiveFile) == filepath.Clean(c.Journal.Path) {
+		return errors.New("retention.archive_file is required and must not be the journal itself")
+	}
 	if c.Cards.KeyID < 0 || c.Cards.KeyID > 255 {
 		return fmt.Errorf("cards.key_id %d must be 0 to 255", c.Cards.KeyID)
 	}
@@ -205,6 +294,29 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log.format %q must be text or json", c.Log.Format)
+	}
+	return nil
+}
+
+func (o Offline) validate() error {
+	switch {
+	case o.MaxBill.Fen <= 0 || o.MaxAmountPerPatient.Fen <= 0 || o.MaxTerminalAmount.Fen <= 0:
+		return errors.New("offline.max_bill, max_amount_per_patient and max_terminal_amount must be positive")
+	case o.MaxBillsPerPatient < 1 || o.MaxRecords < 1:
+		return errors.New("offline.max_bills_per_patient and max_records must be at least 1")
+	case o.MaxAge.Duration <= 0:
+		return errors.New("offline.max_age must be positive")
+	case o.InDoubtWindow.Duration < time.Minute:
+		return errors.New("offline.in_doubt_window must be at least 1m")
+	case o.EstimateInsutype != "310" && o.EstimateInsutype != "390":
+		return fmt.Errorf("offline.estimate_insutype %q must be 310 or 390", o.EstimateInsutype)
+	}
+	for _, t := range o.Trust {
+		switch t {
+		case "card", "qr_signed", "id_number", "qr_opaque":
+		default:
+			return fmt.Errorf("offline.trust: %q must be card, qr_signed, id_number or qr_opaque", t)
+		}
 	}
 	return nil
 }

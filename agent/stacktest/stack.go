@@ -24,6 +24,8 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/sync/client"
+	"github.com/seed-a859fada/medterm/sync/faultproxy"
+	"github.com/seed-a859fada/medterm/sync/forward"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
@@ -39,22 +41,36 @@ type Options struct {
 	RetryWindow time.Duration
 	// Clock shared by the sandbox and the agent (default: the wall clock).
 	Clock clock.Clock
+	// Offline limits (default: agent.DefaultOfflinePolicy()).
+	Offline *agent.OfflinePolicy
+	// InDoubtWindow of the service (default 10 minutes).
+	InDoubtWindow time.Duration
+	// Proxy puts a TCP fault proxy between the agent and the sandbox.
+	Proxy bool
+	// AttemptTimeout of one platform exchange (default 5 s).
+	AttemptTimeout time.Duration
 }
 
 // Stack is a running sandbox and agent.
 type Stack struct {
-	Sandbox  *sandbox.Platform
-	Personas *personas.Dataset
-	Journal  *journal.Journal
-	Client   *client.Client
-	Service  *agent.Service
-	API      *api.Client
-	Faults   *Faults
-	Dir      string
-	Token    string
+	Sandbox   *sandbox.Platform
+	Personas  *personas.Dataset
+	Journal   *journal.Journal
+	Client    *client.Client
+	Service   *agent.Service
+	API       *api.Client
+	Faults    *Faults
+	Proxy     *faultproxy.Proxy // nil unless Options.Proxy
+	Forwarder *forward.Forwarder
+	Dir       string
+	Token     string
 
 	platformURL string
+	clock       clock.Clock
 }
+
+// Clock is the stack's clock.
+func (s *Stack) Clock() clock.Clock { return s.clock }
 
 // Start starts a stack and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Stack {
@@ -90,6 +106,23 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	hs.Start()
 	t.Cleanup(hs.Close)
+	platformURL := hs.URL
+	var proxy *faultproxy.Proxy
+	if opts.Proxy {
+		proxy, err = faultproxy.New(hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { proxy.Close() })
+		platformURL = proxy.URL()
+	}
+	if opts.AttemptTimeout == 0 {
+		opts.AttemptTimeout = 5 * time.Second
+	}
+	offline := agent.DefaultOfflinePolicy()
+	if opts.Offline != nil {
+		offline = *opts.Offline
+	}
 
 	j, err := journal.Open(filepath.Join(dir, "journal.db"), journal.Options{
 		KeyFile: filepath.Join(dir, "keys", "journal.key"), Institution: Institution, Slot: 1,
@@ -100,18 +133,21 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	t.Cleanup(func() { j.Close() })
 	pc, err := client.New(client.Config{
-		BaseURL: hs.URL, InstitutionCode: Institution, InstitutionName: "sandbox hospital", Region: "441900",
+		BaseURL: platformURL, InstitutionCode: Institution, InstitutionName: "sandbox hospital", Region: "441900",
 		DevNo: "DESK01", Secret: secret, RetryWindow: opts.RetryWindow, ConnectWindow: time.Second,
-		AttemptTimeout: 5 * time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		AttemptTimeout: opts.AttemptTimeout, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		BreakerThreshold: 3, BreakerCooldown: 200 * time.Millisecond,
 		NextMsgid: j.AllocateMsgid, Clock: opts.Clock, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: pc, Clock: opts.Clock, Logger: log,
-		Receipt: agent.ReceiptHeader{Institution: "sandbox hospital", TerminalID: "DESK01"}})
+		Receipt: agent.ReceiptHeader{Institution: "sandbox hospital", TerminalID: "DESK01"},
+		Offline: offline, InDoubtWindow: opts.InDoubtWindow, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	fwd := forward.New(svc, pc, forward.Config{Concurrency: 4, Clock: opts.Clock, Logger: log})
 	token := strings.Repeat("t", 32)
-	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Service: svc, Logger: log})
+	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Service: svc, Logger: log, Drain: fwd.Drain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +157,8 @@ func Start(t testing.TB, opts Options) *Stack {
 	t.Cleanup(func() { cancel(); <-done })
 	return &Stack{
 		Sandbox: sb, Personas: data, Journal: j, Client: pc, Service: svc,
-		API: api.NewClient(srv.Addr(), token), Faults: faults, Dir: dir, Token: token, platformURL: hs.URL,
+		API: api.NewClient(srv.Addr(), token), Faults: faults, Dir: dir, Token: token, platformURL: platformURL,
+		Proxy: proxy, Forwarder: fwd, clock: opts.Clock,
 	}
 }
 
@@ -173,4 +210,21 @@ func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// Drain forwards until nothing is pending or the deadline passes, and
+// returns what is still pending.
+func (s *Stack) Drain(t testing.TB, deadline time.Duration) []*agent.Settlement {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		s.Forwarder.Pass(context.Background(), true)
+		left, err := s.Service.Pending(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 || time.Now().After(end) {
+			return left
+		}
+	}
 }

@@ -21,6 +21,7 @@ const (
 	exitNotFound    = 6  // no such settlement
 	exitConflict    = 7  // not allowed now, or the key was used for another bill
 	exitJournal     = 8  // the journal is locked or unavailable
+	exitUnbalanced  = 9  // reconciliation found differences
 	exitConfig      = 78 // configuration error (sysexits EX_CONFIG)
 	exitInterrupted = 130
 )
@@ -46,7 +47,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var ae *api.APIError
 	var ns notSettledError
+	var ub errUnbalanced
 	switch {
+	case errors.As(err, &ub):
+		return exitUnbalanced
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &ns):

@@ -46,6 +46,11 @@ for window staff and IT and talk to the running daemon.`,
 		newJournalCmd(g),
 		newReceiptCmd(g),
 		newCardCmd(g),
+		newStatusCmd(g),
+		newSyncCmd(g),
+		newArrearsCmd(g),
+		newVoidCmd(g),
+		newReconcileCmd(g),
 		newVersionCmd(g),
 	)
 	return root

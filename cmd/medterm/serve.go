@@ -19,12 +19,14 @@ import (
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/events"
+	"github.com/seed-a859fada/medterm/agent/metrics"
 	"github.com/seed-a859fada/medterm/agent/supervise"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/psam"
 	"github.com/seed-a859fada/medterm/devices/sscard"
 	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/sync/client"
+	"github.com/seed-a859fada/medterm/sync/forward"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
@@ -65,17 +67,25 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	defer j.Close()
+	bus := events.NewBus(nil)
 	pc, err := client.New(client.Config{
 		BaseURL: cfg.Platform.URL, InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
 		Region: cfg.Institution.Region, DevNo: cfg.Terminal.ID, Secret: secret,
 		CAFile: cfg.Platform.CAFile, CertFile: cfg.Platform.CertFile, KeyFile: cfg.Platform.KeyFile,
 		AttemptTimeout: cfg.Platform.AttemptTimeout.Duration, RetryWindow: cfg.Platform.RetryWindow.Duration,
 		ConnectWindow: cfg.Platform.ConnectWindow.Duration, NextMsgid: j.AllocateMsgid, Logger: log,
+		BreakerThreshold: cfg.Forwarder.BreakerThreshold, BreakerCooldown: cfg.Forwarder.BreakerCooldown.Duration,
+		OnChange: func(online bool) {
+			if online {
+				bus.Publish(events.PlatformOnline, nil)
+			} else {
+				bus.Publish(events.PlatformOffline, nil)
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)
 	}
-	bus := events.NewBus(nil)
 	var desk *agent.Desk
 	var services []supervise.Service
 	if cfg.Cards.Enabled {
@@ -91,17 +101,24 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		services = append(services, supervise.Service{Name: "cards", Run: desk.Run})
 	}
 	svc := agent.NewService(agent.ServiceConfig{
-		Journal: j, Platform: pc, Logger: log, Desk: desk,
-		Receipt: agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID},
+		Journal: j, Platform: pc, Logger: log, Desk: desk, Events: bus,
+		Receipt:       agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID},
+		Offline:       offlinePolicy(cfg.Offline),
+		InDoubtWindow: cfg.Offline.InDoubtWindow.Duration,
+		MinBackoff:    cfg.Forwarder.MinBackoff.Duration, MaxBackoff: cfg.Forwarder.MaxBackoff.Duration,
 	})
+	fwd := forward.New(svc, pc, forward.Config{Concurrency: cfg.Forwarder.Concurrency, Logger: log})
+	svc.OnDeferred(fwd.Kick)
 	token, err := loadOrCreateToken(cfg.API.TokenFile)
 	if err != nil {
 		return err
 	}
+	st := &statusSource{cfg: cfg, svc: svc, pc: pc, fwd: fwd, desk: desk}
 	srv, err := api.New(api.Config{
 		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
 		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Events: bus, Version: version, Logger: log,
-		Status: func(ctx context.Context) any { return statusOf(ctx, cfg, svc, pc) },
+		Status: func(ctx context.Context) any { return st.status(ctx) }, Drain: fwd.Drain,
+		Metrics: metrics.Handler(st.metrics),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)
@@ -114,28 +131,26 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			}
 			return nil
 		}},
-		supervise.Service{Name: "recovery", Run: agent.NewRecovery(svc, log).Run},
+		supervise.Service{Name: "forwarder", Run: fwd.Run},
+		supervise.Service{Name: "policy", Run: svc.RunPolicyRefresh},
 	)
+	if cfg.Reconcile.DailyAt != "" {
+		rec, err := agent.NewReconciler(svc, cfg.Reconcile.DailyAt)
+		if err != nil {
+			return fmt.Errorf("%w: %w", config.ErrConfig, err)
+		}
+		services = append(services, supervise.Service{Name: "reconcile", Run: rec.Run})
+	}
 	err = supervise.Run(ctx, supervise.Options{Logger: log}, services...)
 	log.Info("medterm stopped")
 	return err
 }
 
-// statusOf is the daemon's answer to GET /v1/status.
-func statusOf(ctx context.Context, cfg config.Config, svc *agent.Service, pc *client.Client) any {
-	ps := pc.Status()
-	counts := map[agent.State]int{}
-	if list, err := svc.List(ctx, agent.ListFilter{Limit: 100000}); err == nil {
-		for _, s := range list {
-			counts[s.State]++
-		}
-	}
-	return map[string]any{
-		"version":  version,
-		"terminal": cfg.Terminal.ID,
-		"online":   ps.Reachable,
-		"platform": map[string]any{"url": cfg.Platform.URL, "reachable": ps.Reachable, "last_ok": ps.LastOK, "last_error": ps.LastError, "last_error_at": ps.LastErrAt},
-		"journal":  map[string]any{"path": cfg.Journal.Path, "states": counts},
+func offlinePolicy(c config.Offline) agent.OfflinePolicy {
+	return agent.OfflinePolicy{
+		Enabled: c.Enabled, MaxBill: c.MaxBill.Fen, MaxPerPatientCount: c.MaxBillsPerPatient,
+		MaxPerPatientAmount: c.MaxAmountPerPatient.Fen, MaxTerminalAmount: c.MaxTerminalAmount.Fen,
+		MaxRecords: c.MaxRecords, MaxAge: c.MaxAge.Duration, Trust: c.Trust, EstimateInsutype: c.EstimateInsutype,
 	}
 }
 

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/config"
+	"github.com/seed-a859fada/medterm/agent/metrics"
+	"github.com/seed-a859fada/medterm/sync/client"
+	"github.com/seed-a859fada/medterm/sync/forward"
+)
+
+// statusSource gathers the daemon's status for the API and the metrics,
+// from the same reads, so that the two never disagree.
+type statusSource struct {
+	cfg  config.Config
+	svc  *agent.Service
+	pc   *client.Client
+	fwd  *forward.Forwarder
+	desk *agent.Desk
+}
+
+func (s *statusSource) status(ctx context.Context) api.Status {
+	ps := s.pc.Status()
+	st := api.Status{
+		Version: version, Terminal: s.cfg.Terminal.ID,
+		Online: ps.Reachable && s.pc.Available(),
+		Platform: api.PlatformStatus{URL: s.cfg.Platform.URL, Reachable: ps.Reachable, LastOK: ps.LastOK,
+			LastError: ps.LastError, LastErrorAt: ps.LastErrAt},
+		LastError: ps.LastError,
+		Forwarder: s.fwd.Stats(),
+		States:    map[string]int{},
+	}
+	if list, err := s.svc.List(ctx, agent.ListFilter{}); err == nil {
+		for _, x := range list {
+			st.States[string(x.State)]++
+			switch x.State {
+			case agent.StateInDoubt, agent.StateReversing, agent.StateRefunding:
+				st.Backlog.Unfinished++
+			}
+		}
+	}
+	if b, err := s.svc.Backlog(ctx); err == nil {
+		st.Backlog.Count, st.Backlog.AmountFen = b.Count, int64(b.Amount)
+		if !b.Oldest.IsZero() {
+			st.Backlog.OldestSeconds = int64(time.Since(b.Oldest).Seconds())
+			st.Backlog.Oldest = b.Oldest.Format(time.RFC3339)
+		}
+	}
+	if s.desk != nil {
+		st.Cards = s.desk.Readers()
+	}
+	if r, err := s.svc.LastReport(ctx); err == nil {
+		st.Reconcile = &api.ReconcileStatus{Date: r.Date, At: r.At, Balanced: r.Balanced, Diffs: len(r.Diffs)}
+	}
+	return st
+}
+
+func (s *statusSource) metrics(ctx context.Context) metrics.Snapshot {
+	st := s.status(ctx)
+	fs := s.fwd.Stats()
+	m := metrics.Snapshot{
+		Online: st.Online, BacklogCount: st.Backlog.Count, BacklogAmountFen: st.Backlog.AmountFen,
+		BacklogOldest: time.Duration(st.Backlog.OldestSeconds) * time.Second, Unfinished: st.Backlog.Unfinished,
+		States: st.States, Forwarded: fs.Forwarded, ForwardFailures: fs.Failed,
+	}
+	if st.Reconcile != nil {
+		b := st.Reconcile.Balanced
+		m.ReconcileBalanced = &b
+	}
+	for _, r := range st.Cards {
+		if r.Card != nil {
+			m.CardsInserted++
+		}
+	}
+	return m
+}
