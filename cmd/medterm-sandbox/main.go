@@ -75,6 +75,6 @@ It is for development, demos and tests, never for real patients.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
-	root.AddCommand(newServeCmd(), newDemoCmd(), newCardCmd(), newOutageCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd(), newCardCmd(), newCodeCmd(), newOutageCmd())
 	return root
 }

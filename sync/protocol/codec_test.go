@@ -32,6 +32,10 @@ var samples = map[string]struct{ in, out any }{
 	"3202": {protocol.ReconcileDetailInput{Data: protocol.ReconcileDetailQuery{DevNo: "T1", StmtBegndate: "2026-11-23"}, Detail: []protocol.ReconcileItem{{Msgid: "m", MedfeeSumamt: 100}}},
 		protocol.ReconcileDetailOutput{Diffs: []protocol.ReconcileDiff{{Kind: protocol.DiffMissingLocal, Platform: &protocol.ReconcileItem{MedfeeSumamt: 100}}}}},
 	"E002": {protocol.PolicyInput{}, protocol.PolicyOutput{Data: protocol.Policy{Version: "1", Insurance: []protocol.InsurancePolicy{{Insutype: "310", Deductible: 50000, RatioPct: 70, YearCap: 800000}}, LimitPerTxn: 30000}}},
+	"E001": {protocol.TrustListInput{Data: protocol.TrustListQuery{SinceVersion: 6}},
+		protocol.TrustListOutput{Version: 7, Revoked: []string{"00000000000004d2"}, Keys: []protocol.TrustKey{{
+			KeyID: 1, Alg: "ed25519", PublicKey: "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8",
+			NotBefore: time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC), NotAfter: time.Date(2027, 6, 30, 16, 0, 0, 0, time.UTC)}}}},
 	"3201": {protocol.ReconcileInput{Data: protocol.ReconcileData{MedfeeSumamt: 100, FixmedinsSetlCnt: 1}}, protocol.ReconcileOutput{Data: protocol.ReconcileResult{StmtRslt: "0"}}},
 }
 

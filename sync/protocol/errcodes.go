@@ -36,6 +36,16 @@ const (
 	// CodeReversed: the msgid was named by a reversal (2601) before it
 	// arrived; it is never booked.
 	CodeReversed = "REVERSED"
+	// CodeCredentialInvalid: a QR credential code (1101 with
+	// mdtrt_cert_type 01) that is not genuine or cannot be used: a bad
+	// signature, an unknown issuer, a damaged or unknown code. Not
+	// BAD_SIGNATURE, which is the request's own signature and a door
+	// refusal. With CREDENTIAL_EXPIRED and CREDENTIAL_REPLAYED, err_msg
+	// says what the patient should do.
+	CodeCredentialInvalid = "CREDENTIAL_INVALID"
+	// CodeCredentialRevoked: the code's certificate was revoked (a phone
+	// reported lost); the patient is identified another way.
+	CodeCredentialRevoked = "CREDENTIAL_REVOKED"
 )
 
 // Error is a failure answered by the platform (infcode -1).

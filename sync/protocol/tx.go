@@ -71,6 +71,7 @@ var (
 	ReconcileTotals = Tx[ReconcileInput, ReconcileOutput]{Infno: "3201", Name: "reconciliation totals"}
 	ReconcileDetail = Tx[ReconcileDetailInput, ReconcileDetailOutput]{Infno: "3202", Name: "reconciliation detail"}
 	PolicyParams    = Tx[PolicyInput, PolicyOutput]{Infno: "E002", Name: "policy parameters"}
+	TrustList       = Tx[TrustListInput, TrustListOutput]{Infno: "E001", Name: "credential trust list"}
 )
 
 // Table lists every transaction by infno.
@@ -79,7 +80,7 @@ var Table = func() map[string]Entry {
 	for _, e := range []Entry{
 		SignIn.Entry(), PersonInfo.Entry(), Register.Entry(), UploadFees.Entry(),
 		PreSettle.Entry(), Settle.Entry(), CancelSettle.Entry(), Reverse.Entry(),
-		ReconcileTotals.Entry(), ReconcileDetail.Entry(), PolicyParams.Entry(),
+		ReconcileTotals.Entry(), ReconcileDetail.Entry(), PolicyParams.Entry(), TrustList.Entry(),
 	} {
 		m[e.Infno] = e
 	}

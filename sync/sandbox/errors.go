@@ -10,4 +10,8 @@ var (
 	// ErrOptions is an Open or Listen call that cannot work as asked: no
 	// personas for a fresh state file, no secrets, a non-loopback address.
 	ErrOptions = errors.New("sandbox options")
+	// ErrUnknownPersona: no persona of the data set has this key.
+	ErrUnknownPersona = errors.New("unknown persona")
+	// ErrNoPhone: the persona has no phone to show a code.
+	ErrNoPhone = errors.New("persona has no phone")
 )

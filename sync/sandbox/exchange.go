@@ -84,6 +84,7 @@ var handlers = map[string]handler{
 	protocol.ReconcileTotals.Infno: typed(reconcile),
 	protocol.ReconcileDetail.Infno: typed(reconcileDetail),
 	protocol.PolicyParams.Infno:    typed(policyParams),
+	protocol.TrustList.Infno:       typed(trustList),
 }
 
 // exchange answers one request: the stateless signature check, then one

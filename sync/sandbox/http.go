@@ -22,6 +22,9 @@ import (
 //	GET  /admin/cards            the card readers and what is in them
 //	POST /admin/cards/insert     CardInsert: a persona's card into a reader
 //	POST /admin/cards/remove     CardRemove: the card out of a reader
+//	GET  /admin/phones           the personas' phones (PhoneInfo)
+//	GET  /admin/phones/{persona}/code?format=text|json|png|terminal
+//	                             the phone's next code (Code)
 //
 // Every request must name a loopback host (a DNS-rebinding page cannot
 // reach the platform through a victim's browser); the admin endpoints also
@@ -38,6 +41,8 @@ func (p *Platform) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/cards", adminOnly(p.serveCards))
 	mux.HandleFunc("POST /admin/cards/insert", adminOnly(p.serveCardInsert))
 	mux.HandleFunc("POST /admin/cards/remove", adminOnly(p.serveCardRemove))
+	mux.HandleFunc("GET /admin/phones", adminOnly(p.servePhones))
+	mux.HandleFunc("GET /admin/phones/{persona}/code", adminOnly(p.serveCode))
 	return p.outageSwitch(p.hostCheck(mux))
 }
 

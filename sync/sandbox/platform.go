@@ -28,6 +28,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/devices/credential"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
@@ -81,7 +82,9 @@ type Platform struct {
 	allowRemote   bool
 	log           *slog.Logger
 	cards         *cards.Rack
-	outage        atomic.Bool
+	// trust is the credential trust list, fixed when the state was seeded.
+	trust  *credential.TrustList
+	outage atomic.Bool
 	// doorSerial numbers answers given before any state is touched (a body
 	// too large, a bad signature); see refmsgid.
 	doorSerial atomic.Uint64
@@ -115,7 +118,14 @@ func Open(path string, opts Options) (*Platform, error) {
 		db: db, clock: opts.Clock, secrets: opts.Secrets, ttl: opts.SessionTTL,
 		allowRemote: opts.AllowRemote, log: opts.Logger,
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return p.prepare(tx, opts) }); err != nil {
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := p.prepare(tx, opts); err != nil {
+			return err
+		}
+		p.trust, err = loadTrust(tx)
+		return err
+	})
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -149,6 +159,7 @@ func (p *Platform) prepare(tx *bolt.Tx, opts Options) error {
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
+	schema := 0
 	if v := meta.Get(metaSchema); v != nil {
 		n, err := strconv.Atoi(string(v))
 		if err != nil {
@@ -157,6 +168,7 @@ func (p *Platform) prepare(tx *bolt.Tx, opts Options) error {
 		if n > schemaVersion {
 			return fmt.Errorf("%w: written by a newer medterm-sandbox (schema %d, this one knows %d)", ErrState, n, schemaVersion)
 		}
+		schema = n
 	}
 	if raw := meta.Get(metaDataset); raw != nil {
 		d, err := personas.Parse(raw)
@@ -165,12 +177,32 @@ func (p *Platform) prepare(tx *bolt.Tx, opts Options) error {
 		}
 		p.data = d
 		p.log.Info("state file reused", "people", len(d.People))
-		return nil
+		return p.migrate(tx, schema)
 	}
 	if opts.Personas == nil {
 		return fmt.Errorf("%w: a fresh state file needs personas to seed it", ErrOptions)
 	}
 	return p.seed(tx, opts.Personas)
+}
+
+// migrate brings a state file of an older schema up to this one, in the
+// same transaction that opens it.
+func (p *Platform) migrate(tx *bolt.Tx, from int) error {
+	if from >= schemaVersion {
+		return nil
+	}
+	if from < 2 {
+		// Schema 1 had no phones: draw the issuer keys, and the phones of
+		// the stored data set's personas (none in a version 1 file).
+		if err := p.seedCredentials(tx, p.clock.Now()); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bucketMeta).Put(metaSchema, []byte(strconv.Itoa(schemaVersion))); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	p.log.Info("state file migrated", "from_schema", from, "to_schema", schemaVersion)
+	return nil
 }
 
 // seed stores the data set and every person's starting balances. The
@@ -211,6 +243,9 @@ func (p *Platform) seed(tx *bolt.Tx, d *personas.Dataset) error {
 		if err := putJSON(tx, bucketPeople, []byte(person.PsnNo), &s); err != nil {
 			return err
 		}
+	}
+	if err := p.seedCredentials(tx, p.clock.Now()); err != nil {
+		return err
 	}
 	p.log.Info("state seeded", "people", len(p.data.People), "year", year)
 	return nil

@@ -28,22 +28,35 @@ var (
 	bucketSettlements = []byte("settlements") // setl_id → settlement
 	bucketRefmsg      = []byte("refmsg")      // only its sequence: inf_refmsgid serials
 
+	// Schema 2: the patients' phones.
+	bucketIssuers     = []byte("issuers")      // key id (2 bytes) → issuerRecord
+	bucketPhones      = []byte("phones")       // persona key → phoneRecord
+	bucketTokens      = []byte("tokens")       // person token (hex) → psn_no
+	bucketQRCounters  = []byte("qr_counters")  // serial (16 hex) → highest counter accepted (8 bytes)
+	bucketOpaque      = []byte("opaque_codes") // opaque code text → opaqueRecord
+	bucketOpaqueTimes = []byte("opaque_times") // unix s (8 bytes) + code → nil, for pruning
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketPeople, bucketSessions, bucketNonces, bucketNonceTimes,
 		bucketMsgids, bucketMsgidTimes, bucketTombstones, bucketVisits, bucketBatches,
 		bucketSettlements, bucketRefmsg,
+		bucketIssuers, bucketPhones, bucketTokens, bucketQRCounters, bucketOpaque, bucketOpaqueTimes,
 	}
 )
 
 // Meta keys.
 var (
-	metaSchema  = []byte("schema")
-	metaDataset = []byte("dataset")
+	metaSchema       = []byte("schema")
+	metaDataset      = []byte("dataset")
+	metaTrustVersion = []byte("trust_version")
 )
 
 // schemaVersion is the state file layout this code writes. A file with a
-// newer one is refused rather than misread.
-const schemaVersion = 1
+// newer one is refused rather than misread; an older one is migrated.
+//
+//	1: people, sessions, msgids, visits, batches, settlements
+//	2: issuer keys, phones, person tokens, code counters, opaque codes
+const schemaVersion = 2
 
 // Retention of single-use and idempotency records.
 const (

@@ -25,7 +25,8 @@ func signIn(c *call, in *protocol.SignInInput) (any, error) {
 	return protocol.SignInOutput{Signinoutb: protocol.SignInResult{SignNo: signNo, SignTime: protocol.FormatInfTime(c.now)}}, nil
 }
 
-// 1101: who the patient is, by ID number or by social-security card.
+// 1101: who the patient is, by ID number, social-security card or
+// credential code.
 // Refusals never echo the number or name asked about: an agent logs
 // err_msg.
 func personInfo(c *call, in *protocol.PersonInfoInput) (any, error) {
@@ -51,7 +52,11 @@ func personInfo(c *call, in *protocol.PersonInfoInput) (any, error) {
 		}
 		p = found
 	case protocol.CertQR:
-		return nil, refuse(protocol.CodeBadRequest, "electronic credentials (mdtrt_cert_type 01) are not served by this platform version")
+		found, err := c.byCode(q.MdtrtCertNo)
+		if err != nil {
+			return nil, err
+		}
+		p = found
 	default:
 		return nil, refuse(protocol.CodeBadRequest, "mdtrt_cert_type %q is not 01, 02 or 03", q.MdtrtCertType)
 	}
