@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
@@ -22,6 +24,9 @@ import (
 
 // Outcome is what a scenario must end in.
 type Outcome struct {
+	// Refused, when set, is a word the agent's refusal must contain: the
+	// bill is not accepted at all (an expired card).
+	Refused   string
 	State     agent.State
 	Payment   string // paid, pending, confirm_required ("" for declined)
 	Source    string
@@ -34,8 +39,11 @@ type Scenario struct {
 	Name    string
 	Persona string // personas key
 	Where   string // who submits it: "doctor's desk", "window"
-	Bill    agent.Bill
-	Want    Outcome
+	// Card: the patient inserts the social-security card into the desk's
+	// reader and the HIS settles "for the card in this desk's reader".
+	Card bool
+	Bill agent.Bill
+	Want Outcome
 }
 
 // Catalogue items, priced in fen.
@@ -55,39 +63,56 @@ func bill(visit string, items ...agent.FeeItem) agent.Bill {
 	return agent.Bill{VisitNo: visit, DeptCode: "A03", DeptName: "Internal medicine", DoctorID: "D017", DoctorName: "Dr Liang", Items: items}
 }
 
+// at is a scenario settled without a card.
+func at(name, persona, where string, b agent.Bill, want Outcome) Scenario {
+	return Scenario{Name: name, Persona: persona, Where: where, Bill: b, Want: want}
+}
+
+// Desk is the morning at the doctor's desk: patients insert their cards.
+func Desk() []Scenario {
+	return []Scenario{
+		{Name: "2.0 card at the doctor's desk", Persona: "bank-card", Where: "doctor's desk", Card: true, Bill: bill("MZ0101", consult, amoxicillin),
+			Want: Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}},
+		{Name: "3.0 card, authenticated through the PSAM", Persona: "acct-first", Where: "doctor's desk", Card: true, Bill: bill("MZ0102", bloodTest, ctScan),
+			Want: Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}},
+		{Name: "expired card refused", Persona: "card-expired", Where: "doctor's desk", Card: true, Bill: bill("MZ0103", consult),
+			Want: Outcome{Refused: "expired"}},
+	}
+}
+
 // Day is the scripted day at the window and the doctor's desk.
 func Day() []Scenario {
 	return []Scenario{
-		{"frictionless from the personal account", "acct-first", "doctor's desk", bill("MZ0001", amoxicillin, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}},
-		{"frictionless from a debit card", "bank-card", "doctor's desk", bill("MZ0002", consult, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}},
-		{"account too small: whole amount to the credit line", "credit-fallback", "doctor's desk", bill("MZ0003", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceCredit}},
-		{"over the per-transaction limit: left pending", "low-limit", "doctor's desk", bill("MZ0004", consult, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitPerTxn}},
-		{"first bill of the day within the daily limit", "daily-limit", "doctor's desk", bill("MZ0005", consult, consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}},
-		{"second bill: the daily limit is reached", "daily-limit", "doctor's desk", bill("MZ0006", consult, consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitDaily}},
-		{"a child's bill charged to the signing parent", "family-child", "doctor's desk", bill("MZ0007", consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, FamilyPay: true}},
-		{"confirm-first family link: waits for confirmation", "family-confirm", "doctor's desk", bill("MZ0008", consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, FamilyPay: true}},
-		{"no agreement: fund settled, self-pay pending", "no-agreement", "window", bill("MZ0009", consult, supplement),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeNoAgreement}},
-		{"resident insurance, no personal account", "resident-390", "doctor's desk", bill("MZ0010", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}},
-		{"deductible already met: the fund pays from the first fen", "deductible-met", "doctor's desk", bill("MZ0011", consult, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid}},
-		{"near the yearly cap", "near-cap", "doctor's desk", bill("MZ0012", ctScan, ctScan),
-			Outcome{State: agent.StateSettled}},
-		{"nothing covers the bill: pending, never half-paid", "insufficient", "window", bill("MZ0013", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}},
-		{"seventy: no credit line, card short", "elderly-no-credit", "window", bill("MZ0014", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}},
-		{"insurance suspended: declined", "not-insured", "window", bill("MZ0015", consult),
-			Outcome{State: agent.StateDeclined, Reason: protocol.CodeNotInsured}},
+		at("frictionless from the personal account", "acct-first", "doctor's desk", bill("MZ0001", amoxicillin, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}),
+		at("frictionless from a debit card", "bank-card", "doctor's desk", bill("MZ0002", consult, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}),
+		at("account too small: whole amount to the credit line", "credit-fallback", "doctor's desk", bill("MZ0003", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceCredit}),
+		at("over the per-transaction limit: left pending", "low-limit", "doctor's desk", bill("MZ0004", consult, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitPerTxn}),
+		at("first bill of the day within the daily limit", "daily-limit", "doctor's desk", bill("MZ0005", consult, consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}),
+		at("second bill: the daily limit is reached", "daily-limit", "doctor's desk", bill("MZ0006", consult, consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitDaily}),
+		at("a child's bill charged to the signing parent", "family-child", "doctor's desk", bill("MZ0007", consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, FamilyPay: true}),
+		at("confirm-first family link: waits for confirmation", "family-confirm", "doctor's desk", bill("MZ0008", consult),
+			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, FamilyPay: true}),
+		at("no agreement: fund settled, self-pay pending", "no-agreement", "window", bill("MZ0009", consult, supplement),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeNoAgreement}),
+		at("resident insurance, no personal account", "resident-390", "doctor's desk", bill("MZ0010", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}),
+		at("deductible already met: the fund pays from the first fen", "deductible-met", "doctor's desk", bill("MZ0011", consult, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid}),
+		at("near the yearly cap", "near-cap", "doctor's desk", bill("MZ0012", ctScan, ctScan),
+			Outcome{State: agent.StateSettled}),
+		at("nothing covers the bill: pending, never half-paid", "insufficient", "window", bill("MZ0013", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}),
+		at("seventy: no credit line, card short", "elderly-no-credit", "window", bill("MZ0014", consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}),
+		at("insurance suspended: declined", "not-insured", "window", bill("MZ0015", consult),
+			Outcome{State: agent.StateDeclined, Reason: protocol.CodeNotInsured}),
 	}
 }
 
@@ -103,6 +128,15 @@ type Env struct {
 	// Settle, if set, submits "window" scenarios (the demo runs the CLI
 	// for them); otherwise they go through the API too.
 	Settle func(ctx context.Context, key string, body api.SettleBody) (api.SettlementView, error)
+	// Cards inserts and removes the patients' cards in the desk's reader;
+	// nil skips the desk scenarios.
+	Cards CardSlot
+}
+
+// CardSlot is the desk's card reader as the patients use it.
+type CardSlot interface {
+	Insert(ctx context.Context, persona string) error
+	Remove(ctx context.Context) error
 }
 
 // Result is one played scenario.
@@ -110,7 +144,8 @@ type Result struct {
 	Scenario Scenario
 	View     api.SettlementView
 	Receipt  string
-	Err      error // the outcome did not match, or a call failed
+	Refusal  string // the agent's refusal, when the scenario expects one
+	Err      error  // the outcome did not match, or a call failed
 }
 
 // Play plays the day, writing each receipt to w, and returns every result.
@@ -118,7 +153,11 @@ type Result struct {
 // recorded and the day goes on.
 func Play(ctx context.Context, env Env, w io.Writer) ([]Result, error) {
 	var results []Result
-	for i, sc := range Day() {
+	day := Day()
+	if env.Cards != nil {
+		day = append(Desk(), day...)
+	}
+	for i, sc := range day {
 		r := playOne(ctx, env, i, sc)
 		results = append(results, r)
 		report(w, i+1, r)
@@ -162,6 +201,9 @@ func playOne(ctx context.Context, env Env, i int, sc Scenario) Result {
 		Bill:     sc.Bill,
 	}
 	key := fmt.Sprintf("%sday-%02d", env.KeyPrefix, i+1)
+	if sc.Card {
+		return playCard(ctx, env, key, sc, body)
+	}
 	settle := env.API.Settle
 	if sc.Where == "window" {
 		body.Operator = agent.Operator{ID: "W01", Name: "Window 1", Type: protocol.OpterClerk}
@@ -185,6 +227,75 @@ func playOne(ctx context.Context, env Env, i int, sc Scenario) Result {
 		}
 	}
 	return r
+}
+
+// playCard has the patient insert the card, the HIS settle for the card
+// in the desk's reader, and the patient take the card back.
+func playCard(ctx context.Context, env Env, key string, sc Scenario, body api.SettleBody) Result {
+	r := Result{Scenario: sc}
+	if err := env.Cards.Insert(ctx, sc.Persona); err != nil {
+		r.Err = fmt.Errorf("%w: insert the card: %v", errCall, err)
+		return r
+	}
+	defer func() {
+		if err := env.Cards.Remove(ctx); err != nil && r.Err == nil {
+			r.Err = fmt.Errorf("%w: remove the card: %v", errCall, err)
+		}
+		if err := waitDesk(ctx, env.API, false); err != nil && r.Err == nil {
+			r.Err = fmt.Errorf("%w: %v", errCall, err)
+		}
+	}()
+	if err := waitDesk(ctx, env.API, true); err != nil {
+		r.Err = fmt.Errorf("%w: %v", errCall, err)
+		return r
+	}
+	body.Identity = agent.IdentityInput{CardReader: "desk"}
+	v, err := env.API.Settle(ctx, key, body)
+	r.View = v
+	var ae *api.APIError
+	switch {
+	case sc.Want.Refused != "" && errors.As(err, &ae) && strings.Contains(ae.Message, sc.Want.Refused):
+		r.Refusal = ae.Message
+		return r
+	case sc.Want.Refused != "":
+		r.Err = fmt.Errorf("want a refusal mentioning %q, got %v (state %s)", sc.Want.Refused, err, v.State)
+		return r
+	case err != nil:
+		r.Err = fmt.Errorf("%w: settle: %v", errCall, err)
+		return r
+	}
+	if r.Err = check(sc, v); r.Err == nil && v.State == agent.StateSettled {
+		if r.Receipt, err = env.API.ReceiptText(ctx, v.ID); err != nil {
+			r.Err = fmt.Errorf("%w: receipt: %v", errCall, err)
+		}
+	}
+	return r
+}
+
+// waitDesk waits until the agent has read a card in its desk reader
+// (present) or sees the reader empty.
+func waitDesk(ctx context.Context, c *api.Client, present bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		var cards struct {
+			Readers []agent.ReaderView `json:"readers"`
+		}
+		if _, err := c.Do(ctx, http.MethodGet, "/v1/cards", nil, nil, &cards); err != nil {
+			return fmt.Errorf("card readers: %w", err)
+		}
+		if len(cards.Readers) > 0 {
+			r := cards.Readers[0]
+			if got := r.Card != nil || r.Error != ""; got == present {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the agent did not see the card %s: %w", map[bool]string{true: "inserted", false: "removed"}[present], ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // check compares a settlement with what the scenario must show, and checks
@@ -237,6 +348,8 @@ func report(w io.Writer, n int, r Result) {
 	switch {
 	case r.Receipt != "":
 		fmt.Fprint(w, indent(r.Receipt))
+	case r.Refusal != "":
+		fmt.Fprintf(w, "   refused: %s\n", r.Refusal)
 	case r.View.Error != nil:
 		fmt.Fprintf(w, "   %s: %s: %s\n", r.View.State, r.View.Error.Code, r.View.Error.Message)
 	}

@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/devices/vpcd"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
 
@@ -64,15 +66,30 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 
-	fmt.Fprintln(out, "== starting the sandbox platform")
+	fmt.Fprintln(out, "== starting the virtual card readers (pcscd + vpcd)")
+	readers, err := vpcd.Start(ctx)
+	if err != nil {
+		return fmt.Errorf("virtual card readers: %w", err)
+	}
+	defer readers.Close()
+	if readers.Daemon != nil {
+		fmt.Fprintln(out, "   started pcscd")
+	} else {
+		fmt.Fprintln(out, "   using the pcscd already running")
+	}
+	fmt.Fprintf(out, "   desk reader %q, PSAM reader %q\n", readers.Card.Name, readers.PSAM.Name)
+
+	fmt.Fprintln(out, "== starting the sandbox platform (with the patients' cards and the hospital's PSAM)")
 	sb, err := sandbox.Open(filepath.Join(o.Dir, "sandbox.db"), sandbox.Options{
 		Personas: data, Secrets: map[string][]byte{Institution: secret}, Reset: true,
-		Logger: slog.New(slog.DiscardHandler),
+		Logger:      slog.New(slog.DiscardHandler),
+		CardReaders: []string{readers.Card.Addr}, PSAMReader: readers.PSAM.Addr,
 	})
 	if err != nil {
 		return err
 	}
 	defer sb.Close()
+	_, keyID, _ := data.PSAMKey()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -88,7 +105,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 	cfgFile := filepath.Join(o.Dir, "medterm.toml")
-	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL, apiAddr)), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL, apiAddr, readers.PSAM.Name, keyID)), 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "== starting the agent: %s serve --config %s\n", o.Medterm, cfgFile)
@@ -105,7 +122,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	fmt.Fprintf(out, "   agent API at %s\n", apiAddr)
 
 	results, err := Play(ctx, Env{API: cli, Personas: data, KeyPrefix: fmt.Sprintf("demo-%d-", time.Now().Unix()),
-		Settle: windowCLI(o.Medterm, cfgFile, o.Dir)}, out)
+		Settle: windowCLI(o.Medterm, cfgFile, o.Dir), Cards: SandboxCards{Rack: sb.Cards()}}, out)
 	if err != nil {
 		return err
 	}
@@ -122,7 +139,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	return nil
 }
 
-func agentConfig(platformURL, apiAddr string) string {
+func agentConfig(platformURL, apiAddr, psamReader string, keyID byte) string {
 	return fmt.Sprintf(`# written by medterm-sandbox demo
 [platform]
 url = %q
@@ -147,9 +164,14 @@ key_file = "keys/journal.key"
 addr = %q
 token_file = "api.token"
 
+[cards]
+enabled = true
+psam_reader = %q
+key_id = %d
+
 [log]
 level = "info"
-`, platformURL, Institution, apiAddr)
+`, platformURL, Institution, apiAddr, psamReader, keyID)
 }
 
 func freePort() (string, error) {
@@ -248,4 +270,19 @@ func windowCLI(bin, cfg, dir string) func(ctx context.Context, key string, body 
 		}
 		return v, nil
 	}
+}
+
+// SandboxCards is the desk reader's slot of the sandbox's card rack.
+type SandboxCards struct{ Rack *cards.Rack }
+
+// Insert puts the persona's card into reader 0.
+func (c SandboxCards) Insert(_ context.Context, persona string) error {
+	_, err := c.Rack.Insert(persona, 0, cards.Faults{})
+	return err
+}
+
+// Remove takes the card out of reader 0.
+func (c SandboxCards) Remove(context.Context) error {
+	_, err := c.Rack.Remove(0)
+	return err
 }
