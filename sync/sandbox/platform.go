@@ -4,7 +4,10 @@
 // session), answers each msgid once and replays that answer forever after,
 // and applies the payment rules of package policy to the people of a
 // persona data set, keeping balances, settlements and answers in its own
-// bbolt file.
+// bbolt file. It also plays the patients' side: their social-security
+// cards, served into vpcd card readers (package cards), and their phones,
+// which show insurance QR codes that 1101 accepts and that E001's trust
+// list lets a terminal verify offline.
 //
 // Integration tests of the agent start it in-process:
 //
