@@ -138,3 +138,14 @@ func median9(p *[9]byte) byte {
 	_, _, _, _, _, _, _, _ = p0, p1, p2, p3, p5, p6, p7, p8 // placed on the way; only the middle is needed
 	return byte(p4)
 }
+
+// rotate returns g turned a quarter clockwise.
+func (g gray) rotate() gray {
+	r := gray{w: g.h, h: g.w, pix: make([]byte, len(g.pix))}
+	for y := 0; y < g.h; y++ {
+		for x := 0; x < g.w; x++ {
+			r.pix[x*r.w+(g.h-1-y)] = g.pix[y*g.w+x]
+		}
+	}
+	return r
+}
