@@ -54,6 +54,10 @@ fuzz: setup ## Run every fuzz target for FUZZTIME each (default 60s)
 	  done; \
 	done
 
+.PHONY: soak
+soak: build ## Kill the daemon under load at random moments for SOAKTIME (default 10m), then check every bill
+	MEDTERM_SOAK=$(SOAKTIME) $(GO) test -count=1 -timeout 0 -run 'TestKill' -v ./cmd/medterm
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
