@@ -71,6 +71,11 @@ unless --reveal is given.`,
 				return []api.SettlementView{v}, err
 			}, func(j *journal.Journal) ([]api.SettlementView, error) {
 				s, err := j.Get(cmd.Context(), args[0])
+				if errors.Is(err, agent.ErrNotFound) {
+					if cfg, cerr := config.Load(g.configPath); cerr == nil {
+						s, err = j.Archived(cmd.Context(), cfg.Retention.ArchiveFile, args[0])
+					}
+				}
 				if err != nil {
 					return nil, err
 				}

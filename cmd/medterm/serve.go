@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,10 +60,11 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("%w: %s has no secret for institution %s", config.ErrConfig, cfg.Platform.SecretsFile, cfg.Institution.Code)
 	}
-	j, err := journal.Open(cfg.Journal.Path, journal.Options{
+	jopts := journal.Options{
 		KeyFile: cfg.Journal.KeyFile, Institution: cfg.Institution.Code, Slot: cfg.Terminal.Slot,
 		IDPrefix: cfg.Terminal.ID, Logger: log,
-	})
+	}
+	j, err := openJournal(cfg.Journal.Path, jopts, log)
 	if err != nil {
 		return err
 	}
@@ -133,6 +135,10 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		}},
 		supervise.Service{Name: "forwarder", Run: fwd.Run},
 		supervise.Service{Name: "policy", Run: svc.RunPolicyRefresh},
+		supervise.Service{Name: "retention", Run: (&journal.Retention{
+			Journal: j, Keep: time.Duration(cfg.Retention.KeepDays) * 24 * time.Hour,
+			Archive: cfg.Retention.ArchiveFile, Logger: log,
+		}).Run},
 	)
 	if cfg.Reconcile.DailyAt != "" {
 		rec, err := agent.NewReconciler(svc, cfg.Reconcile.DailyAt)
@@ -144,6 +150,26 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	err = supervise.Run(ctx, supervise.Options{Logger: log}, services...)
 	log.Info("medterm stopped")
 	return err
+}
+
+// openJournal opens the journal, compacting it first when archiving has
+// left free space behind (compaction needs the file to itself, so it
+// happens here, before anything else uses it).
+func openJournal(path string, o journal.Options, log *slog.Logger) (*journal.Journal, error) {
+	j, err := journal.Open(path, o)
+	if err != nil || !j.CompactDue(context.Background()) {
+		return j, err
+	}
+	if err := j.Close(); err != nil {
+		return nil, err
+	}
+	before, after, err := journal.Compact(path, o)
+	if err != nil {
+		log.Warn("journal compaction failed; continuing with the file as it is", "err", err)
+	} else {
+		log.Info("journal compacted", "bytes_before", before, "bytes_after", after)
+	}
+	return journal.Open(path, o)
 }
 
 func offlinePolicy(c config.Offline) agent.OfflinePolicy {
