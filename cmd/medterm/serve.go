@@ -70,6 +70,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 	defer j.Close()
 	bus := events.NewBus(nil)
+	var kick func() // set once the forwarder exists; the client is made first
 	pc, err := client.New(client.Config{
 		BaseURL: cfg.Platform.URL, InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
 		Region: cfg.Institution.Region, DevNo: cfg.Terminal.ID, Secret: secret,
@@ -80,6 +81,9 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		OnChange: func(online bool) {
 			if online {
 				bus.Publish(events.PlatformOnline, nil)
+				if kick != nil {
+					kick() // the platform is back: forward what waited for it
+				}
 			} else {
 				bus.Publish(events.PlatformOffline, nil)
 			}
@@ -111,6 +115,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	})
 	fwd := forward.New(svc, pc, forward.Config{Concurrency: cfg.Forwarder.Concurrency, Logger: log})
 	svc.OnDeferred(fwd.Kick)
+	kick = fwd.Kick
 	token, err := loadOrCreateToken(cfg.API.TokenFile)
 	if err != nil {
 		return err

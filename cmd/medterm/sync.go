@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/seed-a859fada/medterm/agent/api"
 )
@@ -37,7 +39,7 @@ trying.`,
 			if _, err := c.Do(cmd.Context(), http.MethodPost, "/v1/sync", nil, struct{}{}, &start); err != nil {
 				return err
 			}
-			return waitDrained(cmd.Context(), c, start.Backlog.Count, timeout, cmd.OutOrStdout(), g.jsonOut)
+			return waitDrained(cmd.Context(), c, start.Backlog.Count, timeout, cmd.OutOrStdout(), g.jsonOut || !isTerminal(cmd.OutOrStdout()))
 		},
 	}
 	now.Flags().DurationVar(&timeout, "timeout", time.Minute, "give up when the backlog has not shrunk for this long")
@@ -45,11 +47,19 @@ trying.`,
 	return cmd
 }
 
+// isTerminal reports whether w is a terminal, where a progress bar can
+// redraw itself; elsewhere (a log, a pipe) progress is one line per step.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // waitDrained polls the status until nothing is waiting or the backlog
-// has not moved for timeout.
-func waitDrained(ctx context.Context, c *api.Client, total int, timeout time.Duration, out io.Writer, quiet bool) error {
+// has not moved for timeout. plain prints a line per step instead of a
+// bar.
+func waitDrained(ctx context.Context, c *api.Client, total int, timeout time.Duration, out io.Writer, plain bool) error {
 	var bar *progressbar.ProgressBar
-	if !quiet {
+	if !plain {
 		bar = progressbar.NewOptions(max(total, 1), progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("forwarding"),
 			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 	}
@@ -79,6 +89,9 @@ func waitDrained(ctx context.Context, c *api.Client, total int, timeout time.Dur
 			return nil
 		}
 		if left != last {
+			if plain {
+				fmt.Fprintf(out, "forwarding: %d of %d done, %d waiting\n", total-left, total, left)
+			}
 			last, lastChange = left, time.Now()
 		} else if time.Since(lastChange) > timeout {
 			if bar != nil {

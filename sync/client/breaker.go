@@ -64,3 +64,12 @@ func (b *breaker) result(now time.Time, reached bool) (changed, open bool) {
 	}
 	return false, false
 }
+
+// retry ends the cool-down now: the next request is the probe.
+func (b *breaker) retry() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.openUntil.IsZero() && !b.probing {
+		b.openUntil = time.Unix(0, 0)
+	}
+}

@@ -224,6 +224,11 @@ func (c *Client) Status() Status {
 // once instead of waiting for a connection to fail.
 func (c *Client) Available() bool { return c.brk.available(c.cfg.Clock.Now()) }
 
+// Retry half-opens the circuit breaker at once: the next request goes out
+// and its outcome closes the breaker or opens it again. It is for an
+// operator's "sync now", who should not wait out the cool-down.
+func (c *Client) Retry() { c.brk.retry() }
+
 // Send implements agent.Platform.
 func (c *Client) Send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error) {
 	if err := protocol.ValidMsgid(req.Msgid); err != nil {

@@ -121,8 +121,14 @@ func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
 		f.lastPass = f.cfg.Clock.Now()
 		f.mu.Unlock()
 	}()
-	if f.avail != nil && !f.avail.Available() && !force {
-		return time.Time{} // the breaker will let a probe through after its cool-down
+	if f.avail != nil && !f.avail.Available() {
+		if !force {
+			return time.Time{} // the breaker will let a probe through after its cool-down
+		}
+		// Someone asked for a drain now: let the first request through.
+		if r, ok := f.avail.(interface{ Retry() }); ok {
+			r.Retry()
+		}
 	}
 	list, err := f.svc.Pending(ctx)
 	if err != nil {

@@ -63,6 +63,19 @@ func bill(visit string, items ...agent.FeeItem) agent.Bill {
 	return agent.Bill{VisitNo: visit, DeptCode: "A03", DeptName: "Internal medicine", DoctorID: "D017", DoctorName: "Dr Liang", Items: items}
 }
 
+// Outage is the afternoon the network went down: bills at the desk are
+// deferred within the hospital's limits, and one is over them.
+func Outage() []Scenario {
+	return []Scenario{
+		{Name: "platform unreachable: the bill is deferred, with a provisional receipt", Persona: "resident-390", Where: "doctor's desk", Card: true,
+			Bill: bill("MZ0201", consult, bloodTest), Want: Outcome{State: agent.StateDeferred}},
+		{Name: "a second deferred bill", Persona: "deductible-met", Where: "doctor's desk", Card: true,
+			Bill: bill("MZ0202", amoxicillin, ctScan), Want: Outcome{State: agent.StateDeferred}},
+		{Name: "over the 500 CNY offline limit per bill: refused, naming the limit", Persona: "credit-fallback", Where: "doctor's desk", Card: true,
+			Bill: bill("MZ0203", ctScan, ctScan, ctScan), Want: Outcome{State: agent.StateFailed, Reason: agent.FailOfflineLimit}},
+	}
+}
+
 // at is a scenario settled without a card.
 func at(name, persona, where string, b agent.Bill, want Outcome) Scenario {
 	return Scenario{Name: name, Persona: persona, Where: where, Bill: b, Want: want}
@@ -131,6 +144,20 @@ type Env struct {
 	// Cards inserts and removes the patients' cards in the desk's reader;
 	// nil skips the desk scenarios.
 	Cards CardSlot
+	// Platform takes the platform away and brings it back; with Drain and
+	// Reconcile it plays the outage (which also needs Cards).
+	Platform Switch
+	// Drain forwards the backlog once the platform is back (the demo runs
+	// `medterm sync now`).
+	Drain func(ctx context.Context) error
+	// Reconcile reconciles the day (the demo runs `medterm reconcile`).
+	Reconcile func(ctx context.Context) (agent.Report, error)
+}
+
+// Switch makes the platform unreachable and reachable again.
+type Switch interface {
+	Down(ctx context.Context) error
+	Up(ctx context.Context) error
 }
 
 // CardSlot is the desk's card reader as the patients use it.
@@ -183,7 +210,72 @@ func Play(ctx context.Context, env Env, w io.Writer) ([]Result, error) {
 		report(w, len(results), rr)
 		_ = i
 	}
+	if env.Platform != nil && env.Cards != nil && env.Drain != nil && env.Reconcile != nil {
+		out, err := playOutage(ctx, env, len(results), w)
+		results = append(results, out...)
+		if err != nil {
+			return results, err
+		}
+	}
 	return results, nil
+}
+
+// playOutage takes the platform away, defers bills at the desk, brings the
+// platform back, drains the backlog and reconciles the day.
+func playOutage(ctx context.Context, env Env, n int, w io.Writer) ([]Result, error) {
+	fmt.Fprintf(w, "\n== the network goes down: the platform is unreachable\n")
+	if err := env.Platform.Down(ctx); err != nil {
+		return nil, fmt.Errorf("%w: take the platform away: %v", errCall, err)
+	}
+	var results, deferred []Result
+	for i, sc := range Outage() {
+		r := playOne(ctx, env, n+i, sc)
+		results = append(results, r)
+		report(w, n+len(results), r)
+		if r.Err != nil && errors.Is(r.Err, errCall) {
+			return results, r.Err
+		}
+		if r.View.State == agent.StateDeferred {
+			deferred = append(deferred, r)
+		}
+	}
+	fmt.Fprintf(w, "\n== the network is back: forwarding the backlog (medterm sync now)\n")
+	if err := env.Platform.Up(ctx); err != nil {
+		return results, fmt.Errorf("%w: bring the platform back: %v", errCall, err)
+	}
+	if err := env.Drain(ctx); err != nil {
+		return results, fmt.Errorf("%w: drain: %v", errCall, err)
+	}
+	for _, d := range deferred {
+		v, err := env.API.Get(ctx, d.View.ID, false)
+		r := Result{Scenario: Scenario{Name: "forwarded: " + d.Scenario.Name, Persona: d.Scenario.Persona, Where: "forwarder"}, View: v}
+		switch {
+		case err != nil:
+			r.Err = fmt.Errorf("%w: %v", errCall, err)
+		case v.State != agent.StateSettled || v.Split.Estimate || !v.Split.Balanced() || v.Split.Total != d.Scenario.Bill.Total():
+			r.Err = fmt.Errorf("after the drain: %s %+v", v.State, v.Split)
+		default:
+			r.Receipt, r.Err = env.API.ReceiptText(ctx, v.ID)
+		}
+		results = append(results, r)
+		report(w, n+len(results), r)
+	}
+	fmt.Fprintf(w, "\n== the day is reconciled with the platform (medterm reconcile)\n")
+	rep, err := env.Reconcile(ctx)
+	r := Result{Scenario: Scenario{Name: "reconciliation of the day", Where: "window"}}
+	switch {
+	case err != nil:
+		r.Err = fmt.Errorf("%w: reconcile: %v", errCall, err)
+	case !rep.Balanced || rep.Unsettled != 0:
+		r.Err = fmt.Errorf("reconciliation: balanced %v, %d differences, %d unsettled", rep.Balanced, len(rep.Diffs), rep.Unsettled)
+	default:
+		for _, t := range rep.Totals {
+			r.Receipt += fmt.Sprintf("insurance %s: %d settlements, total %s, fund %s, account %s: balanced\n", t.Insutype, t.Count, t.Total, t.Fund, t.Account)
+		}
+	}
+	results = append(results, r)
+	report(w, n+len(results), r)
+	return results, r.Err
 }
 
 var errCall = errors.New("call failed")
@@ -264,7 +356,7 @@ func playCard(ctx context.Context, env Env, key string, sc Scenario, body api.Se
 		r.Err = fmt.Errorf("%w: settle: %v", errCall, err)
 		return r
 	}
-	if r.Err = check(sc, v); r.Err == nil && v.State == agent.StateSettled {
+	if r.Err = check(sc, v); r.Err == nil && (v.State == agent.StateSettled || v.State == agent.StateDeferred) {
 		if r.Receipt, err = env.API.ReceiptText(ctx, v.ID); err != nil {
 			r.Err = fmt.Errorf("%w: receipt: %v", errCall, err)
 		}
@@ -322,7 +414,7 @@ func check(sc Scenario, v api.SettlementView) error {
 	if want.Reason != "" && reason != want.Reason {
 		problems = append(problems, fmt.Sprintf("reason %s, want %s", reason, want.Reason))
 	}
-	if v.State == agent.StateSettled {
+	if v.State == agent.StateSettled || v.State == agent.StateDeferred {
 		if !v.Split.Balanced() {
 			problems = append(problems, "receipt does not balance: "+v.Split.String())
 		}

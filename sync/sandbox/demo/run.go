@@ -15,9 +15,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/devices/vpcd"
 	"github.com/seed-a859fada/medterm/sync/protocol"
@@ -90,14 +92,12 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	}
 	defer sb.Close()
 	_, keyID, _ := data.PSAMKey()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	platform, err := startPlatform(sb.Handler())
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
-	platformURL := "http://" + ln.Addr().String()
+	defer platform.Down(ctx)
+	platformURL := "http://" + platform.addr
 	fmt.Fprintf(out, "   platform at %s\n", platformURL)
 
 	apiAddr, err := freePort()
@@ -109,12 +109,12 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 	fmt.Fprintf(out, "== starting the agent: %s serve --config %s\n", o.Medterm, cfgFile)
-	agent, err := startAgent(ctx, o.Medterm, cfgFile, filepath.Join(o.Dir, "medterm.log"))
+	daemon, err := startAgent(ctx, o.Medterm, cfgFile, filepath.Join(o.Dir, "medterm.log"))
 	if err != nil {
 		return err
 	}
-	defer agent.stop(out)
-	token, err := waitReady(ctx, agent, apiAddr, filepath.Join(o.Dir, "api.token"))
+	defer daemon.stop(out)
+	token, err := waitReady(ctx, daemon, apiAddr, filepath.Join(o.Dir, "api.token"))
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,19 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	fmt.Fprintf(out, "   agent API at %s\n", apiAddr)
 
 	results, err := Play(ctx, Env{API: cli, Personas: data, KeyPrefix: fmt.Sprintf("demo-%d-", time.Now().Unix()),
-		Settle: windowCLI(o.Medterm, cfgFile, o.Dir), Cards: SandboxCards{Rack: sb.Cards()}}, out)
+		Settle: windowCLI(o.Medterm, cfgFile, o.Dir), Cards: SandboxCards{Rack: sb.Cards()},
+		Platform: platform,
+		Drain: func(ctx context.Context) error {
+			return runCLI(ctx, out, o.Medterm, "sync", "now", "--config", cfgFile, "--timeout", "60s")
+		},
+		Reconcile: func(ctx context.Context) (agent.Report, error) {
+			_ = runCLI(ctx, out, o.Medterm, "status", "--config", cfgFile)
+			_ = runCLI(ctx, out, o.Medterm, "reconcile", "--config", cfgFile) // prints; exit 9 on differences
+			var rep agent.Report
+			_, err := cli.Do(ctx, http.MethodGet, "/v1/reconcile/last", nil, nil, &rep)
+			return rep, err
+		},
+	}, out)
 	if err != nil {
 		return err
 	}
@@ -139,13 +151,68 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	return nil
 }
 
+// runCLI runs a medterm command with its output shown.
+func runCLI(ctx context.Context, out io.Writer, bin string, args ...string) error {
+	fmt.Fprintf(out, "$ medterm %s\n", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd.Run()
+}
+
+// platformServer is the sandbox's HTTP side, which the demo can take away
+// (connections refused, as when the network is down) and bring back on
+// the same address.
+type platformServer struct {
+	handler http.Handler
+	addr    string
+	mu      sync.Mutex
+	srv     *http.Server
+}
+
+func startPlatform(h http.Handler) (*platformServer, error) {
+	p := &platformServer{handler: h, addr: "127.0.0.1:0"}
+	if err := p.Up(context.Background()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Up serves on the platform's address.
+func (p *platformServer) Up(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return fmt.Errorf("platform listen %s: %w", p.addr, err)
+	}
+	p.addr = ln.Addr().String()
+	p.srv = &http.Server{Handler: p.handler, ReadHeaderTimeout: 10 * time.Second}
+	go func(s *http.Server) { _ = s.Serve(ln) }(p.srv)
+	return nil
+}
+
+// Down stops serving: new connections are refused.
+func (p *platformServer) Down(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv == nil {
+		return nil
+	}
+	err := p.srv.Close()
+	p.srv = nil
+	return err
+}
+
 func agentConfig(platformURL, apiAddr, psamReader string, keyID byte) string {
 	return fmt.Sprintf(`# written by medterm-sandbox demo
 [platform]
 url = %q
 secrets_file = "secrets.json"
 retry_window = "10s"
-connect_window = "2s"
+connect_window = "1s"
 
 [institution]
 code = %q
@@ -163,6 +230,9 @@ key_file = "keys/journal.key"
 [api]
 addr = %q
 token_file = "api.token"
+
+[forwarder]
+breaker_cooldown = "2s"
 
 [cards]
 enabled = true
