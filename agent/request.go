@@ -39,6 +39,9 @@ type IdentityInput struct {
 	// 03, the rest filled in from the card); "desk" means the desk's only
 	// or first reader.
 	CardReader string `json:"card_reader,omitempty"`
+	// Scan asks for the code just scanned at this kiosk (a scan id from
+	// the code.scanned event, or "latest"): cert type 01, the code itself.
+	Scan string `json:"scan,omitempty"`
 	// Verified is set by the agent itself when a signed QR code was
 	// verified offline (never taken from a caller): it lets the bill be
 	// deferred under the qr_signed trust.

@@ -42,6 +42,7 @@ type Service struct {
 	log      *slog.Logger
 	header   ReceiptHeader
 	desk     *Desk
+	kiosk    *Kiosk
 	bus      *events.Bus
 	offline  OfflinePolicy
 	// stepTimeout bounds a whole settlement's platform work once started;
@@ -70,6 +71,9 @@ type ServiceConfig struct {
 	// Desk, if set, is the consultation room's card readers, for bills
 	// settled "for the card in this reader".
 	Desk *Desk
+	// Kiosk, if set, holds the codes scanned here, for bills settled "for
+	// the code just scanned".
+	Kiosk *Kiosk
 	// Events receives settlement state changes.
 	Events *events.Bus
 	// Offline is the hospital's limits for deferred bills; the zero value
@@ -101,7 +105,7 @@ func NewService(c ServiceConfig) *Service {
 	def(&c.MaxBackoff, 10*time.Minute)
 	return &Service{
 		journal: c.Journal, platform: c.Platform, clock: c.Clock, log: c.Logger, header: c.Receipt,
-		stepTimeout: c.StepTimeout, desk: c.Desk, bus: c.Events, offline: c.Offline,
+		stepTimeout: c.StepTimeout, desk: c.Desk, kiosk: c.Kiosk, bus: c.Events, offline: c.Offline,
 		inDoubtWindow: c.InDoubtWindow, minBackoff: c.MinBackoff, maxBackoff: c.MaxBackoff,
 	}
 }
@@ -137,8 +141,9 @@ func (s *Service) platformAvailable() bool {
 // doubt) and whether this call created it. The same idempotency key again
 // returns the same settlement, resuming it first if it can move on.
 func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, bool, error) {
-	if req.Identity.CardReader != "" {
-		// A retry after the card was taken out still finds its settlement.
+	if req.Identity.CardReader != "" || req.Identity.Scan != "" {
+		// A retry after the card was taken out, or the scan expired, still
+		// finds its settlement.
 		if err := checkKey(req.IdempotencyKey); err != nil {
 			return nil, false, err
 		}
@@ -146,7 +151,13 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 			out, err := s.resume(ctx, st.ID)
 			return out, false, err
 		}
-		id, err := s.cardIdentity(req.Identity.CardReader)
+		var id IdentityInput
+		var err error
+		if req.Identity.CardReader != "" {
+			id, err = s.cardIdentity(req.Identity.CardReader)
+		} else {
+			id, err = s.scanIdentity(req.Identity.Scan)
+		}
 		if err != nil {
 			return nil, false, err
 		}
@@ -211,6 +222,18 @@ func (s *Service) cardIdentity(reader string) (IdentityInput, error) {
 		return IdentityInput{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return identityFromCard(c), nil
+}
+
+// scanIdentity is the identity of a code scanned at this kiosk.
+func (s *Service) scanIdentity(scan string) (IdentityInput, error) {
+	if s.kiosk == nil {
+		return IdentityInput{}, fmt.Errorf("%w: this terminal has no scanner configured", ErrInvalid)
+	}
+	id, err := s.kiosk.identity(scan)
+	if err != nil {
+		return IdentityInput{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return id, nil
 }
 
 // Resume drives a stored settlement as far as it can go now.

@@ -421,3 +421,35 @@ func TestASchema1StateFileGetsItsPhones(t *testing.T) {
 		return nil
 	})
 }
+
+// TestADeferredBillsCodeIsJudgedAtTheTimeItWasShown: a terminal that
+// verified a signed code offline forwards the bill hours later, saying in
+// begntime when the code was shown; the code was valid then. It is still
+// used once, and a claim of a time too old or in the future is refused.
+func TestADeferredBillsCodeIsJudgedAtTheTimeItWasShown(t *testing.T) {
+	h := newHarness(t)
+	h.signIn()
+	c := h.code("acct-first")
+	shown := protocol.FormatInfTime(c.Time)
+	h.clock.Advance(5 * time.Hour) // the outage lasted all afternoon
+	q := qrQuery(c.Text)
+	if resp := h.call("1101", q); resp.ErrCode != protocol.CodeCredentialExpired {
+		t.Fatalf("without begntime, a 5-hour-old code: %s; want CREDENTIAL_EXPIRED", resp.ErrCode)
+	}
+	q.Data.Begntime = shown
+	identified(t, h, h.call("1101", q), "acct-first")
+	if resp := h.call("1101", q); resp.ErrCode != protocol.CodeCredentialReplayed {
+		t.Fatalf("the same code again: %s; want CREDENTIAL_REPLAYED", resp.ErrCode)
+	}
+	for name, begn := range map[string]string{
+		"shown 8 days ago": protocol.FormatInfTime(h.clock.Now().Add(-8 * 24 * time.Hour)),
+		"shown tomorrow":   protocol.FormatInfTime(h.clock.Now().Add(24 * time.Hour)),
+	} {
+		c2 := h.code("bank-card")
+		q2 := qrQuery(c2.Text)
+		q2.Data.Begntime = begn
+		if resp := h.call("1101", q2); resp.Infcode == protocol.InfcodeOK {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
@@ -31,14 +32,18 @@ func trustList(c *call, in *protocol.TrustListInput) (any, error) {
 // the 1101's own transaction, so a refused 1101 uses nothing, and a resent
 // 1101 (the same msgid) gets its first answer back without using the code
 // again.
-func (c *call) byCode(text string) (*personas.Person, error) {
+func (c *call) byCode(text, begntime string) (*personas.Person, error) {
 	switch {
 	case text == "":
 		return nil, refuse(protocol.CodeBadRequest, "mdtrt_cert_no holds no credential code")
 	case len(text) > maxCodeText:
 		return nil, refuse(protocol.CodeCredentialInvalid, "credential code of %d characters is not one the platform issued; please show the code again", len(text))
 	case credential.IsOurs(text):
-		return c.bySignedCode(text)
+		at, err := c.presented(begntime)
+		if err != nil {
+			return nil, err
+		}
+		return c.bySignedCode(text, at)
 	}
 	return c.byOpaqueCode(text)
 }
@@ -46,8 +51,8 @@ func (c *call) byCode(text string) (*personas.Person, error) {
 // bySignedCode verifies a code of ours as a terminal would, with the
 // platform's own trust list and clock, and the platform's counters, which
 // see every terminal.
-func (c *call) bySignedCode(text string) (*personas.Person, error) {
-	v, err := credential.NewVerifier(c.p.trust, txCounters{c}, clock.NewFake(c.now), credential.DefaultOptions())
+func (c *call) bySignedCode(text string, at time.Time) (*personas.Person, error) {
+	v, err := credential.NewVerifier(c.p.trust, txCounters{c}, clock.NewFake(at), credential.DefaultOptions())
 	if err != nil {
 		return nil, fmt.Errorf("%w: verifier: %v", ErrState, err)
 	}
@@ -67,6 +72,36 @@ func (c *call) bySignedCode(text string) (*personas.Person, error) {
 		return nil, refuse(protocol.CodeCredentialInvalid, "the certificate's insured region is not the person's")
 	}
 	return p, nil
+}
+
+// maxPresentedAge bounds how long after a signed code was shown its bill
+// may reach the platform: a terminal that verified the code offline
+// forwards the deferred bill when the network is back, within the
+// hospital's offline limits.
+const maxPresentedAge = 7 * 24 * time.Hour
+
+// presented is when the terminal says the patient showed the code
+// (begntime, signed into the request with the institution's secret), for
+// the code's lifetime check: a deferred bill arrives long after its code
+// expired, but the code was valid when it was shown. Without begntime, or
+// with one in the future or too old, the platform's clock decides.
+func (c *call) presented(begntime string) (time.Time, error) {
+	if begntime == "" {
+		return c.now, nil
+	}
+	t, err := time.ParseInLocation(protocol.InfTimeLayout, begntime, protocol.CST)
+	if err != nil {
+		return time.Time{}, refuse(protocol.CodeBadRequest, "begntime %q is not yyyy-MM-dd HH:mm:ss", begntime)
+	}
+	switch {
+	case t.After(c.now.Add(credential.DefaultSkew)):
+		return time.Time{}, refuse(protocol.CodeCredentialInvalid, "begntime is in the future")
+	case c.now.Sub(t) > maxPresentedAge:
+		return time.Time{}, refuse(protocol.CodeCredentialExpired, "the code was shown more than %s ago", maxPresentedAge)
+	}
+	// begntime has a resolution of seconds; the code's own time may be
+	// later within that second.
+	return t.Add(time.Second - 1), nil
 }
 
 // codeRefusal maps a verifier's rejection to the answer: its stable

@@ -52,7 +52,7 @@ func personInfo(c *call, in *protocol.PersonInfoInput) (any, error) {
 		}
 		p = found
 	case protocol.CertQR:
-		found, err := c.byCode(q.MdtrtCertNo)
+		found, err := c.byCode(q.MdtrtCertNo, q.Begntime)
 		if err != nil {
 			return nil, err
 		}
