@@ -1,0 +1,221 @@
+// Package killtest drives the kill test of the medterm daemon: it builds
+// the real binary, runs it as a child process in front of the sandbox
+// platform, loads it from concurrent API clients that behave as a
+// hospital's HIS does, kills it with SIGKILL at random moments, and keeps
+// the book of what every client was told, so that the platform's ledger
+// can be compared with it to the fen once everything is drained.
+package killtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// Build compiles the medterm command in pkgDir into dir and returns the
+// binary's path.
+func Build(ctx context.Context, pkgDir, dir string) (string, error) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoGo, err)
+	}
+	bin := filepath.Join(dir, "medterm")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".")
+	cmd.Dir = pkgDir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build medterm: %w\n%s", err, out.String())
+	}
+	return bin, nil
+}
+
+// Setup is what the daemon's configuration file names.
+type Setup struct {
+	PlatformURL string
+	Institution string
+	Secret      []byte
+	APIAddr     string // host:port, the same on every start
+	Terminal    string // dev_no
+	Slot        int
+}
+
+// WriteConfig writes the daemon's configuration and the platform secret
+// into dir and returns the configuration file's path. Everything the
+// daemon keeps (journal, key, token, archive) lives in dir, so that a
+// restart finds it. Timeouts are short: the platform is on loopback, and
+// a lost answer must turn into an in-doubt settlement within a cycle.
+func WriteConfig(dir string, s Setup) (string, error) {
+	if err := protocol.WriteSecrets(filepath.Join(dir, "secrets.json"), map[string][]byte{s.Institution: s.Secret}); err != nil {
+		return "", err
+	}
+	body := fmt.Sprintf(`[platform]
+url = %q
+secrets_file = "secrets.json"
+attempt_timeout = "2s"
+retry_window = "1s"
+connect_window = "500ms"
+
+[institution]
+code = %q
+name = "kill test hospital"
+region = "441900"
+
+[terminal]
+id = %q
+slot = %d
+
+[journal]
+path = "journal.db"
+key_file = "keys/journal.key"
+
+[api]
+addr = %q
+token_file = "api.token"
+
+[cards]
+enabled = false
+
+[offline]
+in_doubt_window = "1m"
+
+[forwarder]
+concurrency = 4
+min_backoff = "50ms"
+max_backoff = "500ms"
+breaker_threshold = 3
+breaker_cooldown = "300ms"
+
+[reconcile]
+daily_at = ""
+
+[retention]
+archive_file = "archive.db"
+
+[log]
+level = "warn"
+`, s.PlatformURL, s.Institution, s.Terminal, s.Slot, s.APIAddr)
+	path := filepath.Join(dir, "medterm.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// FreeAddr returns a loopback address with a port free right now; the
+// daemon binds it on every start.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Daemon is one `medterm serve` child process.
+type Daemon struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	once sync.Once
+	err  error // how it ended, once done is closed
+}
+
+// Start runs `bin serve --config config`, its output appended to log.
+func Start(bin, config string, log io.Writer) (*Daemon, error) {
+	cmd := exec.Command(bin, "serve", "--config", config)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	d := &Daemon{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		d.err = cmd.Wait()
+		close(d.done)
+	}()
+	return d, nil
+}
+
+// Pid is the daemon's process id.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
+// Done is closed when the process has ended and been reaped.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Kill sends SIGKILL to the daemon's pid and waits until it is gone. It
+// reports whether the process was still running (false: it had already
+// ended by itself, which Err explains).
+func (d *Daemon) Kill() bool {
+	alive := true
+	select {
+	case <-d.done:
+		alive = false
+	default:
+	}
+	d.once.Do(func() { _ = d.cmd.Process.Kill() })
+	<-d.done
+	return alive
+}
+
+// Err is how the process ended; only meaningful after Done.
+func (d *Daemon) Err() error { return d.err }
+
+// WaitHealthy polls /v1/health until the daemon answers, and returns the
+// API token it created on its first start.
+func (d *Daemon) WaitHealthy(ctx context.Context, addr, tokenFile string, within time.Duration) (string, error) {
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if tok, err := os.ReadFile(tokenFile); err == nil && len(bytes.TrimSpace(tok)) >= 16 {
+			token := strings.TrimSpace(string(tok))
+			hctx, cancel := context.WithTimeout(ctx, time.Second)
+			_, err := api.NewClient(addr, token).Do(hctx, http.MethodGet, "/v1/health", nil, nil, nil)
+			cancel()
+			if err == nil {
+				return token, nil
+			}
+		}
+		select {
+		case <-d.done:
+			return "", fmt.Errorf("%w before it was healthy: %v", ErrExited, d.err)
+		case <-deadline.C:
+			return "", fmt.Errorf("%w within %s", ErrNotHealthy, within)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Tail returns the last n bytes of the file at path, for a failure
+// message.
+func Tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(-n, io.SeekEnd)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err.Error()
+	}
+	return string(b)
+}
