@@ -39,6 +39,7 @@ type Config struct {
 	AllowRemote bool
 	Service     *agent.Service
 	Desk        *agent.Desk  // card readers, if the terminal has any
+	Kiosk       *agent.Kiosk // scanned codes
 	Events      *events.Bus  // streamed at /v1/events
 	Drain       func()       // starts a forced drain of the backlog (POST /v1/sync)
 	Metrics     http.Handler // served at /metrics
@@ -137,6 +138,8 @@ func (s *Server) table() map[string]http.HandlerFunc {
 		"GET /v1/settlements/{id}/receipt": s.getReceipt,
 		"POST /v1/settlements/{id}/refund": s.refund,
 		"GET /v1/cards":                    s.listCards,
+		"GET /v1/scans/{id}":               s.getScan,
+		"POST /v1/scans/image":             s.scanImage,
 		"GET /v1/events":                   s.streamEvents,
 		"POST /v1/settlements/{id}/void":   s.void,
 		"POST /v1/sync":                    s.syncNow,

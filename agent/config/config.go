@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/devices/scanner"
 )
 
 // Config is the whole file.
@@ -28,11 +29,28 @@ type Config struct {
 	Journal     Journal     `toml:"journal"`
 	API         API         `toml:"api"`
 	Cards       Cards       `toml:"cards"`
+	Scanner     Scanner     `toml:"scanner"`
+	Codes       Codes       `toml:"codes"`
 	Offline     Offline     `toml:"offline"`
 	Forwarder   Forwarder   `toml:"forwarder"`
 	Reconcile   Reconcile   `toml:"reconcile"`
 	Retention   Retention   `toml:"retention"`
 	Log         Log         `toml:"log"`
+}
+
+// Scanner is the kiosk's serial QR scanner.
+type Scanner struct {
+	Enabled bool `toml:"enabled"`
+	scanner.Config
+}
+
+// Codes tunes the offline verification of signed QR codes.
+type Codes struct {
+	// Skew is how far a phone's clock may be ahead of or behind the
+	// terminal's.
+	Skew Duration `toml:"skew"`
+	// Lifetime is how long a code is valid after the phone made it.
+	Lifetime Duration `toml:"lifetime"`
 }
 
 // Offline is the hospital's limits for bills accepted while the platform
@@ -174,6 +192,8 @@ func Default() Config {
 		Journal: Journal{Path: "/var/lib/medterm/journal.db", KeyFile: "/var/lib/medterm/journal.key"},
 		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token"},
 		Cards:   Cards{Enabled: true, KeyID: 4},
+		Scanner: Scanner{Config: scanner.DefaultConfig()},
+		Codes:   Codes{Skew: Duration{30 * time.Second}, Lifetime: Duration{60 * time.Second}},
 		Offline: Offline{
 			Enabled: true, MaxBill: Yuan{money.CNY(500)}, MaxBillsPerPatient: 3, MaxAmountPerPatient: Yuan{money.CNY(1000)},
 			MaxTerminalAmount: Yuan{money.CNY(20000)}, MaxRecords: 500, MaxAge: Duration{72 * time.Hour},
@@ -283,6 +303,14 @@ func (c Config) Validate() error {
 	}
 	if c.Retention.ArchiveFile == "" || filepath.Clean(c.Retention.ArchiveFile) == filepath.Clean(c.Journal.Path) {
 		return errors.New("retention.archive_file is required and must not be the journal itself")
+	}
+	if c.Scanner.Enabled {
+		if err := c.Scanner.Config.Validate(); err != nil {
+			return fmt.Errorf("scanner.%w", err)
+		}
+	}
+	if c.Codes.Skew.Duration < 0 || c.Codes.Skew.Duration > 10*time.Minute || c.Codes.Lifetime.Duration < 10*time.Second || c.Codes.Lifetime.Duration > 10*time.Minute {
+		return errors.New("codes.skew must be 0 to 10m and codes.lifetime 10s to 10m")
 	}
 	if c.Cards.KeyID < 0 || c.Cards.KeyID > 255 {
 		return fmt.Errorf("cards.key_id %d must be 0 to 255", c.Cards.KeyID)

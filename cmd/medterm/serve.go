@@ -18,12 +18,15 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/events"
 	"github.com/seed-a859fada/medterm/agent/metrics"
 	"github.com/seed-a859fada/medterm/agent/supervise"
+	"github.com/seed-a859fada/medterm/devices/credential"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/psam"
+	"github.com/seed-a859fada/medterm/devices/scanner"
 	"github.com/seed-a859fada/medterm/devices/sscard"
 	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/sync/client"
@@ -106,8 +109,24 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		desk = agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: ident, Events: bus, Logger: log, Skip: skip})
 		services = append(services, supervise.Service{Name: "cards", Run: desk.Run})
 	}
+	verifier, err := credential.NewVerifier(&credential.TrustList{}, j, clock.Real{},
+		credential.Options{Lifetime: cfg.Codes.Lifetime.Duration, Skew: cfg.Codes.Skew.Duration})
+	if err != nil {
+		return fmt.Errorf("%w: codes: %w", config.ErrConfig, err)
+	}
+	kiosk := agent.NewKiosk(agent.KioskConfig{Verifier: credential.ForAgent{V: verifier}, Events: bus, Logger: log})
+	if cfg.Scanner.Enabled {
+		sc, err := scanner.New(cfg.Scanner.Config, scanner.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("%w: scanner: %w", config.ErrConfig, err)
+		}
+		services = append(services,
+			supervise.Service{Name: "scanner", Run: sc.Run},
+			supervise.Service{Name: "kiosk", Run: func(ctx context.Context) error { return kiosk.Run(ctx, sc.Codes()) }},
+		)
+	}
 	svc := agent.NewService(agent.ServiceConfig{
-		Journal: j, Platform: pc, Logger: log, Desk: desk, Events: bus,
+		Journal: j, Platform: pc, Logger: log, Desk: desk, Kiosk: kiosk, Events: bus,
 		Receipt:       agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID},
 		Offline:       offlinePolicy(cfg.Offline),
 		InDoubtWindow: cfg.Offline.InDoubtWindow.Duration,
@@ -123,7 +142,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	st := &statusSource{cfg: cfg, svc: svc, pc: pc, fwd: fwd, desk: desk}
 	srv, err := api.New(api.Config{
 		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
-		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Events: bus, Version: version, Logger: log,
+		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Kiosk: kiosk, Events: bus, Version: version, Logger: log,
 		Status: func(ctx context.Context) any { return st.status(ctx) }, Drain: fwd.Drain,
 		Metrics: metrics.Handler(st.metrics),
 	})
@@ -140,6 +159,18 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		}},
 		supervise.Service{Name: "forwarder", Run: fwd.Run},
 		supervise.Service{Name: "policy", Run: svc.RunPolicyRefresh},
+		supervise.Service{Name: "trust", Run: func(ctx context.Context) error {
+			return svc.RunTrustRefresh(ctx, func(raw []byte) error {
+				tl, err := credential.DecodeTrustList(raw)
+				if err != nil {
+					return err
+				}
+				if err := verifier.SetTrustList(tl); err != nil && !errors.Is(err, credential.ErrTrustListRollback) {
+					return err
+				}
+				return nil
+			})
+		}},
 		supervise.Service{Name: "retention", Run: (&journal.Retention{
 			Journal: j, Keep: time.Duration(cfg.Retention.KeepDays) * 24 * time.Hour,
 			Archive: cfg.Retention.ArchiveFile, Logger: log,
