@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,6 +50,12 @@ type Options struct {
 	Proxy bool
 	// AttemptTimeout of one platform exchange (default 5 s).
 	AttemptTimeout time.Duration
+	// Personas seed the sandbox (default: personas.Default()).
+	Personas *personas.Dataset
+	// JournalFrom is the Dir of an earlier stack whose journal (and key)
+	// this one starts from, copied so that the original stays as it was:
+	// one prepared backlog serves several runs.
+	JournalFrom string
 }
 
 // Stack is a running sandbox and agent.
@@ -83,9 +90,19 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	data, err := personas.Default()
-	if err != nil {
-		t.Fatal(err)
+	data := opts.Personas
+	if data == nil {
+		var err error
+		if data, err = personas.Default(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opts.JournalFrom != "" {
+		for _, f := range []string{journalFile, keyFile} {
+			if err := copyFile(filepath.Join(opts.JournalFrom, f), filepath.Join(dir, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
@@ -160,6 +177,25 @@ func Start(t testing.TB, opts Options) *Stack {
 		API: api.NewClient(srv.Addr(), token), Faults: faults, Dir: dir, Token: token, platformURL: platformURL,
 		Proxy: proxy, Forwarder: fwd, clock: opts.Clock,
 	}
+}
+
+// The journal and its key, relative to a stack's Dir.
+var (
+	journalFile = "journal.db"
+	keyFile     = filepath.Join("keys", "journal.key")
+)
+
+// copyFile copies a closed or idle file (every bbolt commit is synced
+// before it returns, so an idle journal file is consistent as it lies).
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o600)
 }
 
 // Faults sits between the agent and the sandbox. It can let a request
