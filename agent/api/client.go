@@ -69,6 +69,11 @@ func (c *Client) Do(ctx context.Context, method, path string, header http.Header
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.finish(req, method, path, out)
+}
+
+// finish sends req and decodes the answer into out.
+func (c *Client) finish(req *http.Request, method, path string, out any) (int, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var uerr *url.Error
@@ -160,4 +165,47 @@ func (c *Client) ReceiptText(ctx context.Context, id string) (string, error) {
 func (c *Client) Status(ctx context.Context, out any) error {
 	_, err := c.Do(ctx, http.MethodGet, "/v1/status", nil, nil, out)
 	return err
+}
+
+// DoRaw sends a body of the given content type (an image) and decodes the
+// JSON answer into out.
+func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, body []byte, out any) (int, error) {
+	u, err := c.base.Parse(path)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", contentType)
+	return c.finish(req, method, path, out)
+}
+
+// Stream opens a Server-Sent Events stream; the caller closes it.
+func (c *Client) Stream(ctx context.Context, path string) (io.ReadCloser, error) {
+	u, err := c.base.Parse(path)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := (&http.Client{}).Do(req) // no timeout: a stream lasts
+	if err != nil {
+		if isRefused(err) {
+			return nil, fmt.Errorf("%w: %s", ErrDaemonDown, c.base.Host)
+		}
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return nil, &APIError{Status: resp.StatusCode, Code: "http", Message: strings.TrimSpace(string(data))}
+	}
+	return resp.Body, nil
 }

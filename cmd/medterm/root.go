@@ -51,6 +51,7 @@ for window staff and IT and talk to the running daemon.`,
 		newArrearsCmd(g),
 		newVoidCmd(g),
 		newReconcileCmd(g),
+		newScanCmd(g),
 		newVersionCmd(g),
 	)
 	return root
