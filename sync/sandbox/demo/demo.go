@@ -42,8 +42,13 @@ type Scenario struct {
 	// Card: the patient inserts the social-security card into the desk's
 	// reader and the HIS settles "for the card in this desk's reader".
 	Card bool
-	Bill agent.Bill
-	Want Outcome
+	// QR: the patient shows the insurance QR code to the kiosk's scanner
+	// and the bill is settled "for the code just scanned"; ReplayOf names
+	// an earlier scenario whose code is shown again (a screenshot).
+	QR       bool
+	ReplayOf string
+	Bill     agent.Bill
+	Want     Outcome
 }
 
 // Catalogue items, priced in fen.
@@ -63,6 +68,23 @@ func bill(visit string, items ...agent.FeeItem) agent.Bill {
 	return agent.Bill{VisitNo: visit, DeptCode: "A03", DeptName: "Internal medicine", DoctorID: "D017", DoctorName: "Dr Liang", Items: items}
 }
 
+// Kiosk is the self-service machine: patients show their phones' codes.
+func Kiosk() []Scenario {
+	return []Scenario{
+		{Name: "kiosk: signed code (Ed25519) verified offline, settled online", Persona: "credit-fallback", Where: "kiosk", QR: true,
+			Bill: bill("MZ0301", consult), Want: Outcome{State: agent.StateSettled}},
+		{Name: "kiosk: signed code (SM2 with SM3)", Persona: "family-signer", Where: "kiosk", QR: true,
+			Bill: bill("MZ0302", bloodTest, amoxicillin), Want: Outcome{State: agent.StateSettled}},
+		{Name: "kiosk: a national-style opaque code, checked by the platform", Persona: "opaque-only", Where: "kiosk", QR: true,
+			Bill: bill("MZ0303", consult), Want: Outcome{State: agent.StateSettled}},
+		{Name: "kiosk: a screenshot of a code already used is refused", Persona: "credit-fallback", Where: "kiosk", QR: true,
+			ReplayOf: "kiosk: signed code (Ed25519) verified offline, settled online",
+			Bill:     bill("MZ0304", consult), Want: Outcome{Refused: "REPLAYED"}},
+		{Name: "kiosk: a revoked credential is refused", Persona: "revoked-phone", Where: "kiosk", QR: true,
+			Bill: bill("MZ0305", consult), Want: Outcome{Refused: "REVOKED"}},
+	}
+}
+
 // Outage is the afternoon the network went down: bills at the desk are
 // deferred within the hospital's limits, and one is over them.
 func Outage() []Scenario {
@@ -71,6 +93,8 @@ func Outage() []Scenario {
 			Bill: bill("MZ0201", consult, bloodTest), Want: Outcome{State: agent.StateDeferred}},
 		{Name: "a second deferred bill", Persona: "deductible-met", Where: "doctor's desk", Card: true,
 			Bill: bill("MZ0202", amoxicillin, ctScan), Want: Outcome{State: agent.StateDeferred}},
+		{Name: "kiosk during the outage: a signed code verified offline, deferred", Persona: "acct-first", Where: "kiosk", QR: true,
+			Bill: bill("MZ0204", consult, bloodTest), Want: Outcome{State: agent.StateDeferred}},
 		{Name: "over the 500 CNY offline limit per bill: refused, naming the limit", Persona: "credit-fallback", Where: "doctor's desk", Card: true,
 			Bill: bill("MZ0203", ctScan, ctScan, ctScan), Want: Outcome{State: agent.StateFailed, Reason: agent.FailOfflineLimit}},
 	}
@@ -152,6 +176,22 @@ type Env struct {
 	Drain func(ctx context.Context) error
 	// Reconcile reconciles the day (the demo runs `medterm reconcile`).
 	Reconcile func(ctx context.Context) (agent.Report, error)
+	// Scanner shows a code to the kiosk's scanner, and Phone makes the
+	// persona's phone show its next code: together they play the kiosk.
+	Scanner CodeScanner
+	Phone   func(ctx context.Context, persona string) (string, error)
+	// ScanDedupe is the scanner's de-duplication window: a screenshot is
+	// shown again only after it, or the scanner would take it for the
+	// same reading.
+	ScanDedupe time.Duration
+
+	codes   map[string]string    // scenario name → the code its patient showed
+	shownAt map[string]time.Time // and when
+}
+
+// CodeScanner is the kiosk's scanner as the patients use it.
+type CodeScanner interface {
+	Show(ctx context.Context, text string) error
 }
 
 // Switch makes the platform unreachable and reachable again.
@@ -180,9 +220,13 @@ type Result struct {
 // recorded and the day goes on.
 func Play(ctx context.Context, env Env, w io.Writer) ([]Result, error) {
 	var results []Result
+	env.codes, env.shownAt = map[string]string{}, map[string]time.Time{}
 	day := Day()
 	if env.Cards != nil {
 		day = append(Desk(), day...)
+	}
+	if env.Scanner != nil && env.Phone != nil {
+		day = append(day, Kiosk()...)
 	}
 	for i, sc := range day {
 		r := playOne(ctx, env, i, sc)
@@ -229,6 +273,9 @@ func playOutage(ctx context.Context, env Env, n int, w io.Writer) ([]Result, err
 	}
 	var results, deferred []Result
 	for i, sc := range Outage() {
+		if sc.QR && (env.Scanner == nil || env.Phone == nil) {
+			continue
+		}
 		r := playOne(ctx, env, n+i, sc)
 		results = append(results, r)
 		report(w, n+len(results), r)
@@ -296,6 +343,9 @@ func playOne(ctx context.Context, env Env, i int, sc Scenario) Result {
 	if sc.Card {
 		return playCard(ctx, env, key, sc, body)
 	}
+	if sc.QR {
+		return playQR(ctx, env, key, sc, body)
+	}
 	settle := env.API.Settle
 	if sc.Where == "window" {
 		body.Operator = agent.Operator{ID: "W01", Name: "Window 1", Type: protocol.OpterClerk}
@@ -362,6 +412,84 @@ func playCard(ctx context.Context, env Env, key string, sc Scenario, body api.Se
 		}
 	}
 	return r
+}
+
+// playQR has the patient show the phone's code (or an old screenshot) to
+// the kiosk's scanner, and the bill settled for that scan.
+func playQR(ctx context.Context, env Env, key string, sc Scenario, body api.SettleBody) Result {
+	r := Result{Scenario: sc}
+	text := env.codes[sc.ReplayOf]
+	if sc.ReplayOf == "" {
+		var err error
+		if text, err = env.Phone(ctx, sc.Persona); err != nil {
+			r.Err = fmt.Errorf("%w: the phone: %v", errCall, err)
+			return r
+		}
+		env.codes[sc.Name] = text
+		env.shownAt[sc.Name] = time.Now()
+	} else if wait := time.Until(env.shownAt[sc.ReplayOf].Add(env.ScanDedupe + 100*time.Millisecond)); wait > 0 {
+		// The screenshot comes a moment later, after the scanner stops
+		// taking it for the same reading.
+		select {
+		case <-ctx.Done():
+			r.Err = fmt.Errorf("%w: %v", errCall, ctx.Err())
+			return r
+		case <-time.After(wait):
+		}
+	}
+	var before agent.Scan
+	_, _ = env.API.Do(ctx, http.MethodGet, "/v1/scans/latest", nil, nil, &before)
+	if err := env.Scanner.Show(ctx, text); err != nil {
+		r.Err = fmt.Errorf("%w: scan: %v", errCall, err)
+		return r
+	}
+	scan, err := waitScan(ctx, env.API, before.ID)
+	if err != nil {
+		r.Err = fmt.Errorf("%w: %v", errCall, err)
+		return r
+	}
+	if scan.Rejection != nil {
+		r.Refusal = fmt.Sprintf("%s: %s / %s", scan.Rejection.Reason, scan.Rejection.ZH, scan.Rejection.EN)
+		if sc.Want.Refused == "" || scan.Rejection.Reason != sc.Want.Refused {
+			r.Err = fmt.Errorf("the scan was refused: %s", r.Refusal)
+		}
+		return r
+	}
+	if sc.Want.Refused != "" {
+		r.Err = fmt.Errorf("want the scan refused (%s), it was accepted: %+v", sc.Want.Refused, scan)
+		return r
+	}
+	body.Identity = agent.IdentityInput{Scan: scan.ID}
+	body.Operator = agent.Operator{ID: "KIOSK1", Name: "Kiosk 1", Type: protocol.OpterKiosk}
+	v, err := env.API.Settle(ctx, key, body)
+	r.View = v
+	if err != nil {
+		r.Err = fmt.Errorf("%w: settle: %v", errCall, err)
+		return r
+	}
+	if r.Err = check(sc, v); r.Err == nil && (v.State == agent.StateSettled || v.State == agent.StateDeferred) {
+		if r.Receipt, err = env.API.ReceiptText(ctx, v.ID); err != nil {
+			r.Err = fmt.Errorf("%w: receipt: %v", errCall, err)
+		}
+	}
+	return r
+}
+
+// waitScan waits for a scan newer than the one with id before.
+func waitScan(ctx context.Context, c *api.Client, before string) (agent.Scan, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		var sc agent.Scan
+		if _, err := c.Do(ctx, http.MethodGet, "/v1/scans/latest", nil, nil, &sc); err == nil && sc.ID != before {
+			return sc, nil
+		}
+		select {
+		case <-ctx.Done():
+			return agent.Scan{}, fmt.Errorf("the agent did not see the code: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // waitDesk waits until the agent has read a card in its desk reader

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/creack/pty"
+
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/devices/vpcd"
@@ -100,12 +102,20 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	platformURL := "http://" + platform.addr
 	fmt.Fprintf(out, "   platform at %s\n", platformURL)
 
+	fmt.Fprintln(out, "== the kiosk's QR scanner: a pseudo-terminal")
+	scan, err := newPTYScanner(filepath.Join(o.Dir, "scanner"))
+	if err != nil {
+		return fmt.Errorf("scanner pty: %w", err)
+	}
+	defer scan.Close()
+	fmt.Fprintf(out, "   %s -> %s\n", scan.link, scan.slave.Name())
+
 	apiAddr, err := freePort()
 	if err != nil {
 		return err
 	}
 	cfgFile := filepath.Join(o.Dir, "medterm.toml")
-	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL, apiAddr, readers.PSAM.Name, keyID)), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL, apiAddr, readers.PSAM.Name, keyID, scan.link)), 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "== starting the agent: %s serve --config %s\n", o.Medterm, cfgFile)
@@ -124,6 +134,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	results, err := Play(ctx, Env{API: cli, Personas: data, KeyPrefix: fmt.Sprintf("demo-%d-", time.Now().Unix()),
 		Settle: windowCLI(o.Medterm, cfgFile, o.Dir), Cards: SandboxCards{Rack: sb.Cards()},
 		Platform: platform,
+		Scanner:  scan, ScanDedupe: time.Second,
+		Phone: func(ctx context.Context, persona string) (string, error) {
+			c, err := sb.Code(ctx, persona)
+			return c.Text, err
+		},
 		Drain: func(ctx context.Context) error {
 			return runCLI(ctx, out, o.Medterm, "sync", "now", "--config", cfgFile, "--timeout", "60s")
 		},
@@ -206,7 +221,7 @@ func (p *platformServer) Down(context.Context) error {
 	return err
 }
 
-func agentConfig(platformURL, apiAddr, psamReader string, keyID byte) string {
+func agentConfig(platformURL, apiAddr, psamReader string, keyID byte, scannerPort string) string {
 	return fmt.Sprintf(`# written by medterm-sandbox demo
 [platform]
 url = %q
@@ -239,9 +254,14 @@ enabled = true
 psam_reader = %q
 key_id = %d
 
+[scanner]
+enabled = true
+port = %q
+terminator = "CR"
+
 [log]
 level = "info"
-`, platformURL, Institution, apiAddr, psamReader, keyID)
+`, platformURL, Institution, apiAddr, psamReader, keyID, scannerPort)
 }
 
 func freePort() (string, error) {
@@ -355,4 +375,38 @@ func (c SandboxCards) Insert(_ context.Context, persona string) error {
 func (c SandboxCards) Remove(context.Context) error {
 	_, err := c.Rack.Remove(0)
 	return err
+}
+
+// ptyScanner is a pseudo-terminal standing in for the kiosk's serial QR
+// scanner: the agent opens the slave through a symlink, as udev names a
+// real scanner, and a shown code is written to the master with the
+// scanner's CR.
+type ptyScanner struct {
+	master, slave *os.File
+	link          string
+}
+
+func newPTYScanner(link string) (*ptyScanner, error) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(link)
+	if err := os.Symlink(slave.Name(), link); err != nil {
+		master.Close()
+		slave.Close()
+		return nil, err
+	}
+	return &ptyScanner{master: master, slave: slave, link: link}, nil
+}
+
+// Show writes one code as the scanner would.
+func (p *ptyScanner) Show(_ context.Context, text string) error {
+	_, err := p.master.Write([]byte(text + "\r"))
+	return err
+}
+
+func (p *ptyScanner) Close() error {
+	p.slave.Close()
+	return p.master.Close()
 }
