@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
@@ -199,7 +200,7 @@ func Compact(path string, opts Options) (before, after int64, err error) {
 	}
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return 0, 0, openError(path, timeout, err)
 		}
 		return 0, 0, fmt.Errorf("%w: compact: %w", agent.ErrJournal, err)
