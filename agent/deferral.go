@@ -33,7 +33,7 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 	now := s.clock.Now()
 	if lerr := s.offline.Check(b, cur, now); lerr != nil {
 		s.log.Warn("bill not deferred", "id", cur.ID, "limit", lerr.Limit)
-		st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			st.Error = &Failure{Code: FailOfflineLimit, Message: why + "; " + lerr.Error()}
 			st.transition(now, StateFailed, FailOfflineLimit+" "+lerr.Limit)
 			return nil
@@ -45,7 +45,7 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 		return st, nil
 	}
 	pol, _ := s.Policy(ctx) // none fetched yet: the estimate shows no fund share
-	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		st.DeferredAt, st.Error = now, nil
 		st.Split = Estimate(pol, s.offline.EstimateInsutype, st.Bill)
 		st.Payment = Payment{}
@@ -59,15 +59,6 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 	s.announce(st)
 	s.wakeForwarder()
 	return st, nil
-}
-
-// Backlog sums the deferred bills not yet settled.
-func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
-	list, err := s.journal.List(ctx, ListFilter{States: backlogStates})
-	if err != nil {
-		return Backlog{}, fmt.Errorf("read the backlog: %w", err)
-	}
-	return backlogOf(list), nil
 }
 
 // Pending lists the settlements that need the platform: deferred bills,
@@ -115,7 +106,7 @@ func (s *Service) Forward(ctx context.Context, id string) (*Settlement, error) {
 func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, error) {
 	if cur.State != StateReversing {
 		var err error
-		cur, err = s.journal.Update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
+		cur, err = s.update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
 			id, err := ids.Next()
 			if err != nil {
 				return err
@@ -141,7 +132,7 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 		return s.stopReversal(ctx, cur, Failure{Code: FailUnreachable, Message: "reversal not answered yet: " + err.Error()}, true)
 	}
 	booked := err == nil
-	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
+	st, err := s.update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
 		next, err := ids.Next()
 		if err != nil {
 			return err
@@ -174,7 +165,7 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 }
 
 func (s *Service) stopReversal(ctx context.Context, cur *Settlement, fail Failure, retry bool) (*Settlement, error) {
-	return s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+	return s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		now := s.clock.Now()
 		st.Error = &fail
 		st.UpdatedAt = now
@@ -194,7 +185,7 @@ func (s *Service) Void(ctx context.Context, id string, op Operator, reason strin
 	}
 	unlock := s.locks.lock(id)
 	defer unlock()
-	st, err := s.journal.Update(ctx, id, func(st *Settlement, _ MsgidAllocator) error {
+	st, err := s.update(ctx, id, func(st *Settlement, _ MsgidAllocator) error {
 		// A deferred bill has no settlement request outstanding: it was
 		// never sent, or its attempt was reversed. Voiding it is safe.
 		if st.State != StateDeferred {

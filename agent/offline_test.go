@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -219,5 +220,31 @@ func TestFirstSettlementRequestThatNeverLeftIsDeferredNotInDoubt(t *testing.T) {
 	st, _, _ := svc.Settle(context.Background(), cardRequest("k1", bill(3000)))
 	if st.State != agent.StateDeferred {
 		t.Fatalf("state %s; a 2207 that certainly never left is not in doubt", st.State)
+	}
+}
+
+func TestBacklogKeptInMemoryMatchesTheJournal(t *testing.T) {
+	svc, _, up, c := offlineService(t)
+	ctx := context.Background()
+	var ids []string
+	for i, fen := range []money.Fen{1000, 2000, 3000, 4000} {
+		r := cardRequest(fmt.Sprint("k", i), bill(fen))
+		r.Identity.IDNo = []string{"11010519491231002X", "440524188001010014"}[i%2]
+		st, _, _ := svc.Settle(ctx, r)
+		ids = append(ids, st.ID)
+		c.Advance(time.Minute)
+	}
+	if _, err := svc.Void(ctx, ids[1], agent.Operator{ID: "W1", Type: "1"}, "paid cash"); err != nil {
+		t.Fatal(err)
+	}
+	up()
+	if _, err := svc.Forward(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	cached, _ := svc.Backlog(ctx)
+	fresh := agent.NewService(agent.ServiceConfig{Journal: svc.JournalForTest(), Platform: &agenttest.Platform{}, Clock: c})
+	computed, _ := fresh.Backlog(ctx)
+	if cached.Count != 2 || cached.Amount != 7000 || cached.Count != computed.Count || cached.Amount != computed.Amount || !cached.Oldest.Equal(computed.Oldest) || len(cached.PerPatient) != len(computed.PerPatient) {
+		t.Fatalf("cached %+v, from the journal %+v", cached, computed)
 	}
 }

@@ -37,7 +37,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 		return cur, nil
 	case StateRefunding:
 	case StateSettled:
-		cur, err = s.journal.Update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
+		cur, err = s.update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
 			if st.Msgids[protocol.CancelSettle.Infno] == "" {
 				id, err := ids.Next()
 				if err != nil {
@@ -68,7 +68,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 	var perr *protocol.Error
 	switch {
 	case err == nil || (errors.As(err, &perr) && perr.Code == protocol.CodeAlreadyRefunded):
-		return s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		return s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			now := s.clock.Now()
 			st.Refund.State, st.Refund.At, st.Refund.Error = StateRefunded, now, nil
 			if err == nil {
@@ -81,7 +81,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 	case errors.As(err, &perr) && perr.Processed():
 		// Refused for good (not found, not refundable): the settlement
 		// stays as it was and the refusal is recorded.
-		st, uerr := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		st, uerr := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			st.Refund.State = StateDeclined
 			st.Refund.Error = &Failure{Code: perr.Code, Message: perr.Message}
 			delete(st.Msgids, protocol.CancelSettle.Infno)
@@ -95,7 +95,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 	default:
 		// Unanswered: stays refunding; asking again resends the same msgid.
 		state, fail := classify(err, true)
-		st, uerr := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		st, uerr := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			st.Refund.Error = &fail
 			st.Refund.State = state
 			return nil

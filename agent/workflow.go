@@ -56,6 +56,7 @@ type Service struct {
 
 	locks   keyedMutex
 	deferMu sync.Mutex // one deferral decision at a time: the limits are terminal-wide
+	backlog backlogCache
 	kickMu  sync.Mutex
 	kick    func() // wakes the forwarder
 }
@@ -286,7 +287,7 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 			}
 			return s.stop(ctx, cur, err, false)
 		}
-		cur, err = s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		cur, err = s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			prep.apply(st)
 			st.Error = nil
 			st.transition(s.clock.Now(), StateSettling, "pre-settled "+st.Split.String())
@@ -310,7 +311,7 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 		}
 		return s.stop(ctx, cur, err, true)
 	}
-	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		st.Split = out.split
 		st.Payment = out.payment
 		st.SetlID, st.SetlTime = out.setlID, out.setlTime
@@ -476,7 +477,7 @@ func (s *Service) stop(ctx context.Context, cur *Settlement, cause error, settli
 		state = StateDeferred
 	}
 	s.log.Warn("settlement stopped", "id", cur.ID, "state", state, "code", fail.Code, "err", cause)
-	st, err := s.journal.Update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		now := s.clock.Now()
 		st.Error = &fail
 		if state == StateInDoubt && st.InDoubtSince.IsZero() {

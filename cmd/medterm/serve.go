@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st := &statusSource{cfg: cfg, svc: svc, pc: pc, fwd: fwd, desk: desk}
+	st := &statusSource{cfg: cfg, j: j, svc: svc, pc: pc, fwd: fwd, desk: desk}
 	srv, err := api.New(api.Config{
 		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
 		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Kiosk: kiosk, Events: bus, Version: version, Logger: log,

@@ -8,6 +8,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/metrics"
+	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/forward"
 )
@@ -16,6 +17,7 @@ import (
 // from the same reads, so that the two never disagree.
 type statusSource struct {
 	cfg  config.Config
+	j    *journal.Journal
 	svc  *agent.Service
 	pc   *client.Client
 	fwd  *forward.Forwarder
@@ -33,12 +35,12 @@ func (s *statusSource) status(ctx context.Context) api.Status {
 		Forwarder: s.fwd.Stats(),
 		States:    map[string]int{},
 	}
-	if list, err := s.svc.List(ctx, agent.ListFilter{}); err == nil {
-		for _, x := range list {
-			st.States[string(x.State)]++
-			switch x.State {
+	if counts, err := s.j.CountStates(ctx); err == nil {
+		for state, n := range counts {
+			st.States[string(state)] = n
+			switch state {
 			case agent.StateInDoubt, agent.StateReversing, agent.StateRefunding:
-				st.Backlog.Unfinished++
+				st.Backlog.Unfinished += n
 			}
 		}
 	}
