@@ -185,7 +185,7 @@ func (bk *Book) Submit(ctx context.Context, c *api.Client, b *Bill) (answered, d
 
 // Client is one HIS workstation: it submits bills one after the other
 // and, as the HIS contract says, sends a bill that got no answer again
-// under the same key before long.
+// under the same key until it gets one.
 type Client struct {
 	Book *Book
 	rng  *rand.Rand
@@ -197,21 +197,20 @@ func NewClient(book *Book, seed uint64) *Client {
 	return &Client{Book: book, rng: rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))}
 }
 
-// Run submits bills to the daemon at c until ctx ends. While nothing
-// listens (the daemon starting up) it pauses a few milliseconds between
-// tries.
+// Run submits bills to the daemon at c until ctx ends, a bill that got no
+// answer before any new one. While nothing listens (the daemon starting
+// up) it tries again every few milliseconds.
 func (h *Client) Run(ctx context.Context, c *api.Client) {
 	for ctx.Err() == nil {
 		var b *Bill
-		if len(h.open) > 0 && h.rng.IntN(2) == 0 {
-			b = h.open[0]
-			h.open = h.open[1:]
+		if len(h.open) > 0 {
+			b, h.open = h.open[0], h.open[1:]
 		} else {
 			b = h.Book.New()
 		}
 		answered, down := h.Book.Submit(ctx, c, b)
 		if !answered {
-			h.open = append(h.open, b)
+			h.open = append([]*Bill{b}, h.open...)
 		}
 		if down {
 			t := time.NewTimer(time.Duration(2+h.rng.IntN(8)) * time.Millisecond)
@@ -224,19 +223,30 @@ func (h *Client) Run(ctx context.Context, c *api.Client) {
 	}
 }
 
+// Adopt gives the workstation a bill that got no answer elsewhere (in a
+// burst): it sends it again like its own.
+func (h *Client) Adopt(b *Bill) { h.open = append(h.open, b) }
+
 // Burst submits n new bills at once, each from its own goroutine, and
-// returns when all have an answer or ctx ends.
-func Burst(ctx context.Context, c *api.Client, book *Book, n int) {
+// returns, when all have an answer or ctx ends, those that got none.
+func Burst(ctx context.Context, c *api.Client, book *Book, n int) []*Bill {
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var left []*Bill
 	for range n {
 		b := book.New()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			book.Submit(ctx, c, b)
+			if answered, _ := book.Submit(ctx, c, b); !answered {
+				mu.Lock()
+				left = append(left, b)
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
+	return left
 }
 
 // Resubmit sends every bill again under its key until each has an
