@@ -50,6 +50,11 @@ type Options struct {
 	Proxy bool
 	// AttemptTimeout of one platform exchange (default 5 s).
 	AttemptTimeout time.Duration
+	// ConnectWindow of the agent's client: how long an unreachable
+	// platform is retried before a request is given up (default 1 s).
+	ConnectWindow time.Duration
+	// BreakerCooldown of the agent's client (default 200 ms).
+	BreakerCooldown time.Duration
 	// Personas seed the sandbox (default: personas.Default()).
 	Personas *personas.Dataset
 	// JournalFrom is the Dir of an earlier stack whose journal (and key)
@@ -74,6 +79,12 @@ type Stack struct {
 
 	platformURL string
 	clock       clock.Clock
+	opts        Options
+	secret      []byte
+	log         *slog.Logger
+	// stops holds one function per agent started (the first and one per
+	// restart); each stops that agent's API server and waits for it.
+	stops []func()
 }
 
 // Clock is the stack's clock.
@@ -133,50 +144,90 @@ func Start(t testing.TB, opts Options) *Stack {
 		t.Cleanup(func() { proxy.Close() })
 		platformURL = proxy.URL()
 	}
+	s := &Stack{
+		Sandbox: sb, Personas: data, Faults: faults, Dir: dir, Token: strings.Repeat("t", 32),
+		platformURL: platformURL, Proxy: proxy, clock: opts.Clock, opts: opts, secret: secret, log: log,
+	}
+	t.Cleanup(func() {
+		s.Journal.Close()
+		for _, stop := range s.stops {
+			stop()
+		}
+	})
+	s.startAgent(t)
+	return s
+}
+
+// startAgent opens the journal (creating it the first time) and starts the
+// agent on it: platform client, service, forwarder and local API.
+func (s *Stack) startAgent(t testing.TB) {
+	t.Helper()
+	opts := s.opts
 	if opts.AttemptTimeout == 0 {
 		opts.AttemptTimeout = 5 * time.Second
+	}
+	if opts.ConnectWindow == 0 {
+		opts.ConnectWindow = time.Second
+	}
+	if opts.BreakerCooldown == 0 {
+		opts.BreakerCooldown = 200 * time.Millisecond
 	}
 	offline := agent.DefaultOfflinePolicy()
 	if opts.Offline != nil {
 		offline = *opts.Offline
 	}
-
-	j, err := journal.Open(filepath.Join(dir, "journal.db"), journal.Options{
-		KeyFile: filepath.Join(dir, "keys", "journal.key"), Institution: Institution, Slot: 1,
-		IDPrefix: "DESK01", Clock: opts.Clock, Logger: log,
+	j, err := journal.Open(filepath.Join(s.Dir, journalFile), journal.Options{
+		KeyFile: filepath.Join(s.Dir, keyFile), Institution: Institution, Slot: 1,
+		IDPrefix: "DESK01", Clock: opts.Clock, Logger: s.log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { j.Close() })
 	pc, err := client.New(client.Config{
-		BaseURL: platformURL, InstitutionCode: Institution, InstitutionName: "sandbox hospital", Region: "441900",
-		DevNo: "DESK01", Secret: secret, RetryWindow: opts.RetryWindow, ConnectWindow: time.Second,
+		BaseURL: s.platformURL, InstitutionCode: Institution, InstitutionName: "sandbox hospital", Region: "441900",
+		DevNo: "DESK01", Secret: s.secret, RetryWindow: opts.RetryWindow, ConnectWindow: opts.ConnectWindow,
 		AttemptTimeout: opts.AttemptTimeout, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		BreakerThreshold: 3, BreakerCooldown: 200 * time.Millisecond,
-		NextMsgid: j.AllocateMsgid, Clock: opts.Clock, Logger: log,
+		BreakerThreshold: 3, BreakerCooldown: opts.BreakerCooldown,
+		NextMsgid: j.AllocateMsgid, Clock: opts.Clock, Logger: s.log,
 	})
 	if err != nil {
+		j.Close()
 		t.Fatal(err)
 	}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: pc, Clock: opts.Clock, Logger: log,
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: pc, Clock: opts.Clock, Logger: s.log,
 		Receipt: agent.ReceiptHeader{Institution: "sandbox hospital", TerminalID: "DESK01"},
 		Offline: offline, InDoubtWindow: opts.InDoubtWindow, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	fwd := forward.New(svc, pc, forward.Config{Concurrency: 4, Clock: opts.Clock, Logger: log})
-	token := strings.Repeat("t", 32)
-	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Service: svc, Logger: log, Drain: fwd.Drain})
+	fwd := forward.New(svc, pc, forward.Config{Concurrency: 4, Clock: opts.Clock, Logger: s.log})
+	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(s.Token), Service: svc, Logger: s.log, Drain: fwd.Drain})
 	if err != nil {
+		j.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &Stack{
-		Sandbox: sb, Personas: data, Journal: j, Client: pc, Service: svc,
-		API: api.NewClient(srv.Addr(), token), Faults: faults, Dir: dir, Token: token, platformURL: platformURL,
-		Proxy: proxy, Forwarder: fwd, clock: opts.Clock,
-	}
+	s.stops = append(s.stops, func() { cancel(); <-done })
+	s.Journal, s.Client, s.Service, s.Forwarder = j, pc, svc, fwd
+	s.API = api.NewClient(srv.Addr(), s.Token)
+}
+
+// Restart kills the agent and starts a new one on the same journal file,
+// as the daemon after a SIGKILL and a restart. The kill is the journal's
+// closing: a write under way finishes, and nothing the old agent does
+// after it is stored. The old local API stops taking requests; requests
+// already in it, and the platform exchanges they started, run on against
+// the closed journal (the platform may still receive what a killed process
+// had already written to the network) and their callers get an error or
+// an answer the journal had already stored. The old service, client and
+// forwarder are dropped with everything they held in memory (the
+// platform session, the circuit breaker, per-settlement locks); the new
+// ones start from the journal alone.
+func (s *Stack) Restart(t testing.TB) {
+	t.Helper()
+	s.Journal.Close()
+	stop := s.stops[len(s.stops)-1]
+	go stop() // shutting the old API down waits for its requests in flight
+	s.startAgent(t)
 }
 
 // The journal and its key, relative to a stack's Dir.
@@ -214,6 +265,13 @@ func (f *Faults) DropAnswers(infno string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.drop[infno] += n
+}
+
+// Heal forgets the answers still to be dropped.
+func (f *Faults) Heal() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.drop)
 }
 
 // Seen returns how many requests of infno reached the platform.
@@ -254,6 +312,11 @@ func (s *Stack) Drain(t testing.TB, deadline time.Duration) []*agent.Settlement 
 	t.Helper()
 	end := time.Now().Add(deadline)
 	for {
+		if !s.Client.Available() {
+			// The breaker is cooling down: a pass now would only record
+			// another failure for every pending bill.
+			<-time.After(10 * time.Millisecond)
+		}
 		s.Forwarder.Pass(context.Background(), true)
 		left, err := s.Service.Pending(context.Background())
 		if err != nil {
