@@ -44,10 +44,10 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 		s.announce(st)
 		return st, nil
 	}
-	pol, _ := s.Policy(ctx) // none fetched yet: the estimate shows no fund share
+	estimate := s.estimate(ctx, cur)
 	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		st.DeferredAt, st.Error = now, nil
-		st.Split = Estimate(pol, s.offline.EstimateInsutype, st.Bill)
+		st.Split = estimate
 		st.Payment = Payment{}
 		st.transition(now, StateDeferred, why)
 		return nil
@@ -59,6 +59,18 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 	s.announce(st)
 	s.wakeForwarder()
 	return st, nil
+}
+
+// estimate is a deferred bill's provisional split, from the policy last
+// fetched (none yet: no fund share), for the patient's insurance type when
+// an earlier attempt learnt it.
+func (s *Service) estimate(ctx context.Context, st *Settlement) Split {
+	pol, _ := s.Policy(ctx)
+	insutype := st.Insutype
+	if insutype == "" {
+		insutype = s.offline.EstimateInsutype
+	}
+	return Estimate(pol, insutype, st.Bill)
 }
 
 // Pending lists the settlements that need the platform: deferred bills,
@@ -132,6 +144,7 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 		return s.stopReversal(ctx, cur, Failure{Code: FailUnreachable, Message: "reversal not answered yet: " + err.Error()}, true)
 	}
 	booked := err == nil
+	estimate := s.estimate(ctx, cur)
 	st, err := s.update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
 		next, err := ids.Next()
 		if err != nil {
@@ -146,6 +159,7 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 		note := fmt.Sprintf("reversed %s (booked: %v)", omsgid, booked)
 		if !st.DeferredAt.IsZero() {
 			st.Error = nil
+			st.Split, st.Payment = estimate, Payment{} // nothing is settled
 			st.transition(now, StateDeferred, note)
 			return nil
 		}

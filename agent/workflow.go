@@ -369,20 +369,29 @@ func (p prepared) apply(st *Settlement) {
 // pre-settles.
 func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error) {
 	var p prepared
-	info, err := call(ctx, s, st, protocol.PersonInfo, "", protocol.PersonInfoInput{Data: protocol.PersonQuery{
-		MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, CardSn: st.Personal.CardSN,
-		Begntime: protocol.FormatInfTime(st.CreatedAt), PsnCertType: "01",
-		Certno: st.Personal.IDNo, PsnName: st.Personal.Name,
-	}})
-	if err != nil {
-		return p, err
+	if st.Personal.PsnNo != "" && st.Insutype != "" {
+		// Identified by an earlier run (settled again after a reversal):
+		// the person query is not sent again. Its replay would carry what
+		// the first answer taught us (the name), and the platform refuses a
+		// used msgid with a different request.
+		p.psnNo, p.idNo, p.name = st.Personal.PsnNo, st.Personal.IDNo, st.Personal.Name
+		p.insutype, p.insuplc = st.Insutype, st.InsuplcAdmdvs
+	} else {
+		info, err := call(ctx, s, st, protocol.PersonInfo, "", protocol.PersonInfoInput{Data: protocol.PersonQuery{
+			MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, CardSn: st.Personal.CardSN,
+			Begntime: protocol.FormatInfTime(st.CreatedAt), PsnCertType: "01",
+			Certno: st.Personal.IDNo, PsnName: st.Personal.Name,
+		}})
+		if err != nil {
+			return p, err
+		}
+		p.psnNo, p.idNo, p.name = info.Baseinfo.PsnNo, info.Baseinfo.Certno, info.Baseinfo.PsnName
+		insu, ok := activeInsurance(info.Insuinfo)
+		if !ok || p.psnNo == "" {
+			return p, &protocol.Error{Infno: protocol.PersonInfo.Infno, Code: protocol.CodeNotInsured, Message: "no insurance record in the answer"}
+		}
+		p.insutype, p.insuplc = insu.Insutype, insu.InsuplcAdmdvs
 	}
-	p.psnNo, p.idNo, p.name = info.Baseinfo.PsnNo, info.Baseinfo.Certno, info.Baseinfo.PsnName
-	insu, ok := activeInsurance(info.Insuinfo)
-	if !ok || p.psnNo == "" {
-		return p, &protocol.Error{Infno: protocol.PersonInfo.Infno, Code: protocol.CodeNotInsured, Message: "no insurance record in the answer"}
-	}
-	p.insutype, p.insuplc = insu.Insutype, insu.InsuplcAdmdvs
 
 	reg, err := call(ctx, s, st, protocol.Register, p.insuplc, protocol.RegisterInput{Data: protocol.RegisterData{
 		PsnNo: p.psnNo, Insutype: p.insutype, Begntime: protocol.FormatInfTime(st.CreatedAt),
@@ -477,9 +486,15 @@ func (s *Service) stop(ctx context.Context, cur *Settlement, cause error, settli
 		state = StateDeferred
 	}
 	s.log.Warn("settlement stopped", "id", cur.ID, "state", state, "code", fail.Code, "err", cause)
+	estimate := s.estimate(ctx, cur)
 	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		now := s.clock.Now()
 		st.Error = &fail
+		if state == StateDeferred {
+			// Back in the backlog: nothing is settled, so the receipt shows
+			// the estimate again, not a pre-settlement.
+			st.Split, st.Payment = estimate, Payment{}
+		}
 		if state == StateInDoubt && st.InDoubtSince.IsZero() {
 			st.InDoubtSince = now
 		}
