@@ -80,7 +80,7 @@ func Check(bills []*Bill, final map[string]api.SettlementView, ledger sandbox.Le
 			checkSettled(b, f, got, fail)
 		case agent.StateDeclined, agent.StateFailed, agent.StateArrears, agent.StateVoided:
 			for _, ls := range got {
-				fail("bill %s (%s) is %s, but the platform holds settlement %s of %s for it", b.Key, f.ID, f.State, ls.SetlID, ls.MedfeeSumamt)
+				fail("bill %s (%s) is %s, but the platform holds settlement %s of %s for it", b.Key, f.ID, f.State, ls.SetlID, ls.MedfeeSumamt.Fen())
 			}
 		default:
 			fail("bill %s (%s) is still %s after the drain", b.Key, f.ID, f.State)
@@ -89,7 +89,7 @@ func Check(bills []*Bill, final map[string]api.SettlementView, ledger sandbox.Le
 	for id, list := range standing {
 		if !owned[id] {
 			for _, ls := range list {
-				fail("platform settlement %s (chrg_bchno %s, %s) belongs to no settled bill: a stray charge", ls.SetlID, id, ls.MedfeeSumamt)
+				fail("platform settlement %s (chrg_bchno %s, %s) belongs to no settled bill: a stray charge", ls.SetlID, id, ls.MedfeeSumamt.Fen())
 			}
 		}
 	}

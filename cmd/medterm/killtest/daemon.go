@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -115,15 +116,24 @@ level = "warn"
 	return path, nil
 }
 
-// FreeAddr returns a loopback address with a port free right now; the
-// daemon binds it on every start.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// FreeAddr returns a loopback address whose port is free now; the daemon
+// binds it on every start. The port is drawn below the range the kernel
+// hands out for ephemeral ports (32768 and up on Linux), so that no
+// outgoing connection of another test takes it while the daemon is down
+// between a kill and the next start.
+func FreeAddr(seed uint64) (string, error) {
+	rng := mrand.New(mrand.NewPCG(seed, seed>>1))
+	var last error
+	for range 50 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rng.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			last = err
+			continue
+		}
+		return addr, ln.Close()
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free loopback port for the API: %w", last)
 }
 
 // Daemon is one `medterm serve` child process.
