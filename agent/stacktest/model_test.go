@@ -8,30 +8,26 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
-	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/agent/stacktest"
 	"github.com/seed-a859fada/medterm/agent/stacktest/model"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 )
 
-// The model-based test: random sequences of bills, resubmissions, refunds,
-// voids, outages, timeouts, lost answers, forwarder passes, kills and
-// restarts against the whole stack (the sandbox behind a TCP fault proxy,
-// the real journal, client, service, forwarder and local API), checked as
-// they go and at the end against an in-memory model (package model).
-//
-// Each sequence is drawn from its own seed, printed when it fails. To
-// replay one: MEDTERM_MODEL_SEED=<seed> go test -run TestRandomFault ./agent/stacktest/
-// (the same operations are drawn; how a fault plays out still depends on
-// timing). MEDTERM_MODEL_RUNS and MEDTERM_MODEL_OPS change how many
+// Replaying a sequence: MEDTERM_MODEL_SEED=<seed> (printed when a
+// sequence fails) runs that one sequence again. The same operations are
+// drawn with the same parameters; which bill a refund, void or
+// resubmission picks, and how each fault plays out, still depend on
+// timing. MEDTERM_MODEL_RUNS and MEDTERM_MODEL_OPS change how many
 // sequences run and how long each is; MEDTERM_MODEL_TRACE=1 logs the
 // operations of sequences that pass too.
 const (
@@ -51,8 +47,17 @@ const (
 	modelConnect   = 100 * time.Millisecond // an unreachable platform retried
 	modelCooldown  = 100 * time.Millisecond // the circuit breaker
 	modelDrainTime = 20 * time.Second       // the final drain, at most
+	modelParallel  = 3                      // sequences at a time
 )
 
+// TestRandomFaultSequencesLeaveTheLedgerEqualToTheModel is the
+// model-based test: random sequences of bills, resubmissions, refunds,
+// voids, outages, timeouts, lost requests and answers, forwarder passes,
+// kills and restarts against the whole stack (the sandbox behind a TCP
+// fault proxy; the real journal, client, service, forwarder and local
+// API), each answer and each journal record checked as they come, and
+// the platform's ledger compared with the model (package model) to the
+// fen once everything is healed and drained.
 func TestRandomFaultSequencesLeaveTheLedgerEqualToTheModel(t *testing.T) {
 	runs, minOps, maxOps := 36, 20, 40
 	if testing.Short() {
@@ -70,25 +75,42 @@ func TestRandomFaultSequencesLeaveTheLedgerEqualToTheModel(t *testing.T) {
 		}
 		base, runs = seed, 1
 	}
-	var total, kills, bills, reversed, tombstones int
-	visited := map[agent.State]int{}
-	for i := range runs {
-		seed := base + uint64(i)
-		ops := minOps + int(seed%uint64(maxOps-minOps+1))
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			r := newModelRun(t, seed)
-			r.play(ops)
-			r.finish()
-			total += r.ops
-			kills += r.kills
-			bills += len(r.m.Bills())
-			for st, n := range r.m.Visited() {
-				visited[st] += n
+	var (
+		mu                                        sync.Mutex
+		total, kills, bills, reversed, tombstones int
+		visited                                   = map[agent.State]int{}
+	)
+	seeds := make(chan uint64)
+	var wg sync.WaitGroup
+	// Sequences run a few at a time: each spends most of its time waiting
+	// out timeouts, not computing.
+	for range min(modelParallel, runs) {
+		wg.Go(func() {
+			for seed := range seeds {
+				ops := minOps + int(seed%uint64(maxOps-minOps+1))
+				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+					r := newModelRun(t, seed)
+					r.play(ops)
+					r.finish()
+					mu.Lock()
+					defer mu.Unlock()
+					total += r.ops
+					kills += r.kills
+					bills += len(r.m.Bills())
+					for st, n := range r.m.Visited() {
+						visited[st] += n
+					}
+					reversed += r.reversed
+					tombstones += r.tombstones
+				})
 			}
-			reversed += r.reversed
-			tombstones += r.tombstones
 		})
 	}
+	for i := range runs {
+		seeds <- base + uint64(i)
+	}
+	close(seeds)
+	wg.Wait()
 	t.Logf("%d sequences of %d operations in all (%d kills), %d bills checked against the model", runs, total, kills, bills)
 	t.Logf("bills seen in each state: %v; settlements reversed on the platform: %d; msgids reversed before they arrived: %d", visited, reversed, tombstones)
 }
@@ -108,7 +130,6 @@ func envInt(t *testing.T, name string, def int) int {
 // modelRun is one sequence: a stack, a model, and what was done.
 type modelRun struct {
 	t     *testing.T
-	seed  uint64
 	rng   *rand.Rand
 	s     *stacktest.Stack
 	m     *model.Model
@@ -126,13 +147,12 @@ func newModelRun(t *testing.T, seed uint64) *modelRun {
 		Proxy: true, AttemptTimeout: modelAttempt, RetryWindow: modelRetry, InDoubtWindow: modelInDoubt,
 		ConnectWindow: modelConnect, BreakerCooldown: modelCooldown,
 	})
-	r := &modelRun{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x6d6f64656c)), s: s, m: model.New(agent.DefaultOfflinePolicy())}
+	r := &modelRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x6d6f64656c)), s: s, m: model.New(agent.DefaultOfflinePolicy())}
 	t.Cleanup(func() {
-		if os.Getenv(modelTraceEnv) != "" && !t.Failed() {
+		if t.Failed() || os.Getenv(modelTraceEnv) != "" {
 			t.Logf("operations:\n\t%s", strings.Join(r.trace, "\n\t"))
 		}
 		if t.Failed() {
-			t.Logf("operations:\n\t%s", strings.Join(r.trace, "\n\t"))
 			t.Logf("replay: %s=%d go test -run TestRandomFault ./agent/stacktest/", modelSeedEnv, seed)
 		}
 	})
@@ -168,6 +188,8 @@ var modelOps = []modelOp{
 	{7, "heal", func(r *modelRun, _ *rand.Rand) { r.must(r.s.Proxy.Heal()) }},
 	{6, "fault during a bill", (*modelRun).faultDuringBill},
 	{4, "lose 2207 answers", func(r *modelRun, rng *rand.Rand) { r.s.Faults.DropAnswers(protocol.Settle.Infno, 1+rng.IntN(8)) }},
+	{3, "lose 2207 requests", func(r *modelRun, rng *rand.Rand) { r.s.Faults.LoseRequests(protocol.Settle.Infno, 1+rng.IntN(8)) }},
+	{1, "lose 2208 requests", func(r *modelRun, rng *rand.Rand) { r.s.Faults.LoseRequests(protocol.CancelSettle.Infno, 1+rng.IntN(3)) }},
 	{2, "lose 2208 answers", func(r *modelRun, rng *rand.Rand) { r.s.Faults.DropAnswers(protocol.CancelSettle.Infno, 1+rng.IntN(3)) }},
 	{1, "lose 2601 answers", func(r *modelRun, _ *rand.Rand) { r.s.Faults.DropAnswers(protocol.Reverse.Infno, 1) }},
 	{7, "forward", func(r *modelRun, rng *rand.Rand) { r.s.Forwarder.Pass(context.Background(), rng.IntN(2) == 0) }},
@@ -222,74 +244,15 @@ func (r *modelRun) observe() {
 	}
 }
 
-// Patients: most are settled by the platform; some are refused (not
-// insured, a blocked or expired card), which must never be booked.
-var modelPatients = []string{
-	"acct-first", "bank-card", "credit-fallback", "insufficient", "low-limit", "daily-limit", "family-signer",
-	"family-child", "family-confirm", "no-agreement", "elderly-no-credit", "resident-390", "deductible-met",
-	"near-cap", "opaque-only", "revoked-phone", "not-insured", "card-expired", "card-blocked",
-}
-
 func (r *modelRun) newBill(rng *rand.Rand) { r.must(r.submit(r.makeBill(rng))) }
 
 // makeBill makes up a bill and adds it to the model, before the HIS
 // first submits it.
 func (r *modelRun) makeBill(rng *rand.Rand) *model.Bill {
-	key := r.patient(rng)
-	p, _ := r.s.Personas.ByKey(key)
-	n := len(r.m.Bills()) + 1
-	b := &model.Bill{Key: fmt.Sprintf("his-%d", n), Persona: key, Mode: agent.ModePreferOnline}
-	switch x := rng.IntN(10); {
-	case x == 0:
-		b.Mode = agent.ModeRequireOnline
-	case x == 1:
-		b.Mode = agent.ModeForceOffline
-	}
-	id := agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno}
-	if p.Card != nil && rng.IntN(4) > 0 {
-		id = agent.IdentityInput{CertType: protocol.CertSSCard, CertNo: p.Card.CardNo, CardSN: p.Card.CardSn, IDNo: p.Certno, Name: p.Name}
-	}
-	b.CertType = id.CertType
-	b.Declines = key == "not-insured" || (id.CertType == protocol.CertSSCard && (key == "card-expired" || key == "card-blocked"))
-	bill := agent.Bill{VisitNo: fmt.Sprintf("MZ%06d", n), DeptCode: "A03", DoctorID: "D017", Items: randomItems(rng)}
-	b.Amount = bill.Total()
-	b.Body = api.SettleBody{Identity: id, Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk}, Bill: bill, Mode: b.Mode}
+	b := model.RandomBill(rng, r.s.Personas, len(r.m.Bills())+1)
 	r.m.Add(b)
-	r.detail("%s %s by %s, %s, %s", b.Key, key, id.CertType, b.Mode, b.Amount)
+	r.detail("%s %s by %s, %s, %s", b.Key, b.Persona, b.CertType, b.Mode, b.Amount)
 	return b
-}
-
-func (r *modelRun) patient(rng *rand.Rand) string {
-	if rng.IntN(10) == 0 { // one bill in ten for a patient the platform refuses
-		return modelPatients[len(modelPatients)-1-rng.IntN(3)]
-	}
-	return modelPatients[rng.IntN(len(modelPatients)-3)]
-}
-
-// randomItems is one to three fee items: mostly small bills, some near or
-// over the offline limit for one bill (500 CNY).
-func randomItems(rng *rand.Rand) []agent.FeeItem {
-	var budget money.Fen
-	switch x := rng.IntN(10); {
-	case x < 6:
-		budget = money.Fen(100 + rng.Int64N(15000))
-	case x < 9:
-		budget = money.Fen(15000 + rng.Int64N(30000))
-	default:
-		budget = money.Fen(45000 + rng.Int64N(25000))
-	}
-	classes := []string{protocol.ClassA, protocol.ClassB, protocol.ClassC}
-	n := 1 + rng.IntN(3)
-	items := make([]agent.FeeItem, n)
-	for i := range items {
-		qty := int64(1 + rng.IntN(3))
-		price := max(budget/money.Fen(int64(n)*qty), 1)
-		items[i] = agent.FeeItem{
-			Code: fmt.Sprintf("1102%05d", rng.IntN(100000)), Class: classes[rng.IntN(len(classes))],
-			Quantity: qty, UnitPrice: price, Amount: money.Fen(qty) * price,
-		}
-	}
-	return items
 }
 
 // submit sends b as the HIS does, and checks the answer.
@@ -429,16 +392,8 @@ func (r *modelRun) faultDuringBill(rng *rand.Rand) {
 	delay := time.Duration(rng.IntN(50)) * time.Millisecond
 	b := r.makeBill(rng)
 	r.detail("%s after %s", f.name, delay)
-	type answer struct {
-		v   api.SettlementView
-		err error
-	}
-	done := make(chan answer, 1)
 	cl := r.s.API
-	go func() {
-		v, err := cl.Settle(context.Background(), b.Key, b.Body)
-		done <- answer{v, err}
-	}()
+	done := inFlight(func() (api.SettlementView, error) { return cl.Settle(context.Background(), b.Key, b.Body) })
 	<-time.After(delay)
 	r.must(f.on())
 	a := <-done
@@ -446,6 +401,22 @@ func (r *modelRun) faultDuringBill(rng *rand.Rand) {
 		r.t.Fatalf("submit %s: %v", b.Key, a.err)
 	}
 	r.must(r.answered(b, a.v))
+}
+
+// answer is what an API call under way got.
+type answer struct {
+	v   api.SettlementView
+	err error
+}
+
+// inFlight starts call and returns where its answer will be.
+func inFlight(call func() (api.SettlementView, error)) <-chan answer {
+	done := make(chan answer, 1)
+	go func() {
+		v, err := call()
+		done <- answer{v, err}
+	}()
+	return done
 }
 
 // kill kills the agent and starts it again on its journal: between two
@@ -462,41 +433,31 @@ func (r *modelRun) kill(rng *rand.Rand) {
 		r.s.Restart(r.t)
 		return
 	}
-	type answer struct {
-		v   api.SettlementView
-		err error
-	}
-	done := make(chan answer, 1)
 	ctx := context.Background()
-	cl, fwd := r.s.API, r.s.Forwarder // the old agent's, used only by the goroutine below
+	cl, fwd := r.s.API, r.s.Forwarder // the old agent's, used only by the call under way
 	var b *model.Bill
 	var before agent.State
+	var call func() (api.SettlementView, error)
 	switch what {
 	case 1, 2:
 		r.detail("during a new bill:")
 		b = r.makeBill(rng)
+		call = func() (api.SettlementView, error) { return cl.Settle(ctx, b.Key, b.Body) }
 	case 3:
 		r.detail("during a refund of")
 		if b = r.pickBill(rng, nil, agent.StateSettled); b != nil {
 			before = r.state(b)
+			call = func() (api.SettlementView, error) { return cl.Refund(ctx, b.ID, refundBody) }
 		}
 	default:
 		r.detail("during a forwarder pass")
+		call = func() (api.SettlementView, error) { fwd.Pass(ctx, true); return api.SettlementView{}, nil }
+	}
+	if call == nil {
+		call = func() (api.SettlementView, error) { return api.SettlementView{}, nil }
 	}
 	r.detail("after %s", delay)
-	go func() {
-		var a answer
-		switch {
-		case what == 4:
-			fwd.Pass(ctx, true)
-		case b == nil:
-		case what == 3:
-			a.v, a.err = cl.Refund(ctx, b.ID, refundBody)
-		default:
-			a.v, a.err = cl.Settle(ctx, b.Key, b.Body)
-		}
-		done <- a
-	}()
+	done := inFlight(call)
 	<-time.After(delay)
 	r.s.Restart(r.t)
 	a := <-done
@@ -512,6 +473,8 @@ func (r *modelRun) kill(rng *rand.Rand) {
 		r.must(r.refunded(b, again, v, err))
 	case a.err == nil:
 		r.must(r.answered(b, a.v))
+	case isAnswer(a.err):
+		r.t.Fatalf("submit %s: %v", b.Key, a.err)
 	default:
 		r.detail("→ no answer (%v); submitted again", a.err)
 		r.m.Lost(b)
@@ -540,11 +503,12 @@ func (r *modelRun) finish() {
 		todo := 0
 		for _, b := range r.m.Bills() {
 			switch {
+			case !r.todo(b):
 			case r.m.WantsResubmit(b):
 				todo++
 				r.note("resubmit %s (%s)", b.Key, b.State)
 				r.must(r.submit(b))
-			case b.RefundAsked && b.State == agent.StateSettled:
+			default:
 				todo++
 				r.note("refund again")
 				before := r.state(b)
@@ -556,7 +520,7 @@ func (r *modelRun) finish() {
 		left := r.s.Drain(r.t, time.Until(end))
 		r.note("drained: %d left", len(left))
 		r.observe()
-		if todo == 0 && len(left) == 0 {
+		if len(left) == 0 && !r.anythingToDo() {
 			break
 		}
 		if time.Now().After(end) {
@@ -580,6 +544,16 @@ func (r *modelRun) finish() {
 	if err != nil || !rep.Balanced {
 		r.t.Fatalf("reconciliation after the drain: %v %+v", err, rep)
 	}
+}
+
+// todo reports whether the HIS or staff still have something to do
+// about b: submit it again, or ask again for its refund.
+func (r *modelRun) todo(b *model.Bill) bool {
+	return r.m.WantsResubmit(b) || b.RefundAsked && b.State == agent.StateSettled
+}
+
+func (r *modelRun) anythingToDo() bool {
+	return slices.ContainsFunc(r.m.Bills(), r.todo)
 }
 
 // KNOWN BUG, found by the model-based test (fails until fixed in the
@@ -607,4 +581,34 @@ func TestBillByIDNumberSettlesAgainAfterItsUnansweredRequestIsReversed(t *testin
 		t.Fatalf("submitted again after the reversal: %v %s %+v; want settled", err, v.State, v.Error)
 	}
 	assertLedgerSettlements(t, s, 1)
+}
+
+// KNOWN BUG, found by the model-based test (fails until fixed in the
+// workflow): a deferred bill whose forwarding attempt was reversed goes
+// back to the backlog showing the platform's pre-settlement split, not
+// marked as an estimate, and the pre-settlement's payment plan, though
+// nothing is settled: its provisional receipt then reads as final. The
+// same happens when a forwarding attempt stops after the pre-settlement
+// without the settlement request ever leaving.
+func TestDeferredBillBackInTheBacklogShowsAnEstimate(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{RetryWindow: 200 * time.Millisecond, InDoubtWindow: time.Nanosecond})
+	ctx := context.Background()
+	b := cardBody(t, s, "bank-card", 4200)
+	b.Mode = agent.ModeForceOffline
+	v, err := s.API.Settle(ctx, "offline", b)
+	if err != nil || v.State != agent.StateDeferred || !v.Split.Estimate {
+		t.Fatalf("deferred: %v %s %+v", err, v.State, v.Split)
+	}
+	s.Faults.DropAnswers(protocol.Settle.Infno, 1000)
+	if st, err := s.Service.Forward(ctx, v.ID); err != nil || st.State != agent.StateInDoubt {
+		t.Fatalf("forwarded with every answer lost: %v %s; want in doubt", err, st.State)
+	}
+	s.Faults.Heal()
+	st, err := s.Service.Forward(ctx, v.ID) // past the in-doubt window: reversed
+	if err != nil || st.State != agent.StateDeferred {
+		t.Fatalf("after the in-doubt window: %v %s; want deferred again", err, st.State)
+	}
+	if !st.Split.Estimate || st.Payment != (agent.Payment{}) {
+		t.Fatalf("deferred again showing split %+v, payment %+v; want the estimate and no payment, as when it was deferred", st.Split, st.Payment)
+	}
 }

@@ -257,6 +257,7 @@ type Faults struct {
 	mu   sync.Mutex
 	drop map[string]int // infno → answers still to drop
 	seen map[string]int // infno → requests that reached the platform
+	lose map[string]int // infno → requests still to lose
 }
 
 // DropAnswers drops the next n answers to infno after the platform has
@@ -267,11 +268,25 @@ func (f *Faults) DropAnswers(infno string, n int) {
 	f.drop[infno] += n
 }
 
-// Heal forgets the answers still to be dropped.
+// LoseRequests loses the next n requests of infno on their way in: the
+// agent has sent them, the platform never sees them, and the connection
+// closes without an answer. The agent cannot tell this from a lost answer.
+func (f *Faults) LoseRequests(infno string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lose == nil {
+		f.lose = map[string]int{}
+	}
+	f.lose[infno] += n
+}
+
+// Heal forgets the answers still to be dropped and the requests still to
+// be lost.
 func (f *Faults) Heal() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	clear(f.drop)
+	clear(f.lose)
 }
 
 // Seen returns how many requests of infno reached the platform.
@@ -284,19 +299,27 @@ func (f *Faults) Seen(infno string) int {
 func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	infno, _ := strings.CutPrefix(r.URL.Path, "/tx/")
 	f.mu.Lock()
-	f.seen[infno]++
-	drop := f.drop[infno] > 0
-	if drop {
+	lose := f.lose[infno] > 0
+	drop := !lose && f.drop[infno] > 0
+	switch {
+	case lose:
+		f.lose[infno]--
+	case drop:
 		f.drop[infno]--
+		f.seen[infno]++
+	default:
+		f.seen[infno]++
 	}
 	f.mu.Unlock()
-	if !drop {
+	if !drop && !lose {
 		f.next.ServeHTTP(w, r)
 		return
 	}
-	rec := httptest.NewRecorder()
-	f.next.ServeHTTP(rec, r) // the platform processes and commits
-	_, _ = io.Copy(io.Discard, rec.Result().Body)
+	if drop {
+		rec := httptest.NewRecorder()
+		f.next.ServeHTTP(rec, r) // the platform processes and commits
+		_, _ = io.Copy(io.Discard, rec.Result().Body)
+	}
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
 			conn.Close() // the answer never arrives

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
 
 // world is a small finished run: one bill settled (paid from the bank
@@ -169,5 +171,37 @@ func TestSettleAnswersCreateTheSettlementOnce(t *testing.T) {
 	v.ID, v.Split.Fund = "S-k3", 1
 	if err := m.Settle(b3, v); err == nil || !strings.Contains(err.Error(), "balance") {
 		t.Fatalf("unbalanced split: %v", err)
+	}
+}
+
+func TestRandomBillsAreValidRequestsForTheDataSet(t *testing.T) {
+	data, err := personas.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	kinds := map[string]int{}
+	for n := 1; n <= 2000; n++ {
+		b := RandomBill(rng, data, n)
+		req := agent.SettleRequest{IdempotencyKey: b.Key, Identity: b.Body.Identity, Operator: b.Body.Operator, Bill: b.Body.Bill, Mode: b.Mode}
+		if err := req.Validate(); err != nil {
+			t.Fatalf("bill %d: %v", n, err)
+		}
+		if b.Amount != b.Body.Bill.Total() || b.CertType != b.Body.Identity.CertType {
+			t.Fatalf("bill %d: the model's amount or identity is not the request's", n)
+		}
+		switch {
+		case b.Declines:
+			kinds["refused"]++
+		case b.Amount > agent.DefaultOfflinePolicy().MaxBill:
+			kinds["over the offline limit"]++
+		}
+		kinds[b.Mode]++
+		kinds[b.CertType]++
+	}
+	for _, k := range []string{"refused", "over the offline limit", agent.ModePreferOnline, agent.ModeRequireOnline, agent.ModeForceOffline, protocol.CertIDNo, protocol.CertSSCard} {
+		if kinds[k] == 0 {
+			t.Errorf("no bill of kind %q in 2000: %v", k, kinds)
+		}
 	}
 }
