@@ -82,21 +82,6 @@ func newBills(t *testing.T, s *stacktest.Stack, prefix string, n int) []*faultBi
 	return out
 }
 
-// cardBills makes n bills for different patients identified by their
-// cards. The tests whose bills are reversed and submitted again use them:
-// a bill identified by its ID number is declined on its second
-// submission (see TestResubmittedBillIdentifiedByIDNumberIsNotDeclinedAfterItsReversal).
-func cardBills(t *testing.T, s *stacktest.Stack, prefix string, n int) []*faultBill {
-	t.Helper()
-	var out []*faultBill
-	for i, p := range faultPatients {
-		if p.card && len(out) < n {
-			out = append(out, newBill(t, s, fmt.Sprintf("%s-%d", prefix, len(out)), p.persona, true, int64(1000+137*i)))
-		}
-	}
-	return out
-}
-
 func newBill(t *testing.T, s *stacktest.Stack, key, persona string, card bool, fen int64) *faultBill {
 	t.Helper()
 	b := withAmount(body(t, s, persona, 0), fen)
@@ -293,7 +278,7 @@ func TestBlackHolePastTheInDoubtWindowReversesAndSettlesOnce(t *testing.T) {
 	s := faultStack(t, stacktest.Options{AttemptTimeout: time.Second, RetryWindow: 500 * time.Millisecond, InDoubtWindow: window})
 	pre := newBills(t, s, "pre", 1)
 	settleBefore(t, s, pre)
-	bills := cardBills(t, s, "bh", 3)
+	bills := newBills(t, s, "bh", 4)
 	s.Proxy.Latency(200 * time.Millisecond)
 	done := submitAll(s, bills)
 	// Every bill pre-settled and recorded as settling: its 2207 is about
@@ -390,7 +375,7 @@ func TestSettlementAnswersLostPastTheInDoubtWindowAreReversedThenSettledOnce(t *
 	s := faultStack(t, stacktest.Options{AttemptTimeout: time.Second, RetryWindow: 500 * time.Millisecond, InDoubtWindow: window})
 	pre := newBills(t, s, "pre", 1)
 	settleBefore(t, s, pre)
-	bills := cardBills(t, s, "lost", 3)
+	bills := newBills(t, s, "lost", 4)
 	presettled := s.Faults.Seen(protocol.PreSettle.Infno)
 	s.Proxy.Latency(150 * time.Millisecond)
 	done := submitAll(s, bills)
@@ -538,17 +523,13 @@ func TestOutageDuringAForwarderDrainChargesOnceInPatientOrder(t *testing.T) {
 	}
 }
 
-// PRODUCT BUG (fails until fixed): a bill identified by its ID number is
-// settled, its answer lost past the in-doubt window, the attempt reversed
-// (booked, then undone), and the HIS submits the bill again under the same
-// key, as it must. The agent replays the steps before the settlement under
-// their msgids, but it sends the person query (1101) with the name that
-// the first 1101 answered and the workflow stored in the settlement,
-// where the first one carried none: the platform refuses the replay as a
-// different request under a used msgid (MSGID_CONFLICT), and the bill ends
-// declined though nothing is wrong with it. The same happens to a
-// deferred bill whose settlement request was never sent (it ends in
-// arrears), and to any identity the platform completes (a QR code).
+// A bill identified by its ID number is settled, its answer lost past the
+// in-doubt window, the attempt reversed (booked, then undone), and the HIS
+// submits the bill again under the same key, as it must. The steps before
+// the settlement are replayed under their msgids, and each replay must be
+// the very request first sent: the person query (1101) of the first run
+// carried no name, and the name its answer taught must not turn the replay
+// into a different request under a used msgid (MSGID_CONFLICT, a decline).
 func TestResubmittedBillIdentifiedByIDNumberIsNotDeclinedAfterItsReversal(t *testing.T) {
 	t.Parallel()
 	s := faultStack(t, stacktest.Options{AttemptTimeout: time.Second, RetryWindow: 300 * time.Millisecond, InDoubtWindow: time.Millisecond})
