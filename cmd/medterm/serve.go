@@ -18,6 +18,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/atomicfile"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/events"
@@ -248,17 +249,10 @@ func loadOrCreateToken(path string) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("%w: api.token_file: %w", config.ErrConfig, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
+	// Written whole or not at all: a first start killed half-way must not
+	// leave an empty token that every later start refuses.
+	if err := atomicfile.Write(path, []byte(tok+"\n"), 0o640, true); err != nil {
 		return nil, fmt.Errorf("%w: api.token_file: %w", config.ErrConfig, err)
 	}
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return []byte(tok), f.Close()
+	return []byte(tok), nil
 }
