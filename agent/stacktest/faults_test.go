@@ -515,9 +515,10 @@ func TestOutageDuringAForwarderDrainChargesOnceInPatientOrder(t *testing.T) {
 	if st, _ := s.Service.Get(context.Background(), voided.id); st == nil || st.State != agent.StateVoided {
 		t.Errorf("the voided bill: %+v", st)
 	}
-	// The same patient's bills were booked in the order they were deferred.
-	first, _ := s.Service.Get(context.Background(), bills[0].id)
-	second, _ := s.Service.Get(context.Background(), bills[2].id)
+	// The same patient's bills were booked in the order they were deferred
+	// (the order of their ids: the two were submitted at once).
+	first, _ := s.Service.Get(context.Background(), min(bills[0].id, bills[2].id))
+	second, _ := s.Service.Get(context.Background(), max(bills[0].id, bills[2].id))
 	if first == nil || second == nil || !first.SettledAt.Before(second.SettledAt) {
 		t.Errorf("acct-first's bills settled out of order: %v then %v", first.SettledAt, second.SettledAt)
 	}
