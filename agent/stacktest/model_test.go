@@ -556,14 +556,11 @@ func (r *modelRun) anythingToDo() bool {
 	return slices.ContainsFunc(r.m.Bills(), r.todo)
 }
 
-// KNOWN BUG, found by the model-based test (fails until fixed in the
-// workflow): a bill identified by ID number whose settlement request went
-// unanswered and was reversed can never be settled again. Settling it
-// again replays person info (1101) under its first msgid, but the query
-// now carries the name the platform answered the first time (prepared.apply
-// filled it in), so the platform refuses the msgid as reused for a
-// different request (MSGID_CONFLICT), and the workflow records that as a
-// decline: a deferred bill would become arrears the same way.
+// Found by the model-based test: a bill identified by ID number whose
+// settlement request went unanswered and was reversed must settle when
+// submitted again. Settling it again once replayed person info (1101)
+// under its first msgid with the name the platform had answered filled in,
+// and the platform refused the msgid as reused for a different request.
 func TestBillByIDNumberSettlesAgainAfterItsUnansweredRequestIsReversed(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{RetryWindow: 200 * time.Millisecond, InDoubtWindow: time.Nanosecond})
 	ctx := context.Background()
@@ -583,13 +580,11 @@ func TestBillByIDNumberSettlesAgainAfterItsUnansweredRequestIsReversed(t *testin
 	assertLedgerSettlements(t, s, 1)
 }
 
-// KNOWN BUG, found by the model-based test (fails until fixed in the
-// workflow): a deferred bill whose forwarding attempt was reversed goes
-// back to the backlog showing the platform's pre-settlement split, not
-// marked as an estimate, and the pre-settlement's payment plan, though
-// nothing is settled: its provisional receipt then reads as final. The
-// same happens when a forwarding attempt stops after the pre-settlement
-// without the settlement request ever leaving.
+// Found by the model-based test: a deferred bill whose forwarding attempt
+// was reversed goes back to the backlog with its estimate and no payment,
+// as when it was deferred: it once kept the platform's pre-settlement
+// split, not marked as an estimate, and its payment plan, so its
+// provisional receipt read as final though nothing was settled.
 func TestDeferredBillBackInTheBacklogShowsAnEstimate(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{RetryWindow: 200 * time.Millisecond, InDoubtWindow: time.Nanosecond})
 	ctx := context.Background()
