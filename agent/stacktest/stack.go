@@ -2,7 +2,9 @@
 // loopback: the sandbox platform on an HTTP port with a fresh state file,
 // and the real agent (journal, platform client, workflow, local API) in
 // front of it. A fault handler between the two drops answers after the
-// platform has committed, and counts what each transaction saw.
+// platform has committed (or requests before it sees them), and counts
+// what each transaction saw. The agent can be killed and restarted on its
+// journal (Stack.Restart).
 package stacktest
 
 import (
@@ -251,7 +253,8 @@ func copyFile(from, to string) error {
 
 // Faults sits between the agent and the sandbox. It can let a request
 // through to the platform, which commits it, and then drop the answer: the
-// hard case of an unknown outcome.
+// hard case of an unknown outcome. It can also lose a request before the
+// platform sees it, which the agent cannot tell apart.
 type Faults struct {
 	next http.Handler
 	mu   sync.Mutex
