@@ -118,13 +118,15 @@ func (d *Desk) Run(ctx context.Context) error {
 	}
 }
 
-// apply reads newly inserted cards and forgets removed ones.
+// apply reads newly inserted cards and forgets removed ones. The readers
+// present are recorded first, so that whoever hears of a card asks a desk
+// that already knows its reader.
 func (d *Desk) apply(ctx context.Context, before, after []ReaderState) {
 	prev := map[string]ReaderState{}
 	for _, s := range before {
 		prev[s.Reader] = s
 	}
-	var present []string
+	var present, inserted, removed []string
 	for _, s := range after {
 		if slices.Contains(d.skip, s.Reader) {
 			continue
@@ -133,20 +135,26 @@ func (d *Desk) apply(ctx context.Context, before, after []ReaderState) {
 		p, had := prev[s.Reader]
 		switch {
 		case s.Present && (!had || !p.Present || p.Counter != s.Counter):
-			d.read(ctx, s.Reader)
+			inserted = append(inserted, s.Reader)
 		case !s.Present && had && p.Present:
-			d.remove(s.Reader)
+			removed = append(removed, s.Reader)
 		}
 		delete(prev, s.Reader)
 	}
 	for r, p := range prev { // readers unplugged
 		if p.Present {
-			d.remove(r)
+			removed = append(removed, r)
 		}
 	}
 	d.mu.Lock()
 	d.seen = present
 	d.mu.Unlock()
+	for _, r := range removed {
+		d.remove(r)
+	}
+	for _, r := range inserted {
+		d.read(ctx, r)
+	}
 }
 
 // read identifies the card in reader and records the outcome.
