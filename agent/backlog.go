@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -42,6 +43,9 @@ func (s *Service) update(ctx context.Context, id string, fn func(*Settlement, Ms
 		before = entryOf(st)
 		return fn(st, ids)
 	})
+	if errors.Is(err, ErrJournal) {
+		return nil, fmt.Errorf("%w (settlement %s): %w", ErrNotRecorded, id, err)
+	}
 	if err != nil {
 		return nil, err
 	}

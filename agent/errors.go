@@ -14,6 +14,13 @@ var (
 	ErrUnbalanced          = errors.New("platform answer does not balance")
 	ErrJournalLocked       = errors.New("journal is locked by another process")
 	ErrJournal             = errors.New("journal")
+	// ErrNotAccepted: the journal could not store a new bill; nothing was
+	// sent and nothing is owed. It wraps the journal's error.
+	ErrNotAccepted = errors.New("the bill could not be stored, so nothing was accepted")
+	// ErrNotRecorded: the bill is stored, but a later step's outcome (the
+	// platform's answer, a state change) could not be written. Submitting
+	// again under the same key picks it up from where the journal has it.
+	ErrNotRecorded = errors.New("the bill is stored but its latest outcome could not be recorded")
 )
 
 // ErrReplayed is a dynamic code whose counter is not above the highest

@@ -203,6 +203,9 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		return nil
 	})
 	if err != nil {
+		if errors.Is(err, ErrJournal) {
+			err = fmt.Errorf("%w: %w", ErrNotAccepted, err)
+		}
 		return nil, false, fmt.Errorf("accept settlement: %w", err)
 	}
 	s.log.Info("settlement accepted", "id", stored.ID, "created", created, "cert_type", stored.CertType, "total", stored.Bill.Total().String())

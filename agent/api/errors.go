@@ -21,6 +21,7 @@ const (
 	codeIdemConflict    = "idempotency_conflict"
 	codeConflict        = "conflict"
 	codeJournal         = "journal_unavailable"
+	codeNotRecorded     = "outcome_not_recorded"
 	codeInternal        = "internal"
 	codeMethod          = "method_not_allowed"
 )
@@ -52,8 +53,12 @@ func writeErr(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, codeIdemConflict, err.Error())
 	case errors.Is(err, agent.ErrConflict):
 		writeError(w, http.StatusConflict, codeConflict, err.Error())
+	case errors.Is(err, agent.ErrNotAccepted):
+		writeError(w, http.StatusServiceUnavailable, codeJournal, "the journal could not store this bill; nothing was accepted or sent: "+err.Error())
+	case errors.Is(err, agent.ErrNotRecorded):
+		writeError(w, http.StatusServiceUnavailable, codeNotRecorded, "the bill was accepted, but its latest outcome could not be recorded; submit it again under the same key to learn where it stands: "+err.Error())
 	case errors.Is(err, agent.ErrJournal), errors.Is(err, agent.ErrJournalLocked):
-		writeError(w, http.StatusServiceUnavailable, codeJournal, "the journal could not store this request; nothing was accepted: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, codeJournal, "the journal could not be read or written: "+err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
 	}
