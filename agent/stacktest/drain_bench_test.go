@@ -30,10 +30,17 @@ import (
 //	go test -run '^$' -bench 'Drain|JournalPerSettlement' -benchtime 1x ./agent/stacktest/
 //
 // The drain uses a backlog of 10,000 bills (MEDTERM_BENCH_BACKLOG sets
-// another count, e.g. 1000 for a quick run).
+// another count, e.g. 1000 for a quick run) and the sandbox over bare
+// loopback (MEDTERM_BENCH_LATENCY adds a delay).
 
-// backlogEnv overrides the size of the drained backlog.
-const backlogEnv = "MEDTERM_BENCH_BACKLOG"
+// backlogEnv overrides the size of the drained backlog; latencyEnv puts
+// the fault proxy between agent and sandbox with that delay on every
+// chunk each way (a Go duration, e.g. 5ms), for a platform farther away
+// than loopback.
+const (
+	backlogEnv = "MEDTERM_BENCH_BACKLOG"
+	latencyEnv = "MEDTERM_BENCH_LATENCY"
+)
 
 // benchPeople is the size of the synthetic persona set: the forwarder
 // keeps one patient's bills in order, so the backlog needs many patients
@@ -130,6 +137,18 @@ func backlogSize(b *testing.B) int {
 	return n
 }
 
+func benchLatency(b *testing.B) time.Duration {
+	v := os.Getenv(latencyEnv)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		b.Fatalf("%s=%q: want a duration such as 5ms", latencyEnv, v)
+	}
+	return d
+}
+
 // BenchmarkDrainBacklog drains the same backlog of deferred bills (10,000
 // by default, over 1,000 patients) to a fresh sandbox with the forwarder
 // at several concurrency settings. bills/s is the drain rate;
@@ -147,6 +166,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 	data := benchPersonas(b, benchPeople)
 	limits := roomyLimits(n)
 	backlog := buildBacklog(b, data, limits, n)
+	latency := benchLatency(b)
 	var base float64 // bills/s at concurrency 1
 	for _, c := range []int{1, 2, 4, 8, 16} {
 		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
@@ -154,7 +174,10 @@ func BenchmarkDrainBacklog(b *testing.B) {
 			runs := 0
 			for b.Loop() {
 				b.StopTimer()
-				s := stacktest.Start(b, stacktest.Options{Personas: data, Offline: limits, JournalFrom: backlog})
+				s := stacktest.Start(b, stacktest.Options{Personas: data, Offline: limits, JournalFrom: backlog, Proxy: latency > 0})
+				if latency > 0 {
+					s.Proxy.Latency(latency)
+				}
 				fwd := forward.New(s.Service, s.Client, forward.Config{Concurrency: c})
 				base := openBaseline(b, s.Dir)
 				base.perCommit(b, 5)
@@ -165,6 +188,9 @@ func BenchmarkDrainBacklog(b *testing.B) {
 				drained += time.Since(start)
 				b.StopTimer()
 				bare += base.perCommit(b, 20) / 2
+				if st := fwd.Stats(); st.Failed > 0 || st.Passes > 1 {
+					b.Logf("concurrency %d: %d passes, %d bills not forwarded at the first try", c, st.Passes, st.Failed)
+				}
 				assertDrainedOnce(b, s, n)
 				runs++
 				b.StartTimer()
