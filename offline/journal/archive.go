@@ -174,7 +174,7 @@ func (j *Journal) Archived(ctx context.Context, path, id string) (*agent.Settlem
 	if data == nil {
 		return nil, fmt.Errorf("settlement %s: %w", id, agent.ErrNotFound)
 	}
-	s, _, err := j.decode(id, data)
+	s, _, err := j.decodeRecord(id, data, true) // archived before v3, perhaps
 	return s, err
 }
 

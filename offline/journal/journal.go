@@ -72,6 +72,9 @@ type Journal struct {
 	pseudoKey []byte
 	log       *slog.Logger
 	schema    int
+	// authenticated: every record's public fields are authenticated (the
+	// v3 re-sealing is done); an unauthenticated record is then damage.
+	authenticated bool
 }
 
 var _ agent.Journal = (*Journal)(nil)

@@ -31,6 +31,8 @@ var (
 	keySchema     = []byte("schema")
 	keyKeyCheck   = []byte("key_check")
 	keyMsgidClock = []byte("msgid_clock")
+	keyReseal     = []byte("reseal")                // set by the v3 migration, cleared when done
+	keyAuthentic  = []byte("records_authenticated") // every record is authenticated
 )
 
 const (
@@ -54,6 +56,16 @@ type migration struct {
 var migrations = []migration{
 	{to: 1, name: "baseline: settlements with key, msgid, sequence and state indexes", apply: baseline},
 	{to: 2, name: "named values (policy cache, reports) and credential counters", apply: valuesAndCounters},
+	{to: 3, name: "authenticate every record's public fields with its sealing", apply: askReseal},
+}
+
+// askReseal asks for every record to be sealed again with its public
+// fields in the associated data. The re-sealing needs the key, which a
+// migration does not have: the journal does it right after migrating
+// (resealRecords), in one transaction, and a crash before it is done
+// leaves the request in place for the next open.
+func askReseal(tx *bolt.Tx) error {
+	return tx.Bucket(bucketMeta).Put(keyReseal, []byte{1})
 }
 
 func valuesAndCounters(tx *bolt.Tx) error {
@@ -159,7 +171,61 @@ func (j *Journal) init(migs []migration) error {
 		}
 	}
 	j.schema = st.version
-	return j.migrate(migs)
+	if err := j.migrate(migs); err != nil {
+		return err
+	}
+	return j.resealRecords()
+}
+
+// resealRecords finishes the v3 migration: every record sealed again so
+// that its public fields are authenticated.
+func (j *Journal) resealRecords() error {
+	var pending bool
+	if err := j.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		pending = meta.Get(keyReseal) != nil
+		j.authenticated = meta.Get(keyAuthentic) != nil
+		return nil
+	}); err != nil {
+		return err
+	}
+	if !pending || j.opts.ReadOnly {
+		return nil
+	}
+	n := 0
+	err := j.db.Update(func(btx *bolt.Tx) error {
+		t := j.wrap(btx)
+		if t.settlements != nil {
+			c := t.settlements.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				s, seq, err := j.decodeRecord(string(k), v, true)
+				if err != nil {
+					return err
+				}
+				data, err := j.encode(s, seq)
+				if err != nil {
+					return err
+				}
+				if err := t.settlements.Put(k, data); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		meta := btx.Bucket(bucketMeta)
+		if err := meta.Delete(keyReseal); err != nil {
+			return err
+		}
+		return meta.Put(keyAuthentic, []byte{1})
+	})
+	if err != nil {
+		return fmt.Errorf("%w: authenticate the records: %w", agent.ErrJournal, err)
+	}
+	j.authenticated = true
+	if n > 0 {
+		j.log.Info("journal records authenticated", "records", n)
+	}
+	return nil
 }
 
 // create writes the metadata of a new journal: schema version 0, to which

@@ -249,8 +249,8 @@ func TestV1FileGainsValuesAndCountersAndKeepsItsSettlements(t *testing.T) {
 
 	j := mustOpenWith(t, path, o, migrations)
 	defer j.Close()
-	if j.Schema() != 2 {
-		t.Fatalf("schema v%d after opening a v1 file; want v2", j.Schema())
+	if want := migrations[len(migrations)-1].to; j.Schema() != want {
+		t.Fatalf("schema v%d after opening a v1 file; want v%d", j.Schema(), want)
 	}
 	got, err := j.Get(context.Background(), a.ID)
 	if err != nil || got.Personal.IDNo != a.Personal.IDNo {
@@ -271,5 +271,63 @@ func TestV1FileGainsValuesAndCountersAndKeepsItsSettlements(t *testing.T) {
 	}
 	if err := j.Verify(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRecordsAreAuthenticatedAfterV3: a file written before v3 gets every
+// record sealed again with its public fields in the associated data; after
+// that a changed amount, state or an unauthenticated record is damage,
+// reported, never served.
+func TestRecordsAreAuthenticatedAfterV3(t *testing.T) {
+	path, o := testOptions(t)
+	old := mustOpenWith(t, path, o, migrations[:2:2])
+	a := accept(t, old, "his-1")
+	old.Close()
+	j := mustOpenWith(t, path, o, migrations)
+	if !j.authenticated {
+		t.Fatal("records not authenticated after the v3 migration")
+	}
+	got, err := j.Get(context.Background(), a.ID)
+	if err != nil || got.Personal.IDNo != a.Personal.IDNo {
+		t.Fatalf("record after re-sealing: %v, %v", got, err)
+	}
+	j.Close()
+
+	tamper := func(edit func(rec map[string]any)) {
+		t.Helper()
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketSettlements)
+			var rec map[string]any
+			if err := json.Unmarshal(b.Get([]byte(a.ID)), &rec); err != nil {
+				return err
+			}
+			edit(rec)
+			data, _ := json.Marshal(rec)
+			return b.Put([]byte(a.ID), data)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tamper(func(rec map[string]any) {
+		rec["settlement"].(map[string]any)["state"] = "refunded"
+	})
+	j = mustOpenWith(t, path, o, migrations)
+	if _, err := j.Get(context.Background(), a.ID); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a changed state was served: %v", err)
+	}
+	j.Close()
+	tamper(func(rec map[string]any) {
+		rec["settlement"].(map[string]any)["state"] = "accepted"
+		delete(rec, "auth") // downgraded to the old form
+	})
+	j = mustOpenWith(t, path, o, migrations)
+	defer j.Close()
+	if _, err := j.Get(context.Background(), a.ID); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("an unauthenticated record was served: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/emmansun/gmsm/sm3"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/seed-a859fada/medterm/agent"
@@ -22,9 +23,21 @@ const MaxKeyLen = 256
 // personal fields sealed with the settlement id as associated data, so a
 // sealed blob moved to another record does not open.
 type record struct {
-	Seq        uint64            `json:"seq"`
-	Settlement *agent.Settlement `json:"settlement"`
-	Personal   []byte            `json:"personal"`
+	Seq        uint64          `json:"seq"`
+	Settlement json.RawMessage `json:"settlement"`
+	Personal   []byte          `json:"personal"`
+	// Auth 1: the sealing of the personal fields also authenticates the
+	// public fields (their SM3 hash is in the associated data), so a
+	// changed amount or state is caught like a changed name. Records
+	// written before schema v3 have none until the v3 re-sealing.
+	Auth int `json:"auth,omitempty"`
+}
+
+// recordAAD is the associated data that seals a record's personal fields
+// to its id and its public fields.
+func recordAAD(id string, public []byte) []byte {
+	sum := sm3.Sum(public)
+	return append(append([]byte(id), 0), sum[:]...)
 }
 
 // tx is one bbolt transaction seen through the journal's layout.
@@ -55,11 +68,15 @@ func (j *Journal) encode(s *agent.Settlement, seq uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode personal fields: %w", err)
 	}
-	sealed, err := j.sealer.Seal(personal, []byte(s.ID))
+	public, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode settlement: %w", agent.ErrInvalid, err)
+	}
+	sealed, err := j.sealer.Seal(personal, recordAAD(s.ID, public))
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(record{Seq: seq, Settlement: s, Personal: sealed})
+	data, err := json.Marshal(record{Seq: seq, Settlement: public, Personal: sealed, Auth: 1})
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode settlement: %w", agent.ErrInvalid, err)
 	}
@@ -67,21 +84,35 @@ func (j *Journal) encode(s *agent.Settlement, seq uint64) ([]byte, error) {
 }
 
 func (j *Journal) decode(id string, data []byte) (*agent.Settlement, uint64, error) {
+	return j.decodeRecord(id, data, !j.authenticated)
+}
+
+// decodeRecord reads a stored record; legacy admits a record written
+// before records were authenticated (the v3 re-sealing, the archive).
+func (j *Journal) decodeRecord(id string, data []byte, legacy bool) (*agent.Settlement, uint64, error) {
 	var rec record
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, 0, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
 	}
-	if rec.Settlement == nil || rec.Settlement.ID != id {
-		return nil, 0, fmt.Errorf("settlement %s: %w: the record names another id", id, ErrCorrupt)
+	aad := []byte(id)
+	switch {
+	case rec.Auth == 1:
+		aad = recordAAD(id, rec.Settlement)
+	case !legacy:
+		return nil, 0, fmt.Errorf("settlement %s: %w: the record is not authenticated", id, ErrCorrupt)
 	}
-	personal, err := j.sealer.Open(rec.Personal, []byte(id))
+	s := new(agent.Settlement)
+	if err := json.Unmarshal(rec.Settlement, s); err != nil || s.ID != id {
+		return nil, 0, fmt.Errorf("settlement %s: %w: the record is damaged or names another id", id, ErrCorrupt)
+	}
+	personal, err := j.sealer.Open(rec.Personal, aad)
 	if err != nil {
+		return nil, 0, fmt.Errorf("settlement %s: %w: the record was changed outside medterm or damaged: %w", id, ErrCorrupt, err)
+	}
+	if err := json.Unmarshal(personal, &s.Personal); err != nil {
 		return nil, 0, fmt.Errorf("settlement %s: personal fields: %w: %w", id, ErrCorrupt, err)
 	}
-	if err := json.Unmarshal(personal, &rec.Settlement.Personal); err != nil {
-		return nil, 0, fmt.Errorf("settlement %s: personal fields: %w: %w", id, ErrCorrupt, err)
-	}
-	return rec.Settlement, rec.Seq, nil
+	return s, rec.Seq, nil
 }
 
 // load reads one settlement, with its sequence number.
