@@ -4,7 +4,7 @@
 # through sudo otherwise.
 set -eu
 
-PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools"
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs"
 
 missing=""
 for p in $PACKAGES; do
