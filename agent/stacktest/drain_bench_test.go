@@ -181,13 +181,13 @@ func BenchmarkDrainBacklog(b *testing.B) {
 				fwd := forward.New(s.Service, s.Client, forward.Config{Concurrency: c})
 				base := openBaseline(b, s.Dir)
 				base.perCommit(b, 5)
-				bare += base.perCommit(b, 20) / 2
+				bare += base.perCommit(b, 50) / 2
 				b.StartTimer()
 				start := time.Now()
 				drain(b, s, fwd)
 				drained += time.Since(start)
 				b.StopTimer()
-				bare += base.perCommit(b, 20) / 2
+				bare += base.perCommit(b, 50) / 2
 				if st := fwd.Stats(); st.Failed > 0 || st.Passes > 1 {
 					b.Logf("concurrency %d: %d passes, %d bills not forwarded at the first try", c, st.Passes, st.Failed)
 				}

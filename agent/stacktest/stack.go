@@ -240,6 +240,8 @@ var (
 
 // copyFile copies a closed or idle file (every bbolt commit is synced
 // before it returns, so an idle journal file is consistent as it lies).
+// The copy is synced too: left to the page cache, its pages would be
+// flushed by the first commits of the test and slow them down.
 func copyFile(from, to string) error {
 	data, err := os.ReadFile(from)
 	if err != nil {
@@ -248,7 +250,19 @@ func copyFile(from, to string) error {
 	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(to, data, 0o600)
+	f, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Faults sits between the agent and the sandbox. It can let a request
