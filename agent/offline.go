@@ -98,27 +98,6 @@ func inBacklog(s *Settlement) bool {
 // backlogStates are the states a backlog member can be in.
 var backlogStates = []State{StateDeferred, StateSettling, StateInDoubt, StateReversing}
 
-// backlogOf sums the settlements that count against the limits.
-func backlogOf(list []*Settlement) Backlog {
-	b := Backlog{PerPatient: map[string]PatientTotal{}}
-	for _, s := range list {
-		if !inBacklog(s) {
-			continue
-		}
-		total := s.Bill.Total()
-		b.Count++
-		b.Amount += total
-		if b.Oldest.IsZero() || s.DeferredAt.Before(b.Oldest) {
-			b.Oldest = s.DeferredAt
-		}
-		p := b.PerPatient[s.PatientRef]
-		p.Count++
-		p.Amount += total
-		b.PerPatient[s.PatientRef] = p
-	}
-	return b
-}
-
 // Check returns nil if s may be deferred on top of b at now, or the first
 // limit it breaks.
 func (p OfflinePolicy) Check(b Backlog, s *Settlement, now time.Time) *LimitError {
