@@ -2,22 +2,19 @@ package stacktest_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/idno"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/agent/stacktest"
+	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
 	"github.com/seed-a859fada/medterm/sync/forward"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
@@ -179,15 +176,15 @@ func BenchmarkDrainBacklog(b *testing.B) {
 					s.Proxy.Latency(latency)
 				}
 				fwd := forward.New(s.Service, s.Client, forward.Config{Concurrency: c})
-				base := openBaseline(b, s.Dir)
-				base.perCommit(b, 5)
-				bare += base.perCommit(b, 50) / 2
+				base := journaltest.OpenBare(b, s.Dir)
+				base.PerCommit(b, 5)
+				bare += base.PerCommit(b, 50) / 2
 				b.StartTimer()
 				start := time.Now()
 				drain(b, s, fwd)
 				drained += time.Since(start)
 				b.StopTimer()
-				bare += base.perCommit(b, 50) / 2
+				bare += base.PerCommit(b, 50) / 2
 				if st := fwd.Stats(); st.Failed > 0 || st.Passes > 1 {
 					b.Logf("concurrency %d: %d passes, %d bills not forwarded at the first try", c, st.Passes, st.Failed)
 				}
@@ -404,9 +401,9 @@ func BenchmarkJournalPerSettlement(b *testing.B) {
 		}},
 	}
 	b.Run("bare-commit", func(b *testing.B) {
-		c := openBaseline(b, b.TempDir())
+		c := journaltest.OpenBare(b, b.TempDir())
 		for b.Loop() {
-			c.commit(b)
+			c.Commit(b)
 		}
 		b.ReportMetric(1, "x-bare-commit")
 	})
@@ -418,8 +415,8 @@ func BenchmarkJournalPerSettlement(b *testing.B) {
 			meter := &meteredJournal{Journal: s.Journal}
 			svc := agent.NewService(agent.ServiceConfig{Journal: meter, Platform: s.Client, Offline: *roomyLimits(1000)})
 			tc.run(b, svc, 1_000_000) // signs in, outside the measure
-			c := openBaseline(b, s.Dir)
-			c.perCommit(b, 5) // warms the file and the page cache
+			c := journaltest.OpenBare(b, s.Dir)
+			c.PerCommit(b, 5) // warms the file and the page cache
 			meter.reset()
 			// The baseline is timed between settlements, so that it sees
 			// the same load on a shared machine as they do.
@@ -429,7 +426,7 @@ func BenchmarkJournalPerSettlement(b *testing.B) {
 				tc.run(b, svc, i)
 				i++
 				b.StopTimer()
-				bareTime += c.perCommit(b, 2)
+				bareTime += c.PerCommit(b, 2)
 				b.StartTimer()
 			}
 			total := b.Elapsed()
@@ -520,48 +517,4 @@ func (m *meteredJournal) List(ctx context.Context, f agent.ListFilter) ([]*agent
 func (m *meteredJournal) Value(ctx context.Context, name string) ([]byte, error) {
 	defer m.done(time.Now(), false)
 	return m.Journal.Value(ctx, name)
-}
-
-// baseline is a bare bbolt file next to the journal: one 1 KiB value per
-// transaction, synced as every journal write is.
-type baseline struct {
-	db    *bbolt.DB
-	value []byte
-	next  uint64
-}
-
-func openBaseline(b *testing.B, dir string) *baseline {
-	b.Helper()
-	db, err := bbolt.Open(filepath.Join(dir, "bare.db"), 0o600, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	value := make([]byte, 1024)
-	for i := range value {
-		value[i] = byte(i * 131)
-	}
-	return &baseline{db: db, value: value}
-}
-
-func (c *baseline) commit(b *testing.B) {
-	c.next++
-	err := c.db.Update(func(tx *bbolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists([]byte("bare"))
-		if err != nil {
-			return err
-		}
-		return bk.Put(binary.BigEndian.AppendUint64(nil, c.next), c.value)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-}
-
-func (c *baseline) perCommit(b *testing.B, n int) time.Duration {
-	start := time.Now()
-	for range n {
-		c.commit(b)
-	}
-	return time.Since(start) / time.Duration(n)
 }

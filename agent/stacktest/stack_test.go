@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"go.etcd.io/bbolt"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/agent/stacktest"
+	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox/demo"
 )
@@ -138,7 +136,9 @@ func TestSignInThatExpiresMidDayIsRenewedUnnoticed(t *testing.T) {
 // journal writes, the sandbox's own commits, HTTP both ways).
 func BenchmarkSettlementThroughAPI(b *testing.B) {
 	s := stacktest.Start(b, stacktest.Options{})
-	base := bareCommit(b, filepath.Join(s.Dir, "baseline.db"))
+	bare := journaltest.OpenBare(b, s.Dir)
+	bare.PerCommit(b, 5) // warm the file and the page cache
+	base := bare.PerCommit(b, 50)
 	p, _ := s.Personas.ByKey("bank-card")
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -158,30 +158,6 @@ func BenchmarkSettlementThroughAPI(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(base.Nanoseconds()), "bare-commit-ns")
 	b.ReportMetric(float64(per)/float64(base), "x-bare-commit")
-}
-
-// bareCommit measures one bbolt update with fsync writing 1 KiB.
-func bareCommit(b *testing.B, path string) time.Duration {
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	val := make([]byte, 1024)
-	const n = 50
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		if err := db.Update(func(tx *bbolt.Tx) error {
-			bk, err := tx.CreateBucketIfNotExists([]byte("b"))
-			if err != nil {
-				return err
-			}
-			return bk.Put([]byte(fmt.Sprint(i)), val)
-		}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return time.Since(start) / n
 }
 
 // assertLedgerSettlements checks how many active (not cancelled, not

@@ -1,15 +1,11 @@
 package journal_test
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/offline/journal"
@@ -23,69 +19,26 @@ import (
 
 func quiet(o *journal.Options) { o.Logger = slog.New(slog.DiscardHandler) }
 
-type bare struct {
-	db    *bolt.DB
-	value []byte
-	next  uint64
-}
-
-func openBare(b *testing.B, dir string) *bare {
-	b.Helper()
-	db, err := bolt.Open(filepath.Join(dir, "bare.db"), 0o600, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	value := make([]byte, 1024)
-	rand.Read(value)
-	return &bare{db: db, value: value}
-}
-
-// commit writes one value under a new key in its own transaction, synced
-// like every journal write.
-func (c *bare) commit(b *testing.B) {
-	c.next++
-	err := c.db.Update(func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists([]byte("bare"))
-		if err != nil {
-			return err
-		}
-		return bk.Put(binary.BigEndian.AppendUint64(nil, c.next), c.value)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-}
-
-// perCommit times n bare commits.
-func (c *bare) perCommit(b *testing.B, n int) time.Duration {
-	start := time.Now()
-	for range n {
-		c.commit(b)
-	}
-	return time.Since(start) / time.Duration(n)
-}
-
 // reportRatio runs body under b.Loop and reports its cost per operation
 // against bare commits timed just before and just after it.
 func reportRatio(b *testing.B, dir string, body func(i int)) {
-	c := openBare(b, dir)
-	c.perCommit(b, 5) // warm the file and the page cache
-	before := c.perCommit(b, 20)
+	c := journaltest.OpenBare(b, dir)
+	c.PerCommit(b, 5) // warm the file and the page cache
+	before := c.PerCommit(b, 20)
 	i := 0
 	for b.Loop() {
 		body(i)
 		i++
 	}
 	perOp := b.Elapsed() / time.Duration(b.N)
-	after := c.perCommit(b, 20)
+	after := c.PerCommit(b, 20)
 	b.ReportMetric(float64(perOp)/float64((before+after)/2), "x-bare-commit")
 }
 
 func BenchmarkBareCommit(b *testing.B) {
-	c := openBare(b, b.TempDir())
+	c := journaltest.OpenBare(b, b.TempDir())
 	for b.Loop() {
-		c.commit(b)
+		c.Commit(b)
 	}
 	b.ReportMetric(1, "x-bare-commit")
 }
