@@ -333,13 +333,27 @@ func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if drop {
-		rec := httptest.NewRecorder()
-		f.next.ServeHTTP(rec, r) // the platform processes and commits
-		_, _ = io.Copy(io.Discard, rec.Result().Body)
+		LoseAnswer(w, r, f.next)
+		return
 	}
+	hangUp(w)
+}
+
+// LoseAnswer lets the platform process and commit the request, then
+// closes the connection without a byte of its answer: the hard case of an
+// unknown outcome.
+func LoseAnswer(w http.ResponseWriter, r *http.Request, platform http.Handler) {
+	rec := httptest.NewRecorder()
+	platform.ServeHTTP(rec, r)
+	_, _ = io.Copy(io.Discard, rec.Result().Body)
+	hangUp(w)
+}
+
+// hangUp closes the client's connection without an answer.
+func hangUp(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close() // the answer never arrives
+			conn.Close()
 			return
 		}
 	}

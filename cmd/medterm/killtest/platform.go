@@ -2,17 +2,16 @@ package killtest
 
 import (
 	"crypto/rand"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/seed-a859fada/medterm/agent/stacktest"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
@@ -115,14 +114,5 @@ func (l *Lossy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
-	rec := httptest.NewRecorder()
-	l.next.ServeHTTP(rec, r) // the platform processes and commits
-	_, _ = io.Copy(io.Discard, rec.Result().Body)
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close() // the answer never arrives
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
+	stacktest.LoseAnswer(w, r, l.next) // the platform commits; the answer never arrives
 }
