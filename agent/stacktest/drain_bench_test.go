@@ -24,11 +24,16 @@ import (
 // the sandbox over loopback, and what the journal costs one settlement,
 // each against a baseline measured in the same run.
 //
-//	go test -run '^$' -bench 'Drain|JournalPerSettlement' -benchtime 1x ./agent/stacktest/
+//	go test -run '^$' -bench DrainBacklog -benchtime 1x -timeout 30m ./agent/stacktest/
+//	go test -run '^$' -bench JournalPerSettlement -benchtime 2s ./agent/stacktest/
 //
 // The drain uses a backlog of 10,000 bills (MEDTERM_BENCH_BACKLOG sets
-// another count, e.g. 1000 for a quick run) and the sandbox over bare
-// loopback (MEDTERM_BENCH_LATENCY adds a delay).
+// another count, e.g. 1000 for a quick run of under a minute) and the
+// sandbox over bare loopback (MEDTERM_BENCH_LATENCY adds a delay). At
+// 10,000 bills on a shared 2-core machine it takes about six minutes:
+// some 15 s to build the backlog, then 45 to 90 s for each of the five
+// drains, close enough to go test's default 10-minute timeout that a
+// loaded machine needs a longer one.
 
 // backlogEnv overrides the size of the drained backlog; latencyEnv puts
 // the fault proxy between agent and sandbox with that delay on every
