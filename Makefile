@@ -44,7 +44,7 @@ test: setup ## Run every test, unit and integration (under 10 minutes)
 
 .PHONY: bench
 bench: setup ## Run the benchmarks (ratios against baselines measured in the same run)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 30m ./...
 
 .PHONY: fuzz
 fuzz: setup ## Run every fuzz target for FUZZTIME each (default 60s)
