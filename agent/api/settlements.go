@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	qrcode "github.com/skip2/go-qrcode"
+
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/mask"
 )
@@ -156,9 +158,21 @@ func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	if r.URL.Query().Get("format") == "text" {
+	switch r.URL.Query().Get("format") {
+	case "text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(rc.Text()))
+		return
+	case "qr":
+		// The settlement id as a QR code, for the printed receipt and the
+		// kiosk screen: the patient's phone or the window scans it back.
+		png, err := qrcode.Encode(rc.ID, qrcode.Medium, 256)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(png)
 		return
 	}
 	writeJSON(w, http.StatusOK, rc)

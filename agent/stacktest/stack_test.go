@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/agent/stacktest"
+	"github.com/seed-a859fada/medterm/devices/imagecode"
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox/demo"
@@ -176,5 +178,24 @@ func assertLedgerSettlements(t *testing.T, s *stacktest.Stack, want int) {
 	}
 	if n != want {
 		t.Fatalf("the platform booked %d settlements; want %d", n, want)
+	}
+}
+
+func TestReceiptCarriesAQRCodeOfTheSettlementID(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	v, err := s.API.Settle(context.Background(), "qr-receipt", withAmount(body(t, s, "bank-card", 0), 1500))
+	if err != nil || v.State != agent.StateSettled {
+		t.Fatal(err, v.State)
+	}
+	var png string
+	if _, err := s.API.Do(context.Background(), "GET", "/v1/settlements/"+v.ID+"/receipt?format=qr", nil, nil, &png); err != nil {
+		t.Fatal(err)
+	}
+	dec, err := imagecode.New(imagecode.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := dec.Decode(strings.NewReader(png)); err != nil || got != v.ID {
+		t.Fatalf("the receipt's QR reads %q, %v; want %s", got, err, v.ID)
 	}
 }
