@@ -15,10 +15,10 @@ import (
 // is. It is built from the journal on first use and then follows every
 // journal update the service makes.
 type backlogCache struct {
-	mu     sync.Mutex
-	loaded bool
-	b      Backlog
-	since  map[string]time.Time // id → deferred at, for the oldest
+	mu      sync.Mutex
+	loaded  bool
+	b       Backlog
+	entries map[string]*backlogEntry // by settlement id
 }
 
 type backlogEntry struct {
@@ -39,6 +39,9 @@ func entryOf(st *Settlement) *backlogEntry {
 // step with the settlement's move in or out of the backlog.
 func (s *Service) update(ctx context.Context, id string, fn func(*Settlement, MsgidAllocator) error) (*Settlement, error) {
 	var before *backlogEntry
+	// Not cancelled with the caller or the step's deadline: what the
+	// platform answered must be recorded even if nobody waits for it.
+	ctx = context.WithoutCancel(ctx)
 	st, err := s.journal.Update(ctx, id, func(st *Settlement, ids MsgidAllocator) error {
 		before = entryOf(st)
 		return fn(st, ids)
@@ -67,20 +70,30 @@ func (c *backlogCache) move(before, after *backlogEntry) {
 	}
 }
 
+// add and remove are idempotent per settlement: the cache may have been
+// loaded from the journal after an update committed and before the update
+// reached the cache, and must not count that change twice.
 func (c *backlogCache) add(e *backlogEntry) {
+	if _, ok := c.entries[e.id]; ok {
+		return
+	}
+	c.entries[e.id] = e
 	c.b.Count++
 	c.b.Amount += e.amount
 	p := c.b.PerPatient[e.patient]
 	p.Count++
 	p.Amount += e.amount
 	c.b.PerPatient[e.patient] = p
-	c.since[e.id] = e.at
 	if c.b.Oldest.IsZero() || e.at.Before(c.b.Oldest) {
 		c.b.Oldest = e.at
 	}
 }
 
 func (c *backlogCache) remove(e *backlogEntry) {
+	if _, ok := c.entries[e.id]; !ok {
+		return
+	}
+	delete(c.entries, e.id)
 	c.b.Count--
 	c.b.Amount -= e.amount
 	p := c.b.PerPatient[e.patient]
@@ -91,13 +104,12 @@ func (c *backlogCache) remove(e *backlogEntry) {
 	} else {
 		c.b.PerPatient[e.patient] = p
 	}
-	delete(c.since, e.id)
 	if e.at.Equal(c.b.Oldest) {
 		// The forwarder drains oldest first: find the next oldest.
 		c.b.Oldest = time.Time{}
-		for _, at := range c.since {
-			if c.b.Oldest.IsZero() || at.Before(c.b.Oldest) {
-				c.b.Oldest = at
+		for _, o := range c.entries {
+			if c.b.Oldest.IsZero() || o.at.Before(c.b.Oldest) {
+				c.b.Oldest = o.at
 			}
 		}
 	}
@@ -109,11 +121,11 @@ func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.loaded {
-		list, err := s.journal.List(ctx, ListFilter{States: backlogStates})
+		list, err := s.journal.List(context.WithoutCancel(ctx), ListFilter{States: backlogStates})
 		if err != nil {
 			return Backlog{}, fmt.Errorf("read the backlog: %w", err)
 		}
-		c.b, c.since = Backlog{PerPatient: map[string]PatientTotal{}}, map[string]time.Time{}
+		c.b, c.entries = Backlog{PerPatient: map[string]PatientTotal{}}, map[string]*backlogEntry{}
 		for _, st := range list {
 			if e := entryOf(st); e != nil {
 				c.add(e)

@@ -81,7 +81,16 @@ func (s *Service) Pending(ctx context.Context) ([]*Settlement, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.Reverse(list) // List is newest first
+	// Oldest first: a deferred bill by when it was deferred (the order the
+	// patient's bills must reach the platform in), anything else by when
+	// it was accepted.
+	at := func(st *Settlement) time.Time {
+		if !st.DeferredAt.IsZero() {
+			return st.DeferredAt
+		}
+		return st.CreatedAt
+	}
+	slices.SortStableFunc(list, func(a, b *Settlement) int { return at(a).Compare(at(b)) })
 	return list, nil
 }
 
@@ -178,15 +187,20 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 	return st, nil
 }
 
+// stopReversal records why a reversal did not finish. It is tried again
+// after a backoff either way: a refused reversal (retry false) waits for
+// an operator, who sees its error, but is not resent on every pass.
 func (s *Service) stopReversal(ctx context.Context, cur *Settlement, fail Failure, retry bool) (*Settlement, error) {
 	return s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		now := s.clock.Now()
 		st.Error = &fail
 		st.UpdatedAt = now
-		if retry {
-			st.Tries++
-			st.NextTry = now.Add(s.backoff(st.Tries))
+		st.Tries++
+		wait := s.backoff(st.Tries)
+		if !retry {
+			wait = s.maxBackoff
 		}
+		st.NextTry = now.Add(wait)
 		return nil
 	})
 }

@@ -148,6 +148,11 @@ func (d *Desk) apply(ctx context.Context, before, after []ReaderState) {
 	}
 	d.mu.Lock()
 	d.seen = present
+	for _, r := range inserted {
+		// A card swapped between two waits: until the new one is read, the
+		// reader holds no identity, never the previous patient's.
+		delete(d.cards, r)
+	}
 	d.mu.Unlock()
 	for _, r := range removed {
 		d.remove(r)

@@ -14,6 +14,9 @@ var (
 	ErrUnbalanced          = errors.New("platform answer does not balance")
 	ErrJournalLocked       = errors.New("journal is locked by another process")
 	ErrJournal             = errors.New("journal")
+	// ErrNotStored marks a journal write that failed and stored nothing
+	// (a full disk, an I/O error), as opposed to a read that failed.
+	ErrNotStored = errors.New("nothing stored")
 	// ErrNotAccepted: the journal could not store a new bill; nothing was
 	// sent and nothing is owed. It wraps the journal's error.
 	ErrNotAccepted = errors.New("the bill could not be stored, so nothing was accepted")

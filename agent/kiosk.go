@@ -68,8 +68,9 @@ type Scan struct {
 	Serial    string         `json:"serial,omitempty"`
 	Rejection *CodeRejection `json:"rejection,omitempty"`
 
-	text  string
-	token string
+	text   string
+	token  string
+	usedBy string // the idempotency key of the bill the code settles
 }
 
 // Kiosk turns codes from the scanner or a camera image into scans: each
@@ -208,9 +209,31 @@ func (k *Kiosk) get(id string) (Scan, error) {
 	return *s, nil
 }
 
-// identity is the settlement identity of a scan: the code itself (cert
-// type 01), marked verified when it passed the offline checks.
-func (k *Kiosk) identity(id string) (IdentityInput, error) {
+// ErrScanUsed is a scan already taken by another bill: one code settles
+// one bill, here as at the platform.
+var ErrScanUsed = errors.New("this code was already used for another bill; please refresh the code on your phone")
+
+// identity is the settlement identity of a scan for the bill under key:
+// the code itself (cert type 01), marked verified when it passed the
+// offline checks. The first bill to use a scan keeps it.
+func (k *Kiosk) identity(id, key string) (IdentityInput, error) {
+	k.mu.Lock()
+	k.prune()
+	if id == "latest" {
+		id = k.latest
+	}
+	sp, ok := k.scans[id]
+	if ok && sp.Rejection == nil {
+		switch sp.usedBy {
+		case "":
+			sp.usedBy = key
+		case key:
+		default:
+			k.mu.Unlock()
+			return IdentityInput{}, ErrScanUsed
+		}
+	}
+	k.mu.Unlock()
 	s, err := k.get(id)
 	if err != nil {
 		return IdentityInput{}, err

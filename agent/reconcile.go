@@ -21,8 +21,8 @@ type Report struct {
 	Balanced bool           `json:"balanced"`
 	Totals   []ReportTotals `json:"totals"`
 	Diffs    []ReportDiff   `json:"diffs"`
-	// Unsettled counts bills of the day still deferred, in doubt or being
-	// reversed: they are not in the totals yet.
+	// Unsettled counts the bills still deferred, in doubt or being
+	// reversed (of any day): they are not in any totals yet.
 	Unsettled int `json:"unsettled"`
 }
 
@@ -209,7 +209,8 @@ func sendOwnTx[I, O any](ctx context.Context, s *Service, tx protocol.Tx[I, O], 
 	return send(ctx, s.platform, tx, msgid, "", Operator{ID: s.header.TerminalID, Name: s.header.TerminalID, Type: protocol.OpterKiosk}, in)
 }
 
-// Reconciler reconciles the day at a configured time of day (CST).
+// Reconciler reconciles, at a configured time of day (CST), the day
+// before: a whole day, settled and forwarded, by the time it runs.
 type Reconciler struct {
 	svc *Service
 	at  time.Duration // since midnight
@@ -224,7 +225,8 @@ func NewReconciler(svc *Service, hhmm string) (*Reconciler, error) {
 	return &Reconciler{svc: svc, at: time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute}, nil
 }
 
-// Run waits for each day's reconciliation time and reconciles that day.
+// Run waits for each day's reconciliation time and reconciles the day
+// before it.
 // A failed run is retried on the next day only; the window staff can run
 // it again at once (medterm reconcile).
 func (r *Reconciler) Run(ctx context.Context) error {
@@ -240,8 +242,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			return nil
 		case <-r.svc.clock.After(next.Sub(now)):
 		}
-		if _, err := r.svc.Reconcile(ctx, next); err != nil {
-			r.svc.log.Error("daily reconciliation failed", "date", protocol.FormatDate(next), "err", err)
+		day := next.AddDate(0, 0, -1)
+		if _, err := r.svc.Reconcile(ctx, day); err != nil {
+			r.svc.log.Error("daily reconciliation failed", "date", protocol.FormatDate(day), "err", err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
@@ -71,6 +72,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 		return s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			now := s.clock.Now()
 			st.Refund.State, st.Refund.At, st.Refund.Error = StateRefunded, now, nil
+			st.Tries, st.NextTry = 0, time.Time{}
 			if err == nil {
 				st.Refund.Split, st.Refund.SetlID = split, res.Setlinfo.SetlID
 			}
@@ -98,6 +100,8 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 		st, uerr := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			st.Refund.Error = &fail
 			st.Refund.State = state
+			st.Tries++
+			st.NextTry = s.clock.Now().Add(s.backoff(st.Tries))
 			return nil
 		})
 		if uerr != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -149,6 +150,11 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 			return nil, false, err
 		}
 		if st, err := s.journal.ByKey(ctx, req.IdempotencyKey); err == nil {
+			// The identity is the card's or the scan's, read when the key
+			// was first used; the bill must still be the same one.
+			if !sameBill(st.Bill, req.Bill) {
+				return nil, false, fmt.Errorf("%w: settlement %s was made for another bill", ErrIdempotencyConflict, st.ID)
+			}
 			out, err := s.resume(ctx, st.ID)
 			return out, false, err
 		}
@@ -157,7 +163,7 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		if req.Identity.CardReader != "" {
 			id, err = s.cardIdentity(req.Identity.CardReader)
 		} else {
-			id, err = s.scanIdentity(req.Identity.Scan)
+			id, err = s.scanIdentity(req.Identity.Scan, req.IdempotencyKey)
 		}
 		if err != nil {
 			return nil, false, err
@@ -203,7 +209,7 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrJournal) {
+		if errors.Is(err, ErrNotStored) {
 			err = fmt.Errorf("%w: %w", ErrNotAccepted, err)
 		}
 		return nil, false, fmt.Errorf("accept settlement: %w", err)
@@ -228,12 +234,17 @@ func (s *Service) cardIdentity(reader string) (IdentityInput, error) {
 	return identityFromCard(c), nil
 }
 
+// sameBill reports whether two bills are the same bill, item for item.
+func sameBill(a, b Bill) bool {
+	return a.VisitNo == b.VisitNo && a.DeptCode == b.DeptCode && a.DoctorID == b.DoctorID && slices.Equal(a.Items, b.Items)
+}
+
 // scanIdentity is the identity of a code scanned at this kiosk.
-func (s *Service) scanIdentity(scan string) (IdentityInput, error) {
+func (s *Service) scanIdentity(scan, key string) (IdentityInput, error) {
 	if s.kiosk == nil {
 		return IdentityInput{}, fmt.Errorf("%w: this terminal has no scanner configured", ErrInvalid)
 	}
-	id, err := s.kiosk.identity(scan)
+	id, err := s.kiosk.identity(scan, key)
 	if err != nil {
 		return IdentityInput{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -303,10 +314,12 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 	}
 	out, err := s.settle(ctx, cur)
 	if err != nil {
-		if first && errors.Is(err, ErrUnreachable) {
-			// No attempt of this msgid ever left this process, and no
-			// earlier process sent it (the state was not settling before):
-			// nothing can have been booked.
+		var perr *protocol.Error
+		if first && (errors.Is(err, ErrUnreachable) || (errors.As(err, &perr) && !perr.Processed())) {
+			// No attempt of this msgid reached the platform (the client says
+			// in doubt as soon as one may have), and no earlier process sent
+			// it (the state was not settling before): nothing can have been
+			// booked.
 			if mayDefer {
 				return s.deferOrRefuse(ctx, cur, "platform unreachable")
 			}
@@ -537,6 +550,10 @@ func classify(err error, settling bool) (State, Failure) {
 	switch {
 	case errors.As(err, &perr) && perr.Processed():
 		return StateDeclined, Failure{Code: perr.Code, Message: perr.Message}
+	case settling && errors.As(err, &perr):
+		// This attempt was refused at the door, but an earlier one (before
+		// a restart) may have been booked.
+		return StateInDoubt, Failure{Code: FailRefused, Message: perr.Error()}
 	case errors.As(err, &perr):
 		// Refused at the door (signature, clock): nothing was processed.
 		return StateFailed, Failure{Code: FailRefused, Message: perr.Error()}

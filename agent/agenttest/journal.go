@@ -80,7 +80,7 @@ func (j *Journal) Accept(_ context.Context, s *agent.Settlement, prepare func(*a
 		return st, false, nil
 	}
 	if j.FailWrites != nil {
-		return nil, false, fmt.Errorf("%w: %w", agent.ErrJournal, j.FailWrites)
+		return nil, false, fmt.Errorf("%w: %w: %w", agent.ErrJournal, agent.ErrNotStored, j.FailWrites)
 	}
 	saved := j.msgclock
 	cp := *s

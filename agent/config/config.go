@@ -79,7 +79,7 @@ type Forwarder struct {
 
 // Reconcile is the daily reconciliation with the platform.
 type Reconcile struct {
-	DailyAt string `toml:"daily_at"` // hh:mm, China time; "" for none
+	DailyAt string `toml:"daily_at"` // hh:mm, China time: the day before is reconciled; "" for none
 }
 
 // Retention is how long settled records stay in the journal.
@@ -201,7 +201,7 @@ func Default() Config {
 		},
 		Forwarder: Forwarder{Concurrency: 4, MinBackoff: Duration{5 * time.Second}, MaxBackoff: Duration{10 * time.Minute},
 			BreakerThreshold: 3, BreakerCooldown: Duration{10 * time.Second}},
-		Reconcile: Reconcile{DailyAt: "23:30"},
+		Reconcile: Reconcile{DailyAt: "00:30"},
 		Retention: Retention{KeepDays: 180, ArchiveFile: "/var/lib/medterm/archive.db"},
 		Log:       Log{Level: "info", Format: "text"},
 	}

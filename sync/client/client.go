@@ -254,12 +254,26 @@ func (c *Client) Send(ctx context.Context, req agent.PlatformRequest) (json.RawM
 
 func (c *Client) send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error) {
 	r := retrier{c: c, start: c.cfg.Clock.Now()}
+	// inDoubt is the answer once an attempt may have reached the platform:
+	// whatever happens to the later attempts (a refusal at the door, a
+	// sign-in that fails, the deadline), the first one may have been booked.
+	inDoubt := func(cause error) error {
+		c.log.Warn("platform request in doubt", "infno", req.Infno, "msgid", req.Msgid, "attempts", r.attempts+1, "err", cause)
+		return fmt.Errorf("send %s %s: %w: %v", req.Infno, req.Msgid, agent.ErrInDoubt, cause)
+	}
 	for {
 		signNo, err := c.session(ctx)
 		if err != nil {
+			if r.delivered {
+				return nil, inDoubt(err)
+			}
 			return nil, err
 		}
 		out, err := c.exchange(ctx, req, signNo)
+		var sendErr *attemptError
+		if errors.As(err, &sendErr) && sendErr.delivered {
+			r.delivered = true
+		}
 		var perr *protocol.Error
 		switch {
 		case err == nil:
@@ -277,26 +291,24 @@ func (c *Client) send(ctx context.Context, req agent.PlatformRequest) (json.RawM
 				r.reSigned++ // a fresh nonce and timestamp are drawn on every attempt
 				continue
 			}
+			if r.delivered && !perr.Processed() {
+				return nil, inDoubt(err) // this attempt was refused, an earlier one may not have been
+			}
 			return nil, err
 		case ctx.Err() != nil:
 			if r.delivered {
-				return nil, fmt.Errorf("send %s %s: %w: %v", req.Infno, req.Msgid, agent.ErrInDoubt, ctx.Err())
+				return nil, inDoubt(ctx.Err())
 			}
 			return nil, fmt.Errorf("send %s: %w: %v", req.Infno, agent.ErrUnreachable, ctx.Err())
-		}
-		var sendErr *attemptError
-		if !errors.As(err, &sendErr) {
+		case sendErr == nil:
 			return nil, err
 		}
 		c.noteError(err)
-		if sendErr.delivered {
-			r.delivered = true
-		}
 		if werr := r.wait(ctx, sendErr); werr != nil {
-			c.log.Warn("platform request given up", "infno", req.Infno, "msgid", req.Msgid, "delivered", r.delivered, "attempts", r.attempts, "err", err)
 			if r.delivered {
-				return nil, fmt.Errorf("send %s %s: %w: %v", req.Infno, req.Msgid, agent.ErrInDoubt, err)
+				return nil, inDoubt(err)
 			}
+			c.log.Warn("platform unreachable", "infno", req.Infno, "attempts", r.attempts, "err", err)
 			return nil, fmt.Errorf("send %s: %w: %v", req.Infno, agent.ErrUnreachable, err)
 		}
 		c.log.Info("platform request resent", "infno", req.Infno, "msgid", req.Msgid, "attempt", r.attempts+1, "err", err)

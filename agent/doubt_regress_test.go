@@ -1,0 +1,126 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/agenttest"
+	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/sync/protocol"
+)
+
+// Regression: an in-doubt 2207 whose resend is refused at the door (INTERNAL,
+// BAD_SIGNATURE, STALE_TIMESTAMP...) leaves in_doubt for deferred/failed,
+// and the bill can then be voided although the platform may have booked it.
+func TestADoorRefusalAfterALostAnswerKeepsTheBillInDoubt(t *testing.T) {
+	svc, p, up, _ := offlineService(t)
+	ctx := context.Background()
+	st, _, err := svc.Settle(ctx, func() agent.SettleRequest {
+		r := cardRequest("k1", bill(3000))
+		r.Mode = agent.ModeForceOffline
+		return r
+	}())
+	if err != nil || st.State != agent.StateDeferred {
+		t.Fatalf("%v %v", st, err)
+	}
+	up()
+	n := 0
+	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+		n++
+		if n == 1 {
+			return nil, agent.ErrInDoubt // sent, answer lost (maybe booked)
+		}
+		return nil, &protocol.Error{Infno: "2207", Code: protocol.CodeInternal, Message: "busy"}
+	}
+	st, err = svc.Forward(ctx, st.ID)
+	st, err = svc.Forward(ctx, st.ID)
+	if st.State != agent.StateInDoubt {
+		t.Errorf("state %s; want still in_doubt: the first 2207 may have been booked", st.State)
+	}
+	if v, err := svc.Void(ctx, st.ID, agent.Operator{ID: "W1", Type: "1"}, "paid cash"); err == nil {
+		t.Errorf("voided (%s) a bill whose 2207 may be booked", v.State)
+	}
+}
+
+// Same for an online bill: in_doubt -> failed ("nothing was booked"), and
+// then deferred offline at the HIS's resubmission.
+func TestAnOnlineBillInDoubtIsNotFailedByADoorRefusal(t *testing.T) {
+	svc, p, up, _ := offlineService(t)
+	up()
+	ctx := context.Background()
+	n := 0
+	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+		n++
+		if n == 1 {
+			return nil, agent.ErrInDoubt
+		}
+		return nil, &protocol.Error{Infno: "2207", Code: protocol.CodeStaleTimestamp, Message: "clock"}
+	}
+	st, _, _ := svc.Settle(ctx, cardRequest("k1", bill(3000)))
+	st, _, _ = svc.Settle(ctx, cardRequest("k1", bill(3000)))
+	if st.State == agent.StateFailed {
+		t.Errorf("failed (= nothing booked) after a 2207 that may have been booked")
+	}
+}
+
+// hookJournal runs after() between a committed Update and its return.
+type hookJournal struct {
+	agent.Journal
+	mu    sync.Mutex
+	after func()
+}
+
+func (h *hookJournal) Update(ctx context.Context, id string, fn func(*agent.Settlement, agent.MsgidAllocator) error) (*agent.Settlement, error) {
+	st, err := h.Journal.Update(ctx, id, fn)
+	h.mu.Lock()
+	f := h.after
+	h.after = nil
+	h.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return st, err
+}
+
+// Regression: the backlog cache loaded between a journal commit and the
+// cache's move counts the change twice.
+func TestBacklogCacheLoadedMidUpdateCountsOnce(t *testing.T) {
+	c := clock.NewFake(agenttest.Epoch)
+	j := &hookJournal{Journal: agenttest.NewJournal(c)}
+	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Offline: agent.DefaultOfflinePolicy()})
+	ctx := context.Background()
+	// A deferred bill, cache not yet loaded.
+	j.after = func() { _, _ = svc.Backlog(ctx) } // a status request lands right after the commit
+	r := cardRequest("k1", bill(3000))
+	r.Mode = agent.ModeForceOffline
+	st, _, err := svc.Settle(ctx, r)
+	if err != nil || st.State != agent.StateDeferred {
+		t.Fatal(st, err)
+	}
+	b, _ := svc.Backlog(ctx)
+	if b.Count != 1 || b.Amount != 3000 {
+		t.Errorf("backlog %+v; want 1 bill of 3000", b)
+	}
+	// Now forward it; the cache is loaded; then the inverse race on a new service.
+	svc2 := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Offline: agent.DefaultOfflinePolicy()})
+	j.mu.Lock()
+	j.after = func() {
+		j.mu.Lock()
+		j.after = func() { _, _ = svc2.Backlog(ctx) } // after the second update (settled)
+		j.mu.Unlock()
+	}
+	j.mu.Unlock()
+	// first update of Forward is to settling (still in backlog) – then settled.
+	st, err = svc2.Forward(ctx, st.ID)
+	if err != nil || st.State != agent.StateSettled {
+		t.Fatal(st, err)
+	}
+	b, _ = svc2.Backlog(ctx)
+	if b.Count != 0 || b.Amount != 0 {
+		t.Errorf("backlog after the only bill settled: %+v; want empty", b)
+	}
+}

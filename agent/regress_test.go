@@ -1,0 +1,131 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/agenttest"
+	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
+)
+
+// Regression: the answer of 2207 arrives just after the step's deadline;
+// it is recorded all the same (the journal write must not share the
+// deadline), and the bill is answered settled.
+func TestAnAnswerArrivingAtTheStepDeadlineIsRecorded(t *testing.T) {
+	j := journaltest.MustOpen(t)
+	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+		time.Sleep(150 * time.Millisecond) // a slow platform
+		return agenttest.DefaultAnswer(req)
+	}
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: j.Clock, StepTimeout: 100 * time.Millisecond})
+	st, _, err := svc.Settle(context.Background(), request("k1", bill(3000)))
+	if err != nil || st.State != agent.StateSettled {
+		t.Fatalf("Settle = %v, %+v; want the late answer recorded", err, st)
+	}
+	if got, err := j.Get(context.Background(), st.ID); err != nil || got.State != agent.StateSettled {
+		t.Fatalf("journal: %v %+v", err, got)
+	}
+}
+
+type okVerifier struct{}
+
+func (okVerifier) Verify(_ context.Context, text string) (agent.VerifiedCode, error) {
+	return agent.VerifiedCode{Serial: "SER1", PersonToken: "tok-" + text}, nil
+}
+
+// Regression: one scanned code settles any number of bills (and any later
+// patient's bill that asks for "latest" within the TTL).
+func TestOneScanSettlesOneBill(t *testing.T) {
+	_, _, _, c := offlineService(t)
+	k := agent.NewKiosk(agent.KioskConfig{Verifier: okVerifier{}, Clock: c})
+	j := agenttest.NewJournal(c)
+	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	pol := agent.DefaultOfflinePolicy()
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Kiosk: k, Offline: pol})
+	ctx := context.Background()
+	if _, err := k.Handle(ctx, agent.ScannedCode{Text: "CODE-A", Source: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range []string{"bill-1", "bill-2-next-patient"} {
+		r := request(key, bill(3000))
+		r.Identity = agent.IdentityInput{Scan: "latest"}
+		r.Mode = agent.ModeForceOffline
+		st, _, err := svc.Settle(ctx, r)
+		switch {
+		case i == 0 && (err != nil || st.State != agent.StateDeferred):
+			t.Fatalf("the first bill for the scan: %v %+v", err, st)
+		case i == 1 && !errors.Is(err, agent.ErrScanUsed):
+			t.Fatalf("a second bill on the same scan: %v %+v; want ErrScanUsed", err, st)
+		}
+	}
+}
+
+type slowIdent struct {
+	n       int
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (s *slowIdent) Identify(_ context.Context, _ agent.Card) (agent.CardIdentity, error) {
+	s.n++
+	if s.n == 1 {
+		return agent.CardIdentity{CardNo: "A-PATIENT"}, nil
+	}
+	close(s.reading)
+	<-s.release
+	return agent.CardIdentity{CardNo: "B-PATIENT"}, nil
+}
+
+// Regression: while a swapped card is being read, the desk still answers
+// with the previous patient's card.
+func TestASwappedCardIsNeverAnsweredWithThePreviousPatient(t *testing.T) {
+	readers := agenttest.NewReaders()
+	id := &slowIdent{reading: make(chan struct{}), release: make(chan struct{})}
+	d := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: id})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	readers.Set(agent.ReaderState{Reader: "R", Present: true, Counter: 1})
+	for {
+		if c, err := d.Card(""); err == nil && c.CardNo == "A-PATIENT" {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	readers.Set(agent.ReaderState{Reader: "R", Present: true, Counter: 3}) // A out, B in
+	<-id.reading
+	c, err := d.Card("")
+	close(id.release)
+	if err == nil && c.CardNo == "A-PATIENT" {
+		t.Errorf("card B is in the reader, but the desk answers with card A")
+	}
+}
+
+// Regression: a key reused for another bill is refused, except when the
+// identity comes from a reader or a scan: then the first bill is returned.
+func TestAKeyReusedForAnotherBillIsRefusedForCardsAndScans(t *testing.T) {
+	c := agenttest.NewJournal(nil)
+	_ = c
+	svc0, _, _, fc := offlineService(t)
+	_ = svc0
+	k := agent.NewKiosk(agent.KioskConfig{Verifier: okVerifier{}, Clock: fc})
+	j := agenttest.NewJournal(fc)
+	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: fc, Kiosk: k})
+	ctx := context.Background()
+	_, _ = k.Handle(ctx, agent.ScannedCode{Text: "CODE-A", Source: "s"})
+	r := request("visit-MZ001", bill(3000))
+	r.Identity = agent.IdentityInput{Scan: "latest"}
+	st, _, err := svc.Settle(ctx, r)
+	r2 := request("visit-MZ001", bill(9900)) // another bill, same key
+	r2.Identity = agent.IdentityInput{Scan: "latest"}
+	st, created, err := svc.Settle(ctx, r2)
+	if err == nil {
+		t.Errorf("second bill (99.00) under a used key answered %s, created=%v, total %s: want an idempotency conflict", st.State, created, st.Bill.Total())
+	}
+}
