@@ -269,7 +269,11 @@ func (j *Journal) write(ctx context.Context, op string, fn func(*tx) error) erro
 		callerErr = t.callerErr
 		return err
 	})
-	return classify(op, "write failed, nothing stored", err, callerErr)
+	err = classify(op, "write failed, nothing stored", err, callerErr)
+	if err != nil && callerErr == nil && !errors.Is(err, agent.ErrNotFound) && !errors.Is(err, agent.ErrInvalid) && !errors.Is(err, agent.ErrIdempotencyConflict) && !errors.Is(err, ErrCorrupt) {
+		err = fmt.Errorf("%w (%w)", err, agent.ErrNotStored)
+	}
+	return err
 }
 
 // classify leaves typed errors as they are and wraps anything else (I/O,
