@@ -551,6 +551,11 @@ func TestResubmittedBillIdentifiedByIDNumberIsNotDeclinedAfterItsReversal(t *tes
 	if err := s.Proxy.Heal(); err != nil {
 		t.Fatal(err)
 	}
+	// The in-doubt window (1 ms) must have passed since the bill went in
+	// doubt, which a fast machine may not have done yet.
+	if cur, err := s.Service.Get(context.Background(), b.id); err == nil {
+		<-time.After(time.Until(cur.InDoubtSince.Add(2 * time.Millisecond)))
+	}
 	st, err := s.Service.Forward(context.Background(), b.id) // past the window: reversed
 	if err != nil || st.State != agent.StateFailed || len(st.PriorMsgids) != 1 {
 		t.Fatalf("after the reversal: %v %s %v", err, st.State, st.PriorMsgids)
