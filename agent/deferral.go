@@ -81,16 +81,10 @@ func (s *Service) Pending(ctx context.Context) ([]*Settlement, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Oldest first: a deferred bill by when it was deferred (the order the
-	// patient's bills must reach the platform in), anything else by when
-	// it was accepted.
-	at := func(st *Settlement) time.Time {
-		if !st.DeferredAt.IsZero() {
-			return st.DeferredAt
-		}
-		return st.CreatedAt
-	}
-	slices.SortStableFunc(list, func(a, b *Settlement) int { return at(a).Compare(at(b)) })
+	// Oldest first, in the order the bills were accepted: the order of the
+	// visits, which is the order a patient's bills must reach the platform
+	// in (daily limits and deductibles depend on it).
+	slices.Reverse(list) // List is newest first
 	return list, nil
 }
 

@@ -1,8 +1,8 @@
 // Package forward is the forwarder: it sends what the journal holds for
 // the platform (deferred bills, settlement requests in doubt, reversals,
 // refunds under way) whenever the platform can take them. Bills of one
-// patient go in the order they were deferred, because daily limits and
-// deductibles depend on order; different patients go in parallel, a
+// patient go in the order they were accepted (the order of the visits),
+// because daily limits and deductibles depend on order; different patients go in parallel, a
 // bounded number at a time. Every request carries the msgid allocated
 // before its first send, so nothing is charged twice however often a
 // pass is interrupted.
