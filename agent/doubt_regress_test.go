@@ -12,9 +12,9 @@ import (
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
-// Regression: an in-doubt 2207 whose resend is refused at the door (INTERNAL,
-// BAD_SIGNATURE, STALE_TIMESTAMP...) leaves in_doubt for deferred/failed,
-// and the bill can then be voided although the platform may have booked it.
+// Regression: a 2207 whose answer was lost and whose resend is refused at
+// the door (INTERNAL, BAD_SIGNATURE, STALE_TIMESTAMP...) stays in doubt:
+// it may have been booked, so it is neither deferred nor voidable.
 func TestADoorRefusalAfterALostAnswerKeepsTheBillInDoubt(t *testing.T) {
 	svc, p, up, _ := offlineService(t)
 	ctx := context.Background()
@@ -35,8 +35,11 @@ func TestADoorRefusalAfterALostAnswerKeepsTheBillInDoubt(t *testing.T) {
 		}
 		return nil, &protocol.Error{Infno: "2207", Code: protocol.CodeInternal, Message: "busy"}
 	}
-	st, err = svc.Forward(ctx, st.ID)
-	st, err = svc.Forward(ctx, st.ID)
+	for range 2 {
+		if st, err = svc.Forward(ctx, st.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if st.State != agent.StateInDoubt {
 		t.Errorf("state %s; want still in_doubt: the first 2207 may have been booked", st.State)
 	}
@@ -45,8 +48,8 @@ func TestADoorRefusalAfterALostAnswerKeepsTheBillInDoubt(t *testing.T) {
 	}
 }
 
-// Same for an online bill: in_doubt -> failed ("nothing was booked"), and
-// then deferred offline at the HIS's resubmission.
+// The same for an online bill: the resubmission meets a door refusal and
+// the bill stays in doubt, never "failed" (which says nothing was booked).
 func TestAnOnlineBillInDoubtIsNotFailedByADoorRefusal(t *testing.T) {
 	svc, p, up, _ := offlineService(t)
 	up()
@@ -59,9 +62,11 @@ func TestAnOnlineBillInDoubtIsNotFailedByADoorRefusal(t *testing.T) {
 		}
 		return nil, &protocol.Error{Infno: "2207", Code: protocol.CodeStaleTimestamp, Message: "clock"}
 	}
-	st, _, _ := svc.Settle(ctx, cardRequest("k1", bill(3000)))
-	st, _, _ = svc.Settle(ctx, cardRequest("k1", bill(3000)))
-	if st.State == agent.StateFailed {
+	if st, _, err := svc.Settle(ctx, cardRequest("k1", bill(3000))); err != nil || st.State != agent.StateInDoubt {
+		t.Fatalf("first submission: %v %+v; want in doubt", err, st)
+	}
+	st, _, err := svc.Settle(ctx, cardRequest("k1", bill(3000)))
+	if err != nil || st.State == agent.StateFailed {
 		t.Errorf("failed (= nothing booked) after a 2207 that may have been booked")
 	}
 }
