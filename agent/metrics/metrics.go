@@ -68,6 +68,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descOnline, b2f(s.Online))
 	gauge(descBacklog, float64(s.BacklogCount))
+	// Prometheus samples are float64 by its exposition format; the fen
+	// count is an integer well below 2^53, where float64 is exact. No money
+	// is computed here: this is only the wire form of a counted total.
 	gauge(descBacklogFen, float64(s.BacklogAmountFen))
 	gauge(descOldest, s.BacklogOldest.Seconds())
 	gauge(descUnfinished, float64(s.Unfinished))

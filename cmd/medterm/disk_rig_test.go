@@ -27,6 +27,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/cmd/medterm/killtest"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
@@ -107,39 +108,8 @@ func newDiskRig(t *testing.T, journal string) *diskRig {
 		t.Fatal(err)
 	}
 	r.api = api.NewClient(addr, token)
-	if err := protocol.WriteSecrets(filepath.Join(r.dir, "secrets.json"), map[string][]byte{diskInstitution: secret}); err != nil {
-		t.Fatal(err)
-	}
-	r.cfg = filepath.Join(r.dir, "medterm.toml")
-	body := fmt.Sprintf(`[platform]
-url = %q
-secrets_file = "secrets.json"
-attempt_timeout = "2s"
-retry_window = "1s"
-connect_window = "500ms"
-[institution]
-code = %q
-name = "disk test hospital"
-region = "441900"
-[terminal]
-id = "T1"
-slot = 3
-[journal]
-path = %q
-key_file = "keys/journal.key"
-[api]
-addr = %q
-token_file = "api.token"
-[cards]
-enabled = false
-[reconcile]
-daily_at = ""
-[retention]
-archive_file = "archive.db"
-[log]
-level = "error"
-`, hs.URL, diskInstitution, journal, addr)
-	if err := os.WriteFile(r.cfg, []byte(body), 0o600); err != nil {
+	if r.cfg, err = killtest.WriteConfig(r.dir, killtest.Setup{PlatformURL: hs.URL, Institution: diskInstitution,
+		Secret: secret, APIAddr: addr, Terminal: "T1", Slot: 3, JournalPath: journal}); err != nil {
 		t.Fatal(err)
 	}
 	return r

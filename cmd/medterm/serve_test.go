@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
-	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/cmd/medterm/killtest"
 )
 
 // writeConfig writes a daemon configuration in dir pointing at a platform
@@ -27,32 +26,9 @@ func writeConfig(t *testing.T, dir string) (cfg, addr string) {
 	}
 	addr = ln.Addr().String()
 	ln.Close()
-	if err := protocol.WriteSecrets(filepath.Join(dir, "secrets.json"), map[string][]byte{"H44190000001": bytes.Repeat([]byte{7}, 32)}); err != nil {
-		t.Fatal(err)
-	}
-	cfg = filepath.Join(dir, "medterm.toml")
-	body := fmt.Sprintf(`[platform]
-url = "http://127.0.0.1:9"
-secrets_file = "secrets.json"
-[institution]
-code = "H44190000001"
-name = "test hospital"
-region = "441900"
-[terminal]
-id = "T1"
-slot = 2
-[journal]
-path = "journal.db"
-key_file = "journal.key"
-[api]
-addr = %q
-token_file = "api.token"
-[cards]
-enabled = false
-[log]
-level = "error"
-`, addr)
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+	cfg, err = killtest.WriteConfig(dir, killtest.Setup{PlatformURL: "http://127.0.0.1:9", Institution: "H44190000001",
+		Secret: bytes.Repeat([]byte{7}, 32), APIAddr: addr, Terminal: "T1", Slot: 2})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg, addr

@@ -52,6 +52,9 @@ type Setup struct {
 	APIAddr     string // host:port, the same on every start
 	Terminal    string // dev_no
 	Slot        int
+	// JournalPath is where the journal lives (another filesystem, for the
+	// disk tests); "journal.db" in dir if empty.
+	JournalPath string
 }
 
 // WriteConfig writes the daemon's configuration and the platform secret
@@ -60,6 +63,9 @@ type Setup struct {
 // restart finds it. Timeouts are short: the platform is on loopback, and
 // a lost answer must turn into an in-doubt settlement within a cycle.
 func WriteConfig(dir string, s Setup) (string, error) {
+	if s.JournalPath == "" {
+		s.JournalPath = "journal.db"
+	}
 	if err := protocol.WriteSecrets(filepath.Join(dir, "secrets.json"), map[string][]byte{s.Institution: s.Secret}); err != nil {
 		return "", err
 	}
@@ -80,7 +86,7 @@ id = %q
 slot = %d
 
 [journal]
-path = "journal.db"
+path = %q
 key_file = "keys/journal.key"
 
 [api]
@@ -108,7 +114,7 @@ archive_file = "archive.db"
 
 [log]
 level = "warn"
-`, s.PlatformURL, s.Institution, s.Terminal, s.Slot, s.APIAddr)
+`, s.PlatformURL, s.Institution, s.Terminal, s.Slot, s.JournalPath, s.APIAddr)
 	path := filepath.Join(dir, "medterm.toml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		return "", err
