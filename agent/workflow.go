@@ -249,10 +249,6 @@ func (s *Service) scanIdentity(scan, key string) (IdentityInput, error) {
 	return id, nil
 }
 
-// Resume drives a stored settlement as far as it can go now.
-func (s *Service) Resume(ctx context.Context, id string) (*Settlement, error) {
-	return s.resume(ctx, id)
-}
 
 func (s *Service) resume(ctx context.Context, id string) (*Settlement, error) {
 	unlock := s.locks.lock(id)
