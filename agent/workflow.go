@@ -249,7 +249,6 @@ func (s *Service) scanIdentity(scan, key string) (IdentityInput, error) {
 	return id, nil
 }
 
-
 func (s *Service) resume(ctx context.Context, id string) (*Settlement, error) {
 	unlock := s.locks.lock(id)
 	defer unlock()
