@@ -40,7 +40,9 @@
 //     failure that proves nothing was delivered (the dial fails before a
 //     byte is sent), which the agent must report as unreachable rather than
 //     in doubt; accepting and then resetting would be indistinguishable from
-//     Reset. Any later fault or Heal reopens the socket on the same port.
+//     Reset. Any later fault or Heal reopens the socket on the same port,
+//     which the proxy keeps bound meanwhile (see port), so no other
+//     socket on the machine can take it.
 //     A client that reuses a pooled connection in the instant before it
 //     notices the reset sees a reset, not a refusal: tests that need a clean
 //     refusal close idle connections first.
@@ -87,6 +89,7 @@ const (
 type Proxy struct {
 	target string
 	addr   string
+	port   *port
 	clk    clock.Clock
 
 	// ctx is cancelled by Close, so that a dial in progress gives up.
@@ -139,14 +142,20 @@ func New(target string, opts ...Option) (*Proxy, error) {
 	if err := checkTarget(target); err != nil {
 		return nil, fmt.Errorf("new proxy: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := reservePort()
 	if err != nil {
+		return nil, fmt.Errorf("new proxy: %w: %w", ErrListen, err)
+	}
+	ln, err := port.listen()
+	if err != nil {
+		port.release()
 		return nil, fmt.Errorf("new proxy: %w: %w", ErrListen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
 		target: target,
-		addr:   ln.Addr().String(),
+		addr:   port.addr,
+		port:   port,
 		clk:    clock.Real{},
 		ctx:    ctx,
 		cancel: cancel,
@@ -225,8 +234,7 @@ func (p *Proxy) takeDrop() bool {
 }
 
 // Reset closes every current and new connection with a RST. Like every
-// switch away from Refuse, it reopens the listener and fails, as Heal does,
-// if the port has been taken meanwhile.
+// switch away from Refuse, it reopens the listener.
 func (p *Proxy) Reset() error { return p.setPolicy(resetAll, "reset") }
 
 // BlackHole swallows what clients send and never answers, on current and
@@ -237,8 +245,7 @@ func (p *Proxy) BlackHole() error { return p.setPolicy(blackHole, "black hole") 
 // current connections.
 func (p *Proxy) Refuse() error { return p.setPolicy(refuse, "refuse") }
 
-// Heal returns to plain pass-through: no latency, no drops, listening. It
-// fails only if the port, released by Refuse, has been taken meanwhile.
+// Heal returns to plain pass-through: no latency, no drops, listening.
 func (p *Proxy) Heal() error {
 	p.latency.Store(0)
 	p.dropLeft.Store(0)
@@ -282,7 +289,7 @@ func (p *Proxy) setPolicy(pol policy, op string) error {
 
 // listenLocked reopens the listener on the proxy's port after Refuse.
 func (p *Proxy) listenLocked() error {
-	ln, err := net.Listen("tcp", p.addr)
+	ln, err := p.port.listen()
 	if err != nil {
 		return fmt.Errorf("%w: reopen %s: %w", ErrListen, p.addr, err)
 	}
@@ -315,6 +322,7 @@ func (p *Proxy) Close() error {
 		l.teardown(false)
 	}
 	p.wg.Wait()
+	p.port.release()
 	return nil
 }
 
