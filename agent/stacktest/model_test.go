@@ -157,8 +157,17 @@ func newModelRun(t *testing.T, seed uint64) *modelRun {
 		}
 	})
 	ctx := context.Background()
-	if _, err := s.Service.FetchPolicy(ctx); err != nil {
-		t.Fatal(err)
+	// The platform is healthy here, but an exchange may outlast the
+	// model's short attempt timeout on a busy machine: that says nothing
+	// about the agent, so the policy is fetched until it arrives.
+	for end := time.Now().Add(modelDrainTime); ; {
+		_, err := s.Service.FetchPolicy(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("fetch the policy from a healthy platform: %v", err)
+		}
 	}
 	var err error
 	if r.start, err = s.Sandbox.Ledger(ctx); err != nil {

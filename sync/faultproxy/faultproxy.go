@@ -41,7 +41,7 @@
 //     byte is sent), which the agent must report as unreachable rather than
 //     in doubt; accepting and then resetting would be indistinguishable from
 //     Reset. Any later fault or Heal reopens the socket on the same port,
-//     which the proxy keeps bound meanwhile (see port), so no other
+//     which the proxy holds meanwhile (package heldport), so no other
 //     socket on the machine can take it.
 //     A client that reuses a pooled connection in the instant before it
 //     notices the reset sees a reset, not a refusal: tests that need a clean
@@ -73,6 +73,7 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/sync/heldport"
 )
 
 // policy is what the proxy does with connections.
@@ -89,7 +90,7 @@ const (
 type Proxy struct {
 	target string
 	addr   string
-	port   *port
+	port   *heldport.Port
 	clk    clock.Clock
 
 	// ctx is cancelled by Close, so that a dial in progress gives up.
@@ -142,19 +143,19 @@ func New(target string, opts ...Option) (*Proxy, error) {
 	if err := checkTarget(target); err != nil {
 		return nil, fmt.Errorf("new proxy: %w", err)
 	}
-	port, err := reservePort()
+	port, err := heldport.Reserve()
 	if err != nil {
 		return nil, fmt.Errorf("new proxy: %w: %w", ErrListen, err)
 	}
-	ln, err := port.listen()
+	ln, err := port.Listen()
 	if err != nil {
-		port.release()
+		port.Close()
 		return nil, fmt.Errorf("new proxy: %w: %w", ErrListen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
 		target: target,
-		addr:   port.addr,
+		addr:   port.Addr(),
 		port:   port,
 		clk:    clock.Real{},
 		ctx:    ctx,
@@ -289,7 +290,7 @@ func (p *Proxy) setPolicy(pol policy, op string) error {
 
 // listenLocked reopens the listener on the proxy's port after Refuse.
 func (p *Proxy) listenLocked() error {
-	ln, err := p.port.listen()
+	ln, err := p.port.Listen()
 	if err != nil {
 		return fmt.Errorf("%w: reopen %s: %w", ErrListen, p.addr, err)
 	}
@@ -322,7 +323,7 @@ func (p *Proxy) Close() error {
 		l.teardown(false)
 	}
 	p.wg.Wait()
-	p.port.release()
+	_ = p.port.Close()
 	return nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/sync/heldport"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
@@ -123,23 +123,15 @@ level = "warn"
 }
 
 // FreeAddr returns a loopback address whose port is free now; the daemon
-// binds it on every start. The port is drawn below the range the kernel
-// hands out for ephemeral ports (32768 and up on Linux), so that no
-// outgoing connection of another test takes it while the daemon is down
-// between a kill and the next start.
+// binds it on every start. It lies below the ephemeral range
+// (heldport.Static), so that no outgoing connection of another test takes
+// it while the daemon is down between a kill and the next start.
 func FreeAddr(seed uint64) (string, error) {
-	rng := mrand.New(mrand.NewPCG(seed, seed>>1))
-	var last error
-	for range 50 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rng.IntN(12000))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			last = err
-			continue
-		}
-		return addr, ln.Close()
+	addr, err := heldport.Static(mrand.New(mrand.NewPCG(seed, seed>>1)))
+	if err != nil {
+		return "", fmt.Errorf("the API's address: %w", err)
 	}
-	return "", fmt.Errorf("no free loopback port for the API: %w", last)
+	return addr, nil
 }
 
 // Daemon is one `medterm serve` child process.

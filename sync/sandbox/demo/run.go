@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +25,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/devices/vpcd"
+	"github.com/seed-a859fada/medterm/sync/heldport"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
@@ -110,7 +112,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	defer scan.Close()
 	fmt.Fprintf(out, "   %s -> %s\n", scan.link, scan.slave.Name())
 
-	apiAddr, err := freePort()
+	apiAddr, err := agentAddr()
 	if err != nil {
 		return err
 	}
@@ -176,17 +178,23 @@ func runCLI(ctx context.Context, out io.Writer, bin string, args ...string) erro
 
 // platformServer is the sandbox's HTTP side, which the demo can take away
 // (connections refused, as when the network is down) and bring back on
-// the same address.
+// the same address, held meanwhile so that nothing else takes it.
 type platformServer struct {
 	handler http.Handler
+	port    *heldport.Port
 	addr    string
 	mu      sync.Mutex
 	srv     *http.Server
 }
 
 func startPlatform(h http.Handler) (*platformServer, error) {
-	p := &platformServer{handler: h, addr: "127.0.0.1:0"}
+	port, err := heldport.Reserve()
+	if err != nil {
+		return nil, fmt.Errorf("platform: %w", err)
+	}
+	p := &platformServer{handler: h, port: port, addr: port.Addr()}
 	if err := p.Up(context.Background()); err != nil {
+		port.Close()
 		return nil, err
 	}
 	return p, nil
@@ -199,11 +207,10 @@ func (p *platformServer) Up(context.Context) error {
 	if p.srv != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", p.addr)
+	ln, err := p.port.Listen()
 	if err != nil {
-		return fmt.Errorf("platform listen %s: %w", p.addr, err)
+		return fmt.Errorf("platform: %w", err)
 	}
-	p.addr = ln.Addr().String()
 	p.srv = &http.Server{Handler: p.handler, ReadHeaderTimeout: 10 * time.Second}
 	go func(s *http.Server) { _ = s.Serve(ln) }(p.srv)
 	return nil
@@ -264,13 +271,15 @@ level = "info"
 `, platformURL, Institution, apiAddr, psamReader, keyID, scannerPort)
 }
 
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+// agentAddr is the agent's API address. The agent binds it itself, after
+// this process has let it go: drawn below the ephemeral range, no
+// outgoing connection can take it in between.
+func agentAddr() (string, error) {
+	var seed [16]byte
+	if _, err := rand.Read(seed[:]); err != nil {
 		return "", err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return heldport.Static(mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))))
 }
 
 type child struct {
