@@ -39,6 +39,12 @@ type Journal interface {
 	// that bills can be grouped per patient without naming anyone.
 	Pseudonym(value string) string
 
+	// Fingerprint is a stable keyed digest of a request's content (which
+	// holds personal data), stored to tell a resubmission of the same
+	// bill from another bill under a reused key. Keyed, because a plain
+	// digest of an ID number is reversed by trying every candidate.
+	Fingerprint(request []byte) string
+
 	// Value and SetValue keep named values across restarts (the policy
 	// last fetched, the last reconciliation); Value returns ErrNotFound
 	// for a name never set.

@@ -1,13 +1,10 @@
 package agent
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
-
-	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/seed-a859fada/medterm/agent/idno"
 	"github.com/seed-a859fada/medterm/agent/money"
@@ -186,14 +183,14 @@ func (b Bill) Validate() error {
 	return nil
 }
 
-// fingerprint identifies the content of a request, so that a key reused
+// fingerprintContent is what identifies a request, so that a key reused
 // for another bill or another patient is refused rather than answered with
-// the first settlement.
-func (r SettleRequest) fingerprint() string {
+// the first settlement. It holds personal data: only the journal's keyed
+// digest of it (Journal.Fingerprint) is ever stored.
+func (r SettleRequest) fingerprintContent() []byte {
 	b, _ := json.Marshal(struct {
 		Identity IdentityInput `json:"identity"`
 		Bill     Bill          `json:"bill"`
 	}{r.Identity, r.Bill})
-	sum := sm3.Sum(b)
-	return hex.EncodeToString(sum[:])
+	return b
 }

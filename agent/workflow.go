@@ -178,7 +178,7 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 	}
 	rec := &Settlement{
 		IdempotencyKey: req.IdempotencyKey,
-		Fingerprint:    req.fingerprint(),
+		Fingerprint:    s.journal.Fingerprint(req.fingerprintContent()),
 		CreatedAt:      now,
 		CertType:       req.Identity.CertType,
 		Operator:       req.Operator,

@@ -4,6 +4,9 @@ package agenttest
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -165,6 +168,14 @@ func (j *Journal) AllocateMsgid(context.Context) (string, error) {
 }
 
 func (j *Journal) Pseudonym(value string) string { return "p-" + fmt.Sprintf("%x", []byte(value)) }
+
+// Fingerprint is a digest keyed with a fixed test key: the fake keeps
+// nothing on disk, so only equality matters.
+func (j *Journal) Fingerprint(request []byte) string {
+	m := hmac.New(sha256.New, []byte("agenttest fingerprint key"))
+	m.Write(request)
+	return "fake:" + hex.EncodeToString(m.Sum(nil))
+}
 
 func (j *Journal) Value(_ context.Context, name string) ([]byte, error) {
 	j.mu.Lock()

@@ -30,7 +30,9 @@ const compactDue = "compact:due"
 // readable with the same key), at most limit of them, and returns how
 // many moved. The archive is written and synced first and the journal's
 // copy removed after, so a crash in between leaves a record in both
-// places, never in neither; the next run removes it.
+// places, never in neither; the next run removes it. An archive written
+// before schema v4 has its fingerprints keyed by the first call, whether
+// or not anything moves.
 func (j *Journal) Archive(ctx context.Context, before time.Time, path string, limit int) (int, error) {
 	type moving struct {
 		id, key string
@@ -65,14 +67,22 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 		}
 		return nil
 	})
-	if err != nil || len(batch) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(batch) == 0 {
+		if _, err := os.Stat(path); err != nil {
+			return 0, nil // nothing to move, and no archive to key
+		}
 	}
 	adb, err := openArchive(path, j.opts.LockTimeout)
 	if err != nil {
 		return 0, err
 	}
 	err = adb.Update(func(tx *bolt.Tx) error {
+		if err := j.keyArchive(tx); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketSettlements)
 		keys := tx.Bucket(bucketByKey)
 		for _, m := range batch {
@@ -90,6 +100,9 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: archive %s: %w", agent.ErrJournal, path, err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
 	}
 	err = j.write(ctx, "archive: remove", func(t *tx) error {
 		for _, m := range batch {

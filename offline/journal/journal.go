@@ -6,7 +6,10 @@
 // One process owns the file: the daemon opens it read-write and holds its
 // lock; the CLI opens it read-only, and only while the daemon is down.
 // Personal fields are sealed with SM4-GCM under a key kept in its own file,
-// so the journal file alone identifies no patient.
+// and every value derived from them (a request's fingerprint, a patient's
+// pseudonym, a credential serial as an index key) is an HMAC-SM3 under
+// keys derived from it (keyed.go), so the journal file alone identifies no
+// patient, not even to someone trying every candidate.
 package journal
 
 import (
@@ -67,11 +70,11 @@ type Journal struct {
 	path   string
 	opts   Options
 	sealer *seal.Sealer
-	// pseudoKey keys Pseudonym; derived from the journal key so that it
-	// needs no file of its own and changes with it.
-	pseudoKey []byte
-	log       *slog.Logger
-	schema    int
+	// keys key every digest of personal data (keyed.go); derived from the
+	// journal key so that they need no file of their own.
+	keys   digestKeys
+	log    *slog.Logger
+	schema int
 	// authenticated: every record's public fields are authenticated (the
 	// v3 re-sealing is done); an unauthenticated record is then damage.
 	authenticated bool
@@ -235,7 +238,7 @@ func (j *Journal) loadKey(fresh bool) error {
 		j.log.Warn("created a new journal key; back it up apart from the journal: without it the journal's personal fields cannot be read",
 			"key_file", j.opts.KeyFile)
 	}
-	j.pseudoKey = derivePseudonymKey(key)
+	j.keys = deriveDigestKeys(key)
 	j.sealer, err = seal.New(key)
 	if err != nil {
 		return fmt.Errorf("%w key: %w", agent.ErrJournal, err)

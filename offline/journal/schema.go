@@ -25,7 +25,7 @@ var (
 	bucketBySeq       = []byte("by_seq")   // sequence (8 bytes, big endian) -> id
 	bucketByState     = []byte("by_state") // state NUL sequence -> id
 	bucketValues      = []byte("values")   // name -> value (SetValue/Value)
-	bucketCounters    = []byte("counters") // credential serial -> highest counter (8 bytes)
+	bucketCounters    = []byte("counters") // keyed credential serial (counterKey) -> highest counter (8 bytes)
 
 	keyFormat     = []byte("format")
 	keySchema     = []byte("schema")
@@ -33,6 +33,9 @@ var (
 	keyMsgidClock = []byte("msgid_clock")
 	keyReseal     = []byte("reseal")                // set by the v3 migration, cleared when done
 	keyAuthentic  = []byte("records_authenticated") // every record is authenticated
+	// keyArchiveKeyed, in an archive's meta bucket: its fingerprints are
+	// keyed (archives have no schema version of their own).
+	keyArchiveKeyed = []byte("fingerprints_keyed")
 )
 
 const (
@@ -44,11 +47,21 @@ const (
 
 // migration brings the file from schema version to-1 to to, in one
 // transaction together with the new version number, so a crash leaves
-// the file at one version or the next, never in between.
+// the file at one version or the next, never in between. A migration that
+// needs the journal key (to re-seal or key what it rewrites) sets keyed
+// instead of apply.
 type migration struct {
 	to    int
 	name  string
 	apply func(*bolt.Tx) error
+	keyed func(*Journal, *bolt.Tx) error
+}
+
+func (m migration) run(j *Journal, tx *bolt.Tx) error {
+	if m.keyed != nil {
+		return m.keyed(j, tx)
+	}
+	return m.apply(tx)
 }
 
 // migrations is every schema change, in order. Add to the end; never edit
@@ -57,6 +70,53 @@ var migrations = []migration{
 	{to: 1, name: "baseline: settlements with key, msgid, sequence and state indexes", apply: baseline},
 	{to: 2, name: "named values (policy cache, reports) and credential counters", apply: valuesAndCounters},
 	{to: 3, name: "authenticate every record's public fields with its sealing", apply: askReseal},
+	{to: 4, name: "key every digest of personal data: request fingerprints and credential counters", keyed: keyDigests},
+}
+
+// keyDigests replaces the plain SM3 fingerprints of older records, and the
+// credential serials that index the counters, by keyed digests (keyed.go):
+// without the key, neither can be matched against guesses any more. A
+// fingerprint is keyed as it stands, so a request resubmitted under its key
+// still matches the settlement it made.
+func keyDigests(j *Journal, btx *bolt.Tx) error {
+	if b := btx.Bucket(bucketSettlements); b != nil {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			data, changed, err := j.keyRecordFingerprint(string(k), v)
+			if err != nil {
+				return err
+			}
+			if changed {
+				if err := b.Put(k, data); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	old := btx.Bucket(bucketCounters)
+	if old == nil {
+		return nil
+	}
+	keyed := map[string][]byte{}
+	if err := old.ForEach(func(serial, v []byte) error {
+		keyed[string(j.counterKey(string(serial)))] = bytes.Clone(v)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := btx.DeleteBucket(bucketCounters); err != nil {
+		return err
+	}
+	b, err := btx.CreateBucket(bucketCounters)
+	if err != nil {
+		return err
+	}
+	for k, v := range keyed {
+		if err := b.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // askReseal asks for every record to be sealed again with its public
@@ -264,7 +324,7 @@ func (j *Journal) migrate(migs []migration) error {
 			return err
 		}
 		err = j.db.Update(func(tx *bolt.Tx) error {
-			if err := m.apply(tx); err != nil {
+			if err := m.run(j, tx); err != nil {
 				return err
 			}
 			meta := tx.Bucket(bucketMeta)

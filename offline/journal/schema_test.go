@@ -48,10 +48,10 @@ func mustOpenWith(t *testing.T, path string, o Options, migs []migration) *Journ
 func counted(migs []migration, runs map[int]int) []migration {
 	out := make([]migration, len(migs))
 	for i, m := range migs {
-		apply := m.apply
-		m.apply = func(tx *bolt.Tx) error {
+		inner := m
+		m.apply, m.keyed = nil, func(j *Journal, tx *bolt.Tx) error {
 			runs[m.to]++
-			return apply(tx)
+			return inner.run(j, tx)
 		}
 		out[i] = m
 	}
@@ -95,8 +95,8 @@ func accept(t *testing.T, j *Journal, key string) *agent.Settlement {
 
 func TestMigrationsAreConsecutive(t *testing.T) {
 	for i, m := range migrations {
-		if m.to != i+1 || m.name == "" || m.apply == nil {
-			t.Errorf("migration %d: to v%d, name %q; want to v%d, named, with a function", i, m.to, m.name, i+1)
+		if m.to != i+1 || m.name == "" || (m.apply == nil) == (m.keyed == nil) {
+			t.Errorf("migration %d: to v%d, name %q; want to v%d, named, with one function", i, m.to, m.name, i+1)
 		}
 	}
 }

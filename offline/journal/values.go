@@ -3,16 +3,12 @@ package journal
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 
-	"github.com/emmansun/gmsm/sm3"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/seed-a859fada/medterm/agent"
-	"github.com/seed-a859fada/medterm/offline/seal"
 )
 
 // Value returns the named value, or agent.ErrNotFound. Named values hold
@@ -51,13 +47,14 @@ func (j *Journal) Advance(ctx context.Context, serial string, counter uint64) er
 	var replayed bool
 	err := j.write(ctx, "advance counter", func(t *tx) error {
 		b := t.btx.Bucket(bucketCounters)
-		if old := b.Get([]byte(serial)); len(old) == 8 && binary.BigEndian.Uint64(old) >= counter {
+		k := j.counterKey(serial)
+		if old := b.Get(k); len(old) == 8 && binary.BigEndian.Uint64(old) >= counter {
 			replayed = true
 			return nil
 		}
 		var v [8]byte
 		binary.BigEndian.PutUint64(v[:], counter)
-		return b.Put([]byte(serial), v[:])
+		return b.Put(k, v[:])
 	})
 	if err != nil {
 		return err
@@ -66,23 +63,6 @@ func (j *Journal) Advance(ctx context.Context, serial string, counter uint64) er
 		return fmt.Errorf("counter %d of credential %s: %w", counter, serial, agent.ErrReplayed)
 	}
 	return nil
-}
-
-// Pseudonym returns a stable, keyed, one-way name for a personal value
-// (an ID number, a credential's person token): the same patient gets the
-// same pseudonym, so deferred bills can be counted and ordered per patient
-// without storing who the patient is in clear.
-func (j *Journal) Pseudonym(value string) string {
-	m := hmac.New(sm3.New, j.pseudoKey)
-	m.Write([]byte(value))
-	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-func derivePseudonymKey(key seal.Key) []byte {
-	h := sm3.New()
-	h.Write([]byte("medterm pseudonym key\n"))
-	h.Write(key[:])
-	return h.Sum(nil)
 }
 
 func (t *tx) values() *bolt.Bucket { return t.btx.Bucket(bucketValues) }
