@@ -77,7 +77,7 @@ func (s *Service) estimate(ctx context.Context, st *Settlement) Split {
 // settlement requests in doubt or unsent after a crash, reversals and
 // refunds under way; oldest first.
 func (s *Service) Pending(ctx context.Context) ([]*Settlement, error) {
-	list, err := s.journal.List(ctx, ListFilter{States: []State{StateDeferred, StateSettling, StateInDoubt, StateReversing, StateRefunding}})
+	list, err := s.journal.List(ctx, ListFilter{States: []State{StateAccepted, StateDeferred, StateSettling, StateInDoubt, StateReversing, StateRefunding}})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +107,11 @@ func (s *Service) Forward(ctx context.Context, id string) (*Settlement, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.stepTimeout)
 	defer cancel()
 	switch cur.State {
+	case StateAccepted:
+		// Accepted and never driven: the process ended between the
+		// journal's write and the first step. It goes on as its caller
+		// would have had it, online first and deferred if allowed.
+		return s.drive(wctx, cur, false)
 	case StateDeferred, StateSettling, StateInDoubt, StateReversing:
 		return s.drive(wctx, cur, true)
 	}
@@ -202,6 +207,7 @@ func (s *Service) stopReversal(ctx context.Context, cur *Settlement, fail Failur
 // Void cancels a deferred bill that was never sent: the patient paid
 // another way, or the HIS cancelled the visit.
 func (s *Service) Void(ctx context.Context, id string, op Operator, reason string) (*Settlement, error) {
+	ctx = context.WithoutCancel(ctx) // recorded whether or not the caller waits
 	if err := op.Validate(); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,9 @@ type RefundRequest struct {
 // refunded settlement is returned as it is, and a refund that was started
 // but not answered is resent under its msgid.
 func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, error) {
+	// Like a settlement, a refund runs to its end whether or not the
+	// caller waits for it.
+	ctx = context.WithoutCancel(ctx)
 	if err := req.Operator.Validate(); err != nil {
 		return nil, err
 	}

@@ -137,10 +137,17 @@ func (s *Service) platformAvailable() bool {
 }
 
 // Settle accepts a bill and settles it online. It returns the settlement
-// as it stands when the workflow stops (settled, declined, failed or in
-// doubt) and whether this call created it. The same idempotency key again
+// as it stands when the workflow stops (settled, declined, deferred,
+// failed or in doubt) and whether this call created it; ctx's
+// cancellation does not stop it. The same idempotency key again
 // returns the same settlement, resuming it first if it can move on.
 func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, bool, error) {
+	// The caller may hang up at any moment (a HIS closing its connection
+	// right after sending, a crashed client): once the bill is read it is
+	// settled as if the caller had waited, so nothing the journal accepts
+	// is left half done. The HIS learns the outcome by resubmitting under
+	// the same key, or from the event stream.
+	ctx = context.WithoutCancel(ctx)
 	if req.Identity.CardReader != "" || req.Identity.Scan != "" {
 		// A retry after the card was taken out, or the scan expired, still
 		// finds its settlement.

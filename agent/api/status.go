@@ -37,7 +37,9 @@ type BacklogStatus struct {
 	AmountFen     int64  `json:"amount_fen"`
 	OldestSeconds int64  `json:"oldest_seconds"`
 	Oldest        string `json:"oldest,omitempty"`
-	// Unfinished counts settlements in doubt, being reversed or refunded.
+	// Unfinished counts settlements still on their way to an end: accepted
+	// or being sent, in doubt, being reversed or refunded (deferred bills
+	// are the backlog, counted apart).
 	Unfinished int `json:"unfinished"`
 }
 

@@ -41,7 +41,7 @@ var (
 	descBacklog    = prometheus.NewDesc("medterm_backlog_bills", "Deferred bills not yet settled.", nil, nil)
 	descBacklogFen = prometheus.NewDesc("medterm_backlog_amount_fen", "Total of the deferred bills not yet settled, in fen.", nil, nil)
 	descOldest     = prometheus.NewDesc("medterm_backlog_oldest_seconds", "Age of the oldest deferred bill.", nil, nil)
-	descUnfinished = prometheus.NewDesc("medterm_unfinished_settlements", "Settlements in doubt, being reversed or refunded.", nil, nil)
+	descUnfinished = prometheus.NewDesc("medterm_unfinished_settlements", "Settlements on their way to an end: accepted or being sent, in doubt, being reversed or refunded.", nil, nil)
 	descStates     = prometheus.NewDesc("medterm_settlements", "Settlements in the journal by state.", []string{"state"}, nil)
 	descForwarded  = prometheus.NewDesc("medterm_forwarded_total", "Bills the forwarder brought to a final state.", nil, nil)
 	descFwdFail    = prometheus.NewDesc("medterm_forward_failures_total", "Forwarding attempts that did not finish.", nil, nil)

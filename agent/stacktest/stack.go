@@ -73,6 +73,7 @@ type Stack struct {
 	Client    *client.Client
 	Service   *agent.Service
 	API       *api.Client
+	APIAddr   string // the local API's host:port, for callers of its raw HTTP
 	Faults    *Faults
 	Proxy     *faultproxy.Proxy // nil unless Options.Proxy
 	Forwarder *forward.Forwarder
@@ -210,7 +211,7 @@ func (s *Stack) startAgent(t testing.TB) {
 	go func() { _ = srv.Run(ctx); close(done) }()
 	s.stops = append(s.stops, func() { cancel(); <-done })
 	s.Journal, s.Client, s.Service, s.Forwarder = j, pc, svc, fwd
-	s.API = api.NewClient(srv.Addr(), s.Token)
+	s.API, s.APIAddr = api.NewClient(srv.Addr(), s.Token), srv.Addr()
 }
 
 // Restart kills the agent and starts a new one on the same journal file,
