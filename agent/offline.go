@@ -35,7 +35,8 @@ type OfflinePolicy struct {
 	EstimateInsutype string
 }
 
-// DefaultOfflinePolicy is OFFLINE.md's sensible defaults.
+// DefaultOfflinePolicy is the defaults of the limits table in
+// offline/README.md.
 func DefaultOfflinePolicy() OfflinePolicy {
 	return OfflinePolicy{
 		Enabled: true, MaxBill: money.CNY(500), MaxPerPatientCount: 3, MaxPerPatientAmount: money.CNY(1000),

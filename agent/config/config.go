@@ -54,7 +54,7 @@ type Codes struct {
 }
 
 // Offline is the hospital's limits for bills accepted while the platform
-// is unreachable (OFFLINE.md).
+// is unreachable (offline/README.md).
 type Offline struct {
 	Enabled             bool     `toml:"enabled"`
 	MaxBill             Yuan     `toml:"max_bill"`

@@ -9,7 +9,7 @@ package main
 // a small filesystem that the test mounts, so the errors are the
 // kernel's own (ENOSPC, EROFS, EIO), not the ones a fake would think of.
 //
-// The rule under test (OFFLINE.md): a clear error, no acknowledgement
+// The rule under test (offline/README.md): a clear error, no acknowledgement
 // that was not durable, and nothing already stored lost.
 
 import (

@@ -13,7 +13,7 @@ import (
 
 // Handler returns the platform's HTTP interface:
 //
-//	POST /tx/{infno}             a signed transaction (PROTOCOL.md)
+//	POST /tx/{infno}             a signed transaction (package protocol)
 //	GET  /admin/ledger           the Ledger as JSON
 //	POST /admin/sessions/expire  ExpireSessions
 //	GET  /admin/health           200 when the state file answers
