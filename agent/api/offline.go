@@ -19,6 +19,10 @@ func (s *Server) void(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
+	if err := agent.ValidateReason(body.Reason); err != nil {
+		writeErr(w, err)
+		return
+	}
 	st, err := s.cfg.Service.Void(r.Context(), r.PathValue("id"), body.Operator, body.Reason)
 	if err != nil {
 		writeErr(w, err)
