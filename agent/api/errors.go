@@ -24,6 +24,10 @@ const (
 	codeNotRecorded     = "outcome_not_recorded"
 	codeInternal        = "internal"
 	codeMethod          = "method_not_allowed"
+	codeCharset         = "unsupported_charset"
+	codeDuplicateKey    = "duplicate_key"
+	codeEncoding        = "invalid_encoding"
+	codeNUL             = "nul_character"
 )
 
 // ErrorBody is every error answer: a stable code and a message for people.
