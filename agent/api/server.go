@@ -160,16 +160,42 @@ func Routes() []string {
 	return out
 }
 
+// routes serves the route table. A catch-all "/" pattern would match every
+// method and so hide the mux's 405 for a known path; instead a request no
+// pattern takes is answered here, in JSON like every other error, with the
+// mux's own Allow header when the path is known under other methods.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for pattern, h := range s.table() {
 		mux.HandleFunc(pattern, h)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			writeError(w, http.StatusMethodNotAllowed, codeMethod, "this endpoint does not take this method; see the Allow header")
+			return
+		}
 		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint (see /v1/openapi.json)")
 	})
-	return mux
 }
+
+// headerProbe records the status and headers of the mux's own answer for
+// an unmatched request, and drops its plain-text body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 //go:embed openapi.json
 var openapiDoc []byte
