@@ -8,7 +8,8 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 )
 
-// Stable error codes of the local API. A HIS branches on these.
+// Stable error codes of the local API. A HIS branches on these; the
+// OpenAPI document lists them all (a test holds it to this block).
 const (
 	codeForbiddenHost   = "forbidden_host"
 	codeForbiddenOrigin = "forbidden_origin"
@@ -28,6 +29,9 @@ const (
 	codeDuplicateKey    = "duplicate_key"
 	codeEncoding        = "invalid_encoding"
 	codeNUL             = "nul_character"
+	codeReconcile       = "reconcile_failed"
+	codeNoCode          = "no_code"
+	codeUnreadableImage = "unreadable_image"
 )
 
 // ErrorBody is every error answer: a stable code and a message for people.

@@ -70,7 +70,7 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := s.cfg.Service.Reconcile(r.Context(), day)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, "reconcile_failed", err.Error())
+		writeError(w, http.StatusBadGateway, codeReconcile, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
