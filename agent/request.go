@@ -72,7 +72,11 @@ func (id IdentityInput) patientValue() string {
 const (
 	MaxItems    = 500
 	MaxKeyLen   = 64
-	maxFieldLen = 100 // bytes, for text no national field holds (a refund reason)
+	MaxQuantity = 10000
+	maxFieldLen = 100 // bytes, for text no national field holds
+	// MaxReasonLen bounds a refund or void reason, in bytes as Refund
+	// counts it: it goes into the journal only.
+	MaxReasonLen = maxFieldLen
 )
 
 // Bounds of the text fields, in characters: each is the length of the
@@ -94,10 +98,8 @@ const (
 	MaxDoctorNameLen   = 50   // dr_name
 	MaxItemCodeLen     = 50   // med_list_codg, medins_list_codg
 	MaxItemNameLen     = 100  // medins_list_name
-	MaxQuantity        = 10000
-	MaxReaderLen       = 128 // a PC/SC reader name; the agent's own
-	MaxScanLen         = 64  // a scan id; the agent's own
-	MaxReasonLen       = maxFieldLen
+	MaxReaderLen       = 128  // a PC/SC reader name; the agent's own
+	MaxScanLen         = 64   // a scan id; the agent's own
 )
 
 // Validate checks a request before anything is stored. Its errors name the
@@ -190,16 +192,14 @@ func (id IdentityInput) ValidateSource() error {
 	return checkText("identity.scan", id.Scan, MaxScanLen, false)
 }
 
-// ValidateReason checks the reason given for a refund or a void. It goes
-// into the journal only, and is bounded in bytes as Refund bounds it.
+// ValidateReason checks the reason given for a refund or a void. Refund
+// checks its length itself but Void does not, so the API checks both at
+// its door.
 func ValidateReason(reason string) error {
-	if err := checkText("reason", reason, MaxReasonLen, false); err != nil {
-		return err
-	}
 	if len(reason) > MaxReasonLen {
 		return fmt.Errorf("%w: reason is longer than %d bytes", ErrInvalid, MaxReasonLen)
 	}
-	return nil
+	return checkText("reason", reason, MaxReasonLen, false)
 }
 
 // Validate checks the operator.
