@@ -28,7 +28,9 @@ func newFixture(t *testing.T) *fixture {
 	c := clock.NewFake(agenttest.Epoch)
 	j := agenttest.NewJournal(c)
 	p := &agenttest.Platform{}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c})
+	// A desk whose readers are never watched: it knows no reader.
+	desk := agent.NewDesk(agent.DeskConfig{Clock: c})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Desk: desk})
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Origins: []string{"https://his.hospital.local"}, Service: svc})
 	if err != nil {
 		t.Fatal(err)

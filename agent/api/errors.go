@@ -53,6 +53,9 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 // that mapping lives.
 func writeErr(w http.ResponseWriter, err error) {
 	switch {
+	case errors.Is(err, agent.ErrUnknownReader):
+		// The core's message quotes the reader name the caller sent.
+		writeError(w, http.StatusBadRequest, codeInvalid, "identity.card_reader: no such card reader on this terminal (GET /v1/cards lists them)")
 	case errors.Is(err, agent.ErrInvalid):
 		writeError(w, http.StatusBadRequest, codeInvalid, err.Error())
 	case errors.Is(err, agent.ErrNotFound):

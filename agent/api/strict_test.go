@@ -173,6 +173,8 @@ func TestEveryRequestHasOneReading(t *testing.T) {
 			status: 400, code: "malformed_json", field: "expected one of bill, identity, mode, operator"},
 		{name: "a name where a number belongs", body: edit(t, `"quantity":2`, `"quantity":"`+patientName+`"`),
 			status: 400, code: "malformed_json", field: "bill.items[0].quantity"},
+		{name: "unknown card reader named like a patient", body: edit(t, `"cert_type":"02",`, `"card_reader":"`+patientName+`",`),
+			status: 400, code: "invalid_request", field: "identity.card_reader"},
 		{name: "foreign origin holding a name", body: goodBody, hdr: map[string]string{"Origin": "https://" + patientName + ".example"},
 			status: 403, code: "forbidden_origin"},
 
