@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/seed-a859fada/medterm/agent/idno"
 	"github.com/seed-a859fada/medterm/agent/money"
@@ -68,10 +69,39 @@ func (id IdentityInput) patientValue() string {
 const (
 	MaxItems    = 500
 	MaxKeyLen   = 64
-	maxFieldLen = 100
+	MaxQuantity = 10000
+	maxFieldLen = 100 // bytes, for text no national field holds
+	// MaxReasonLen bounds a refund or void reason, in bytes as Refund
+	// counts it: it goes into the journal only.
+	MaxReasonLen = maxFieldLen
 )
 
-// Validate checks a request before anything is stored.
+// Bounds of the text fields, in characters: each is the length of the
+// national-interface field it is sent in (named after the field), so that
+// the platform never truncates or declines what the agent accepted.
+// Fields that go nowhere but the agent are bounded by what they can hold.
+const (
+	MaxNameLen         = 50   // psn_name
+	MaxIDNoLen         = 50   // certno
+	MaxCardNoLen       = 20   // mdtrt_cert_no, for a social-security card number
+	CardSNLen          = 32   // card_sn, exactly
+	MaxCodeTextLen     = 1024 // mdtrt_cert_no, for an electronic-credential code
+	MaxOperatorIDLen   = 30   // opter
+	MaxOperatorNameLen = 50   // opter_name
+	MaxVisitNoLen      = 30   // ipt_otp_no
+	MaxDeptCodeLen     = 30   // dept_code
+	MaxDeptNameLen     = 100  // dept_name
+	MaxDoctorIDLen     = 30   // atddr_no
+	MaxDoctorNameLen   = 50   // dr_name
+	MaxItemCodeLen     = 50   // med_list_codg, medins_list_codg
+	MaxItemNameLen     = 100  // medins_list_name
+	MaxReaderLen       = 128  // a PC/SC reader name; the agent's own
+	MaxScanLen         = 64   // a scan id; the agent's own
+)
+
+// Validate checks a request before anything is stored. Its errors name the
+// field as a JSON path of the API's body ("bill.items[2].name") and never
+// quote the value, which may be personal data.
 func (r SettleRequest) Validate() error {
 	if err := checkKey(r.IdempotencyKey); err != nil {
 		return err
@@ -85,7 +115,7 @@ func (r SettleRequest) Validate() error {
 	switch r.Mode {
 	case "", ModePreferOnline, ModeRequireOnline, ModeForceOffline:
 	default:
-		return fmt.Errorf("%w: mode %q: must be prefer_online, require_online or force_offline", ErrInvalid, r.Mode)
+		return fmt.Errorf("%w: mode must be prefer_online, require_online or force_offline", ErrInvalid)
 	}
 	return r.Bill.Validate()
 }
@@ -102,82 +132,138 @@ func checkKey(k string) error {
 	return nil
 }
 
+// checkText checks a text field: valid UTF-8 without NUL (the decoder
+// refuses both at the door; requests built inside the agent pass here
+// too), at most max characters, and not blank if required.
+func checkText(field, s string, max int, required bool) error {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		return fmt.Errorf("%w: %s is required (at most %d characters)", ErrInvalid, field, max)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, field)
+	case strings.ContainsRune(s, 0):
+		return fmt.Errorf("%w: %s contains NUL", ErrInvalid, field)
+	case utf8.RuneCountInString(s) > max:
+		return fmt.Errorf("%w: %s is longer than %d characters", ErrInvalid, field, max)
+	}
+	return nil
+}
+
 // Validate checks the identity's shape for its certificate type.
 func (id IdentityInput) Validate() error {
 	switch id.CertType {
 	case protocol.CertIDNo:
 		if err := idno.Check(id.CertNo); err != nil {
-			return fmt.Errorf("%w: cert_no: %v", ErrInvalid, err)
+			return fmt.Errorf("%w: identity.cert_no: %v", ErrInvalid, err)
 		}
 	case protocol.CertSSCard:
-		if id.CertNo == "" || len(id.CertNo) > 20 {
-			return fmt.Errorf("%w: cert_no: a card number is required", ErrInvalid)
+		if err := checkText("identity.cert_no", id.CertNo, MaxCardNoLen, true); err != nil {
+			return err
 		}
-		if len(id.CardSN) != 32 {
-			return fmt.Errorf("%w: card_sn: the 32-character card identifier is required", ErrInvalid)
+		if len(id.CardSN) != CardSNLen {
+			return fmt.Errorf("%w: identity.card_sn: the %d-character card identifier is required", ErrInvalid, CardSNLen)
 		}
 	case protocol.CertQR:
-		if id.CertNo == "" || len(id.CertNo) > 1024 {
-			return fmt.Errorf("%w: cert_no: the code text is required (at most 1024 characters)", ErrInvalid)
+		if err := checkText("identity.cert_no", id.CertNo, MaxCodeTextLen, true); err != nil {
+			return err
 		}
 	default:
-		return fmt.Errorf("%w: cert_type %q: must be 01 (QR code), 02 (ID number) or 03 (card)", ErrInvalid, id.CertType)
+		return fmt.Errorf("%w: identity.cert_type must be 01 (QR code), 02 (ID number) or 03 (card)", ErrInvalid)
 	}
-	if len(id.Name) > maxFieldLen {
-		return fmt.Errorf("%w: name too long", ErrInvalid)
+	if err := checkText("identity.name", id.Name, MaxNameLen, false); err != nil {
+		return err
 	}
-	return nil
+	if err := checkText("identity.id_no", id.IDNo, MaxIDNoLen, false); err != nil {
+		return err
+	}
+	return id.ValidateSource()
+}
+
+// ValidateSource checks the fields that say where the identity is to come
+// from (a desk's reader, a kiosk's scan). They are read before the
+// identity itself is known, so the API checks them at its door.
+func (id IdentityInput) ValidateSource() error {
+	if err := checkText("identity.card_reader", id.CardReader, MaxReaderLen, false); err != nil {
+		return err
+	}
+	return checkText("identity.scan", id.Scan, MaxScanLen, false)
+}
+
+// ValidateReason checks the reason given for a refund or a void. Refund
+// checks its length itself but Void does not, so the API checks both at
+// its door.
+func ValidateReason(reason string) error {
+	if len(reason) > MaxReasonLen {
+		return fmt.Errorf("%w: reason is longer than %d bytes", ErrInvalid, MaxReasonLen)
+	}
+	return checkText("reason", reason, MaxReasonLen, false)
 }
 
 // Validate checks the operator.
 func (o Operator) Validate() error {
-	if o.ID == "" || len(o.ID) > 30 {
-		return fmt.Errorf("%w: operator id is required (at most 30 characters)", ErrInvalid)
+	if err := checkText("operator.id", o.ID, MaxOperatorIDLen, true); err != nil {
+		return err
 	}
 	switch o.Type {
 	case protocol.OpterClerk, protocol.OpterKiosk, protocol.OpterMobile:
 	default:
-		return fmt.Errorf("%w: operator type %q: must be 1 (clerk), 2 (kiosk) or 3 (mobile)", ErrInvalid, o.Type)
+		return fmt.Errorf("%w: operator.type must be 1 (clerk), 2 (kiosk) or 3 (mobile)", ErrInvalid)
 	}
-	if len(o.Name) > maxFieldLen {
-		return fmt.Errorf("%w: operator name too long", ErrInvalid)
-	}
-	return nil
+	return checkText("operator.name", o.Name, MaxOperatorNameLen, false)
 }
 
-// Validate checks the bill: every item priced exactly (amount = quantity ×
-// unit price, to the fen) and the total within bounds.
+// Validate checks the bill: every text within its national field, every
+// item priced exactly (amount = quantity × unit price, to the fen, the
+// price more than zero: the platform declines a free item after it was
+// journaled) and the total within bounds.
 func (b Bill) Validate() error {
-	for name, v := range map[string]string{"visit_no": b.VisitNo, "dept_code": b.DeptCode, "doctor_id": b.DoctorID} {
-		if strings.TrimSpace(v) == "" || len(v) > 30 {
-			return fmt.Errorf("%w: bill %s is required (at most 30 characters)", ErrInvalid, name)
+	for _, f := range []struct {
+		field, value string
+		max          int
+		required     bool
+	}{
+		{"bill.visit_no", b.VisitNo, MaxVisitNoLen, true},
+		{"bill.dept_code", b.DeptCode, MaxDeptCodeLen, true},
+		{"bill.dept_name", b.DeptName, MaxDeptNameLen, false},
+		{"bill.doctor_id", b.DoctorID, MaxDoctorIDLen, true},
+		{"bill.doctor_name", b.DoctorName, MaxDoctorNameLen, false},
+	} {
+		if err := checkText(f.field, f.value, f.max, f.required); err != nil {
+			return err
 		}
 	}
 	if len(b.Items) == 0 || len(b.Items) > MaxItems {
-		return fmt.Errorf("%w: a bill has 1 to %d items", ErrInvalid, MaxItems)
+		return fmt.Errorf("%w: bill.items: a bill has 1 to %d items", ErrInvalid, MaxItems)
 	}
 	var total money.Fen
 	for i, it := range b.Items {
-		if it.Code == "" || len(it.Code) > 50 || len(it.HospCode) > 50 || len(it.Name) > maxFieldLen {
-			return fmt.Errorf("%w: item %d: code is required (at most 50 characters)", ErrInvalid, i+1)
+		at := fmt.Sprintf("bill.items[%d].", i)
+		if err := checkText(at+"code", it.Code, MaxItemCodeLen, true); err != nil {
+			return err
+		}
+		if err := checkText(at+"hosp_code", it.HospCode, MaxItemCodeLen, false); err != nil {
+			return err
+		}
+		if err := checkText(at+"name", it.Name, MaxItemNameLen, false); err != nil {
+			return err
 		}
 		switch it.Class {
 		case protocol.ClassA, protocol.ClassB, protocol.ClassC:
 		default:
-			return fmt.Errorf("%w: item %d: class %q must be 01, 02 or 03", ErrInvalid, i+1, it.Class)
+			return fmt.Errorf("%w: %sclass must be 01, 02 or 03", ErrInvalid, at)
 		}
-		if it.Quantity <= 0 || it.Quantity > 10000 {
-			return fmt.Errorf("%w: item %d: quantity must be 1 to 10000", ErrInvalid, i+1)
+		if it.Quantity <= 0 || it.Quantity > MaxQuantity {
+			return fmt.Errorf("%w: %squantity must be 1 to %d", ErrInvalid, at, MaxQuantity)
 		}
-		if it.UnitPrice < 0 || it.UnitPrice > money.Max {
-			return fmt.Errorf("%w: item %d: unit price out of range", ErrInvalid, i+1)
+		if it.UnitPrice <= 0 || it.UnitPrice > money.Max {
+			return fmt.Errorf("%w: %sunit_price_fen must be 1 to %d", ErrInvalid, at, int64(money.Max))
 		}
 		if it.Amount != money.Fen(it.Quantity)*it.UnitPrice {
-			return fmt.Errorf("%w: item %d: amount %s is not quantity %d × unit price %s", ErrInvalid, i+1, it.Amount, it.Quantity, it.UnitPrice)
+			return fmt.Errorf("%w: %samount_fen must be quantity × unit_price_fen", ErrInvalid, at)
 		}
 		total += it.Amount
 		if total > money.Max {
-			return fmt.Errorf("%w: bill total over %s", ErrInvalid, money.Max)
+			return fmt.Errorf("%w: bill.items: the total is over %s", ErrInvalid, money.Max)
 		}
 	}
 	return nil

@@ -17,21 +17,25 @@ import (
 const token = "0123456789abcdef0123456789abcdef"
 
 type fixture struct {
-	srv     *api.Server
-	journal *agenttest.Journal
-	host    string
+	srv      *api.Server
+	journal  *agenttest.Journal
+	platform *agenttest.Platform
+	host     string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c := clock.NewFake(agenttest.Epoch)
 	j := agenttest.NewJournal(c)
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: &agenttest.Platform{}, Clock: c})
+	p := &agenttest.Platform{}
+	// A desk whose readers are never watched: it knows no reader.
+	desk := agent.NewDesk(agent.DeskConfig{Clock: c})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Desk: desk})
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Origins: []string{"https://his.hospital.local"}, Service: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{srv: srv, journal: j, host: srv.Addr()}
+	return &fixture{srv: srv, journal: j, platform: p, host: srv.Addr()}
 }
 
 const goodBody = `{"identity":{"cert_type":"02","cert_no":"11010519491231002X"},
@@ -40,6 +44,17 @@ const goodBody = `{"identity":{"cert_type":"02","cert_no":"11010519491231002X"},
    "items":[{"code":"X1","class":"01","quantity":2,"unit_price_fen":1250,"amount_fen":2500}]}}`
 
 func (f *fixture) do(t *testing.T, method, path, body string, hdr map[string]string) (*http.Response, api.ErrorBody) {
+	t.Helper()
+	resp, data := f.doRaw(t, method, path, body, hdr)
+	var eb api.ErrorBody
+	_ = json.Unmarshal(data, &eb)
+	return resp, eb
+}
+
+// doRaw sends a request as the HIS would (bearer token, JSON content type,
+// hdr on top; an empty value deletes a header) and returns the answer and
+// its body.
+func (f *fixture) doRaw(t *testing.T, method, path, body string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req := httptest.NewRequest(method, "http://"+f.host+path, strings.NewReader(body))
 	req.Host = f.host
@@ -56,9 +71,7 @@ func (f *fixture) do(t *testing.T, method, path, body string, hdr map[string]str
 	f.srv.Handler().ServeHTTP(rec, req)
 	resp := rec.Result()
 	data, _ := io.ReadAll(resp.Body)
-	var eb api.ErrorBody
-	_ = json.Unmarshal(data, &eb)
-	return resp, eb
+	return resp, data
 }
 
 func TestBadRequestsGetAClearJSONErrorAndChangeNothing(t *testing.T) {

@@ -8,7 +8,8 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 )
 
-// Stable error codes of the local API. A HIS branches on these.
+// Stable error codes of the local API. A HIS branches on these; the
+// OpenAPI document lists them all (a test holds it to this block).
 const (
 	codeForbiddenHost   = "forbidden_host"
 	codeForbiddenOrigin = "forbidden_origin"
@@ -24,6 +25,13 @@ const (
 	codeNotRecorded     = "outcome_not_recorded"
 	codeInternal        = "internal"
 	codeMethod          = "method_not_allowed"
+	codeCharset         = "unsupported_charset"
+	codeDuplicateKey    = "duplicate_key"
+	codeEncoding        = "invalid_encoding"
+	codeNUL             = "nul_character"
+	codeReconcile       = "reconcile_failed"
+	codeNoCode          = "no_code"
+	codeUnreadableImage = "unreadable_image"
 )
 
 // ErrorBody is every error answer: a stable code and a message for people.
@@ -45,6 +53,9 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 // that mapping lives.
 func writeErr(w http.ResponseWriter, err error) {
 	switch {
+	case errors.Is(err, agent.ErrUnknownReader):
+		// The core's message quotes the reader name the caller sent.
+		writeError(w, http.StatusBadRequest, codeInvalid, "identity.card_reader: no such card reader on this terminal (GET /v1/cards lists them)")
 	case errors.Is(err, agent.ErrInvalid):
 		writeError(w, http.StatusBadRequest, codeInvalid, err.Error())
 	case errors.Is(err, agent.ErrNotFound):

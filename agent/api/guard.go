@@ -22,12 +22,12 @@ type guard struct {
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(w)
 	if !g.hostAllowed(r.Host) {
-		writeError(w, http.StatusForbidden, codeForbiddenHost, "Host header "+quote(r.Host)+" is not this agent's address")
+		writeError(w, http.StatusForbidden, codeForbiddenHost, "the Host header is not this agent's address")
 		return
 	}
 	if origin := r.Header.Get("Origin"); origin != "" {
 		if !slices.Contains(g.origins, origin) {
-			writeError(w, http.StatusForbidden, codeForbiddenOrigin, "origin "+quote(origin)+" is not on the agent's allow list")
+			writeError(w, http.StatusForbidden, codeForbiddenOrigin, "the Origin is not on the agent's allow list")
 			return
 		}
 		h := w.Header()
@@ -53,10 +53,12 @@ func (g *guard) hostAllowed(host string) bool {
 	return slices.Contains(g.hosts, strings.ToLower(host))
 }
 
+// authorized checks the bearer token. The scheme name is case-insensitive
+// (RFC 7235 section 2.1): HIS HTTP libraries send "bearer" as often as
+// "Bearer".
 func (g *guard) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || len(g.token) == 0 {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || len(g.token) == 0 {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), g.token) == 1
@@ -83,11 +85,4 @@ func setSecurityHeaders(w http.ResponseWriter) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-}
-
-func quote(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "…"
-	}
-	return `"` + s + `"`
 }

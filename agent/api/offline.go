@@ -19,6 +19,10 @@ func (s *Server) void(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
+	if err := agent.ValidateReason(body.Reason); err != nil {
+		writeErr(w, err)
+		return
+	}
 	st, err := s.cfg.Service.Void(r.Context(), r.PathValue("id"), body.Operator, body.Reason)
 	if err != nil {
 		writeErr(w, err)
@@ -66,7 +70,7 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := s.cfg.Service.Reconcile(r.Context(), day)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, "reconcile_failed", err.Error())
+		writeError(w, http.StatusBadGateway, codeReconcile, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)

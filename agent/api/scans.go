@@ -50,10 +50,10 @@ func (s *Server) scanImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, "the image is too large: "+err.Error())
 		return
 	case errors.Is(err, imagecode.ErrNoCode):
-		writeError(w, http.StatusUnprocessableEntity, "no_code", "no QR code in this image")
+		writeError(w, http.StatusUnprocessableEntity, codeNoCode, "no QR code in this image")
 		return
 	case err != nil:
-		writeError(w, http.StatusUnprocessableEntity, "unreadable_image", err.Error())
+		writeError(w, http.StatusUnprocessableEntity, codeUnreadableImage, err.Error())
 		return
 	}
 	sc, err := s.cfg.Kiosk.Handle(r.Context(), agent.ScannedCode{Text: text, At: time.Now(), Source: imagecode.Source})

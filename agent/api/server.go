@@ -7,16 +7,10 @@ package api
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
@@ -166,62 +160,42 @@ func Routes() []string {
 	return out
 }
 
+// routes serves the route table. A catch-all "/" pattern would match every
+// method and so hide the mux's 405 for a known path; instead a request no
+// pattern takes is answered here, in JSON like every other error, with the
+// mux's own Allow header when the path is known under other methods.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for pattern, h := range s.table() {
 		mux.HandleFunc(pattern, h)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			writeError(w, http.StatusMethodNotAllowed, codeMethod, "this endpoint does not take this method; see the Allow header")
+			return
+		}
+		writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint (see /v1/openapi.json)")
 	})
-	return mux
 }
+
+// headerProbe records the status and headers of the mux's own answer for
+// an unmatched request, and drops its plain-text body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 //go:embed openapi.json
 var openapiDoc []byte
-
-// decodeBody decodes a JSON body strictly: content type, size limit,
-// unknown fields and trailing data are all refused, naming what was wrong.
-// It writes the error answer itself and reports whether decoding worked.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, codeMediaType, "Content-Type must be application/json")
-		return false
-	}
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body over %d bytes", MaxBody))
-			return false
-		}
-		writeError(w, http.StatusBadRequest, codeBadJSON, "body is not valid JSON for this request: "+jsonErrorText(err))
-		return false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, codeBadJSON, "body has data after the JSON value")
-		return false
-	}
-	return true
-}
-
-// jsonErrorText keeps decoder messages useful without echoing body
-// content (which may hold personal data) beyond field names.
-func jsonErrorText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	}
-	return "cannot decode"
-}

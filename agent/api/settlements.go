@@ -87,6 +87,12 @@ func (s *Server) createSettlement(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
+	// The service reads a card_reader or scan before it has an identity to
+	// validate; bound them here, where the body is read.
+	if err := body.Identity.ValidateSource(); err != nil {
+		writeErr(w, err)
+		return
+	}
 	st, created, err := s.cfg.Service.Settle(r.Context(), agent.SettleRequest{
 		IdempotencyKey: key, Identity: body.Identity, Operator: body.Operator, Bill: body.Bill, Mode: body.Mode,
 	})
@@ -181,6 +187,10 @@ func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	var body RefundBody
 	if !decodeBody(w, r, &body) {
+		return
+	}
+	if err := agent.ValidateReason(body.Reason); err != nil {
+		writeErr(w, err)
 		return
 	}
 	st, err := s.cfg.Service.Refund(r.Context(), agent.RefundRequest{ID: r.PathValue("id"), Operator: body.Operator, Reason: body.Reason})
