@@ -19,15 +19,18 @@ import (
 // Why a body was refused before its JSON was read.
 var (
 	errMediaType       = errors.New("Content-Type must be application/json")
-	errCharset         = errors.New("charset must be utf-8, gbk or gb18030")
+	errCharset         = errors.New("charset must be utf-8, gbk (or gb2312) or gb18030")
 	errInvalidEncoding = errors.New("body is not valid text in its charset")
 )
 
 // charsets are the encodings a body may come in. Legacy HIS programs,
 // written for Windows code page 936, send GBK and say so; the agent reads
 // them as what they are rather than storing mojibake.
+// GB2312 is named too, as many such programs label their GBK text: GBK is
+// a superset that reads every GB2312 text as GB2312 does.
 var charsets = map[string]encoding.Encoding{
 	"gbk":     simplifiedchinese.GBK,
+	"gb2312":  simplifiedchinese.GBK,
 	"gb18030": simplifiedchinese.GB18030,
 }
 

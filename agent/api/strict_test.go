@@ -147,6 +147,8 @@ func TestEveryRequestHasOneReading(t *testing.T) {
 		// Charsets: UTF-8 by default, GBK and GB18030 as legacy HIS send them.
 		{name: "GBK body", body: gbk(t, chineseBody(t)), hdr: map[string]string{"Content-Type": "application/json; charset=gbk"}, status: 201,
 			check: chineseRoundTrip},
+		{name: "GB2312 label, read as GBK", body: gbk(t, chineseBody(t)), hdr: map[string]string{"Content-Type": "application/json; charset=gb2312"}, status: 201,
+			check: chineseRoundTrip},
 		{name: "GB18030 body", body: gb18030(t, chineseBody(t)), hdr: map[string]string{"Content-Type": "application/json; charset=GB18030"}, status: 201,
 			check: chineseRoundTrip},
 		{name: "UTF-8 said so", body: chineseBody(t), hdr: map[string]string{"Content-Type": `application/json; charset="UTF-8"`}, status: 201,

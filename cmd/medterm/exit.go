@@ -65,7 +65,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitNotFound
 	case errors.As(err, &ae):
 		switch ae.Code {
-		case "invalid_request", "malformed_json":
+		case "invalid_request", "malformed_json", "duplicate_key", "invalid_encoding", "nul_character",
+			"unsupported_charset", "unsupported_media_type", "body_too_large":
 			return exitInvalid
 		case "not_found":
 			return exitNotFound
