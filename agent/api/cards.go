@@ -33,8 +33,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, codeInternal, "streaming unsupported")
 		return
 	}
-	evs, cancel := s.cfg.Events.Subscribe(64)
-	defer cancel()
+	sub := s.cfg.Events.Subscribe(64)
+	defer sub.Close()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
@@ -51,9 +51,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
-		case ev, ok := <-evs:
+		case ev, ok := <-sub.C:
 			if !ok {
-				return
+				return // cut off for falling behind: the client reconnects
 			}
 			data, err := json.Marshal(ev)
 			if err != nil {
