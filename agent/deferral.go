@@ -190,7 +190,7 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 // after a backoff either way: a refused reversal (retry false) waits for
 // an operator, who sees its error, but is not resent on every pass.
 func (s *Service) stopReversal(ctx context.Context, cur *Settlement, fail Failure, retry bool) (*Settlement, error) {
-	return s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		now := s.clock.Now()
 		st.Error = &fail
 		st.UpdatedAt = now
@@ -202,6 +202,11 @@ func (s *Service) stopReversal(ctx context.Context, cur *Settlement, fail Failur
 		st.NextTry = now.Add(wait)
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.announce(st)
+	return st, nil
 }
 
 // Void cancels a deferred bill that was never sent: the patient paid

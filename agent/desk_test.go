@@ -17,13 +17,13 @@ func startDesk(t *testing.T, ids agenttest.Identities) (*agent.Desk, *agenttest.
 	t.Helper()
 	readers := agenttest.NewReaders()
 	bus := events.NewBus(nil)
-	evs, cancelSub := bus.Subscribe(16)
+	sub := bus.Subscribe(16)
 	d := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: ids, Events: bus, Skip: []string{psamReader}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; cancelSub() })
-	return d, readers, evs
+	t.Cleanup(func() { cancel(); <-done; sub.Close() })
+	return d, readers, sub.C
 }
 
 func next(t *testing.T, evs <-chan events.Event) events.Event {

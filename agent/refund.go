@@ -57,6 +57,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 		if err != nil {
 			return nil, fmt.Errorf("record refund request: %w", err)
 		}
+		s.announce(cur)
 	default:
 		return cur, fmt.Errorf("%w: settlement %s is %s; only a settled bill can be refunded", ErrConflict, cur.ID, cur.State)
 	}
@@ -72,7 +73,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 	var perr *protocol.Error
 	switch {
 	case err == nil || (errors.As(err, &perr) && perr.Code == protocol.CodeAlreadyRefunded):
-		return s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+		st, uerr := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			now := s.clock.Now()
 			st.Refund.State, st.Refund.At, st.Refund.Error = StateRefunded, now, nil
 			st.Tries, st.NextTry = 0, time.Time{}
@@ -83,6 +84,11 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 			st.transition(now, StateRefunded, "")
 			return nil
 		})
+		if uerr != nil {
+			return nil, uerr
+		}
+		s.announce(st)
+		return st, nil
 	case errors.As(err, &perr) && perr.Processed():
 		// Refused for good (not found, not refundable): the settlement
 		// stays as it was and the refusal is recorded.
@@ -96,6 +102,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 		if uerr != nil {
 			return nil, uerr
 		}
+		s.announce(st)
 		return st, fmt.Errorf("%w: refund declined by the platform: %s", ErrConflict, perr.Message)
 	default:
 		// Unanswered: stays refunding; asking again resends the same msgid.
@@ -110,6 +117,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Settlement, e
 		if uerr != nil {
 			return nil, uerr
 		}
+		s.announce(st) // still refunding: the forwarder's attempt has an outcome all the same
 		return st, fmt.Errorf("refund not confirmed yet (%s): %w", fail.Code, err)
 	}
 }

@@ -353,10 +353,16 @@ func unreachable(err error) bool {
 
 // announce publishes a settlement's new state, without personal data.
 func (s *Service) announce(st *Settlement) {
-	s.bus.Publish(events.SettlementState, map[string]any{
+	data := map[string]any{
 		"id": st.ID, "state": st.State, "idempotency_key": st.IdempotencyKey,
 		"total_fen": st.Bill.Total(), "payment": st.Payment.Status,
-	})
+	}
+	if st.Refund != nil {
+		// A declined refund leaves the bill settled: without this the HIS
+		// could not tell that announcement from the original settlement.
+		data["refund"] = st.Refund.State
+	}
+	s.bus.Publish(events.SettlementState, data)
 }
 
 // stop records why the workflow stopped short and returns the stored

@@ -142,7 +142,14 @@ type API struct {
 	Origins     []string `toml:"origins"`
 	ExtraHosts  []string `toml:"extra_hosts"`
 	AllowRemote bool     `toml:"allow_remote"`
+	// EventBuffer is how many of the latest events are kept for clients
+	// of /v1/events that reconnect after a drop.
+	EventBuffer int `toml:"event_buffer"`
 }
+
+// MaxEventBuffer bounds api.event_buffer: the replay is copied under the
+// bus's lock, which every card read and settlement waits for.
+const MaxEventBuffer = 65536
 
 // Cards is the desk's social-security card readers (PC/SC).
 type Cards struct {
@@ -190,7 +197,7 @@ func Default() Config {
 			ConnectWindow:  Duration{3 * time.Second},
 		},
 		Journal: Journal{Path: "/var/lib/medterm/journal.db", KeyFile: "/var/lib/medterm/journal.key"},
-		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token"},
+		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token", EventBuffer: 1024},
 		Cards:   Cards{Enabled: true, KeyID: 4},
 		Scanner: Scanner{Config: scanner.DefaultConfig()},
 		Codes:   Codes{Skew: Duration{30 * time.Second}, Lifetime: Duration{60 * time.Second}},
@@ -280,6 +287,9 @@ func (c Config) Validate() error {
 		if ou, err := url.Parse(o); err != nil || ou.Host == "" || ou.Path != "" {
 			return fmt.Errorf("api.origins: %q must be an origin like https://his.hospital.local", o)
 		}
+	}
+	if c.API.EventBuffer < 1 || c.API.EventBuffer > MaxEventBuffer {
+		return fmt.Errorf("api.event_buffer %d must be 1 to %d (events kept for clients that reconnect)", c.API.EventBuffer, MaxEventBuffer)
 	}
 	if err := c.Offline.validate(); err != nil {
 		return err

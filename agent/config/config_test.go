@@ -15,7 +15,7 @@ func TestShippedDefaultConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the packaged config must load as shipped: %v", err)
 	}
-	if c.Terminal.Slot != 1 || c.Platform.RetryWindow.Seconds() != 30 {
+	if c.Terminal.Slot != 1 || c.Platform.RetryWindow.Seconds() != 30 || c.API.EventBuffer != config.Default().API.EventBuffer {
 		t.Fatalf("unexpected values: %+v", c)
 	}
 }
@@ -36,6 +36,8 @@ func TestLoadRejectsMistakesByName(t *testing.T) {
 		{"bad duration", `retry_window = "30s"`, `retry_window = "thirty"`, "not a duration"},
 		{"bad url", `url = "https://platform.example.invalid/medins"`, `url = "ftp://x"`, "platform.url"},
 		{"bad origin", `origins = []`, `origins = ["his.local"]`, "api.origins"},
+		{"no event buffer", `event_buffer = 1024`, `event_buffer = 0`, "api.event_buffer 0"},
+		{"huge event buffer", `event_buffer = 1024`, `event_buffer = 10000000`, "api.event_buffer 10000000"},
 		{"bad log level", `level = "info"`, `level = "loud"`, "log.level"},
 		{"not toml", `[api]`, `[api`, "medterm.toml"},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/config"
+	"github.com/seed-a859fada/medterm/agent/events"
 	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/psam"
@@ -137,18 +138,34 @@ func pickReader(ctx context.Context, readers agent.CardReader, want string, skip
 // watchCards runs a Desk and prints its events.
 func watchCards(ctx context.Context, out io.Writer, readers agent.CardReader, rd *sscard.Reader, skip []string) error {
 	bus := newBus()
-	evs, cancel := bus.Subscribe(16)
-	defer cancel()
+	sub := bus.Subscribe(16)
+	defer func() { sub.Close() }()
 	desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: rd, Events: bus, Skip: skip})
 	errc := make(chan error, 1)
 	go func() { errc <- desk.Run(ctx) }()
 	fmt.Fprintln(out, "waiting for cards (Ctrl-C to stop)")
+	var last uint64
 	for {
 		select {
 		case err := <-errc:
 			return err
-		case ev := <-evs:
-			fmt.Fprintf(out, "%s %-14s %v\n", ev.At.Format("15:04:05"), ev.Type, ev.Data)
+		case ev, ok := <-sub.C:
+			if !ok {
+				// Cut off for falling behind (a blocked terminal): pick up
+				// after the last one printed, so none is skipped.
+				sub = bus.Resume(last, 16)
+				for _, ev := range sub.Replay {
+					printCardEvent(out, ev)
+					last = ev.Seq
+				}
+				continue
+			}
+			printCardEvent(out, ev)
+			last = ev.Seq
 		}
 	}
+}
+
+func printCardEvent(out io.Writer, ev events.Event) {
+	fmt.Fprintf(out, "%s %-14s %v\n", ev.At.Format("15:04:05"), ev.Type, ev.Data)
 }

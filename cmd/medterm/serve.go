@@ -73,7 +73,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return err
 	}
 	defer j.Close()
-	bus := events.NewBus(nil)
+	bus := events.New(events.Options{Buffer: cfg.API.EventBuffer})
 	var kick func() // set once the forwarder exists; the client is made first
 	pc, err := client.New(client.Config{
 		BaseURL: cfg.Platform.URL, InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
