@@ -12,12 +12,13 @@ BRIEF_FUZZTIME ?= 8s
 # briefly by `make test`, longer by `make fuzz`.
 BRIEF_FUZZ := ./devices/sscard:FuzzRecord ./devices/credential:FuzzVerify ./devices/scanner:FuzzFramer ./agent/api:FuzzDecodeSettleBody
 SOAKTIME ?= 10m
+REPEAT ?= 10
 
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: setup
 setup: ## Install the Debian packages that build, test and demo need (apt, as root or via sudo)
@@ -41,6 +42,16 @@ test: setup ## Run every test, unit and integration (under 10 minutes)
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg) for $(BRIEF_FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(BRIEF_FUZZTIME) $$pkg || exit 1; \
 	done
+
+.PHONY: test-repeat
+test-repeat: ## Run `make test` REPEAT times in a row (default 10), each run's log in .run/, and say how many passed
+	@mkdir -p .run; pass=0; \
+	for i in $$(seq 1 $(REPEAT)); do \
+	  start=$$(date +%s); \
+	  if $(MAKE) --no-print-directory test > .run/test-repeat-$$i.log 2>&1; then pass=$$((pass+1)); r=green; else r="FAILED (.run/test-repeat-$$i.log)"; fi; \
+	  echo "run $$i of $(REPEAT): $$r in $$(( $$(date +%s) - start )) s"; \
+	done; \
+	echo "$$pass of $(REPEAT) runs green"; [ $$pass -eq $(REPEAT) ]
 
 .PHONY: bench
 bench: setup ## Run the benchmarks (ratios against baselines measured in the same run)
