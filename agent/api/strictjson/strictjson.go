@@ -301,20 +301,28 @@ func (sc *scanner) object(s *schema) error {
 			return err
 		}
 		sc.path = sc.path[:len(sc.path)-1]
-		sc.skipSpace()
-		if sc.pos == len(sc.data) {
-			return sc.syntax()
-		}
-		switch sc.data[sc.pos] {
-		case ',':
-			sc.pos++
-		case '}':
-			sc.pos++
-			return nil
-		default:
-			return sc.syntax()
+		if done, err := sc.afterMember('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// afterMember reads what follows a member of an object or an array: a
+// comma, and another member is due, or the closer, and the value is done.
+func (sc *scanner) afterMember(closer byte) (done bool, err error) {
+	sc.skipSpace()
+	if sc.pos == len(sc.data) {
+		return false, sc.syntax()
+	}
+	switch sc.data[sc.pos] {
+	case ',':
+		sc.pos++
+		return false, nil
+	case closer:
+		sc.pos++
+		return true, nil
+	}
+	return false, sc.syntax()
 }
 
 // unknownField reports the key just read, which names no field of s. A
@@ -350,18 +358,8 @@ func (sc *scanner) array(s *schema) error {
 			return err
 		}
 		sc.path = sc.path[:len(sc.path)-1]
-		sc.skipSpace()
-		if sc.pos == len(sc.data) {
-			return sc.syntax()
-		}
-		switch sc.data[sc.pos] {
-		case ',':
-			sc.pos++
-		case ']':
-			sc.pos++
-			return nil
-		default:
-			return sc.syntax()
+		if done, err := sc.afterMember(']'); done || err != nil {
+			return err
 		}
 	}
 }
