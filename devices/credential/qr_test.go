@@ -5,11 +5,10 @@ import (
 	"image/png"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	qrcode "github.com/skip2/go-qrcode"
 
 	"github.com/seed-a859fada/medterm/devices/credential"
+	"github.com/seed-a859fada/medterm/devices/imagecode"
 )
 
 // Every code fits QR version 10 at level M in alphanumeric mode: the
@@ -50,18 +49,20 @@ func TestCodeSurvivesAQRRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bmp, err := gozxing.NewBinaryBitmapFromImage(decoded)
+			// The kiosk's decoder: plain gozxing misreads a few percent of
+			// dense random codes at one orientation (its last pass does not).
+			dec, err := imagecode.New(imagecode.DefaultLimits())
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := gozxingqr.NewQRCodeReader().Decode(bmp, nil)
+			got, err := dec.DecodeImage(decoded)
 			if err != nil {
-				t.Fatalf("gozxing cannot read the code: %v", err)
+				t.Fatalf("the kiosk's decoder cannot read the code: %v", err)
 			}
-			if res.GetText() != text {
-				t.Fatalf("gozxing read %q, want %q", res.GetText(), text)
+			if got != text {
+				t.Fatalf("read %q, want %q", got, text)
 			}
-			mustVerify(f, res.GetText())
+			mustVerify(f, got)
 		})
 	}
 }
