@@ -9,6 +9,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/agenttest"
+	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
 )
 
@@ -23,7 +24,12 @@ func TestConcurrentSameKeyForwardRefund(t *testing.T) {
 		mu.Unlock()
 		return agenttest.DefaultAnswer(req)
 	}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: j.Clock, Offline: agent.DefaultOfflinePolicy()})
+	// One patient's twenty bills, half of them deferred at once: the
+	// per-patient offline limits would refuse some, depending on how the
+	// goroutines interleave. This test is about concurrency, not limits.
+	pol := agent.DefaultOfflinePolicy()
+	pol.MaxPerPatientCount, pol.MaxPerPatientAmount = 100, money.CNY(100_000)
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: j.Clock, Offline: pol})
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for k := 0; k < 20; k++ {
