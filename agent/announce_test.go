@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -12,28 +11,27 @@ import (
 	"github.com/seed-a859fada/medterm/agent/agenttest"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/events"
-	"github.com/seed-a859fada/medterm/agent/money"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // A HIS that follows the event stream must hear of every state a bill
 // reaches, whoever moved it: the window, the kiosk or the forwarder.
 func TestEveryOutcomeOfDeferralForwardingVoidAndRefundIsAnnounced(t *testing.T) {
 	c := clock.NewFake(agenttest.Epoch)
-	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	p := agenttest.NewInsurance()
 	down := true
-	for _, infno := range []string{"1101", "2201", "2204", "2206", "2207", "2601", "2208", "E002"} {
-		p.Script[infno] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-			if down {
-				return nil, agent.ErrUnreachable
-			}
-			return agenttest.DefaultAnswer(req)
+	downHook := func(context.Context, agent.Exchange) error {
+		if down {
+			return agent.ErrUnreachable
 		}
+		return nil
+	}
+	for _, step := range []string{agent.StepIdentify, agent.StepRegister, agent.StepUpload, agent.StepPreSettle, agent.StepSettle, agent.StepReverse, agent.StepCancel, "policy"} {
+		p.Hook(step, downHook)
 	}
 	bus := events.NewBus(nil)
 	sub := bus.Subscribe(256)
 	defer sub.Close()
-	svc := agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Platform: p, Clock: c,
+	svc := agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Insurance: p, Clock: c,
 		Offline: agent.DefaultOfflinePolicy(), InDoubtWindow: time.Minute, Events: bus})
 	ctx := context.Background()
 	op := agent.Operator{ID: "W01", Type: "1"}
@@ -81,18 +79,15 @@ func TestEveryOutcomeOfDeferralForwardingVoidAndRefundIsAnnounced(t *testing.T) 
 	_, _ = svc.Forward(ctx, k1.ID)
 	step("forwarded and settled", "settled")
 
-	p.Script["2208"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-		return nil, &protocol.Error{Infno: "2208", Code: protocol.CodeNotFound, Message: "no such settlement"}
-	}
+	p.Hook(agent.StepCancel, func(context.Context, agent.Exchange) error {
+		return &agent.Refusal{Op: "2208", Kind: agent.RefusedNotFound, Message: "结算信息不存在"}
+	})
 	_, _ = svc.Refund(ctx, agent.RefundRequest{ID: k1.ID, Operator: op, Reason: "x"})
 	step("refund declined", "refunding/refund refunding", "settled/refund declined")
-	p.Script["2208"] = func(agent.PlatformRequest) (json.RawMessage, error) { return nil, agent.ErrUnreachable }
+	p.Hook(agent.StepCancel, func(context.Context, agent.Exchange) error { return agent.ErrUnreachable })
 	_, _ = svc.Refund(ctx, agent.RefundRequest{ID: k1.ID, Operator: op, Reason: "x"})
 	step("refund unanswered", "refunding/refund refunding", "refunding/refund in_doubt")
-	p.Script["2208"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-		return json.Marshal(protocol.CancelOutput{Setlinfo: protocol.SetlInfo{SetlID: "R1",
-			MedfeeSumamt: protocol.Amount(money.Fen(-3000)), FundPaySumamt: protocol.Amount(money.Fen(-2100)), AcctPay: protocol.Amount(money.Fen(-900))}})
-	}
+	p.Hook(agent.StepCancel, nil)
 	_, _ = svc.Forward(ctx, k1.ID)
 	step("refund forwarded and done", "refunded/refund refunded")
 
@@ -101,28 +96,28 @@ func TestEveryOutcomeOfDeferralForwardingVoidAndRefundIsAnnounced(t *testing.T) 
 	step("voided", "deferred", "voided")
 
 	k3 := settle("k3", agent.ModeForceOffline)
-	p.Script["1101"] = func(agent.PlatformRequest) (json.RawMessage, error) {
-		return nil, &protocol.Error{Infno: "1101", Code: protocol.CodeCardInvalid, Message: "card reported lost"}
-	}
+	p.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error {
+		return &agent.Refusal{Op: "1101", Kind: agent.RefusedProcessed, Message: "卡已挂失"}
+	})
 	_, _ = svc.Forward(ctx, k3.ID)
 	step("forwarded and declined", "deferred", "arrears")
-	p.Script["1101"] = agenttest.DefaultAnswer
+	p.Hook(agent.StepIdentify, nil)
 
-	p.Script["2207"] = func(agent.PlatformRequest) (json.RawMessage, error) { return nil, agent.ErrInDoubt }
+	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error { return agent.ErrInDoubt })
 	k4 := settle("k4", "")
 	step("answer lost", "in_doubt")
 	c.Advance(2 * time.Minute)
-	p.Script["2601"] = func(agent.PlatformRequest) (json.RawMessage, error) {
-		return nil, &protocol.Error{Infno: "2601", Code: protocol.CodeBadRequest, Message: "refused"}
-	}
+	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error {
+		return &agent.Refusal{Op: "2601", Kind: agent.RefusedProcessed, Message: "冲正失败"}
+	})
 	_, _ = svc.Forward(ctx, k4.ID)
 	step("reversal refused", "reversing")
-	p.Script["2601"] = func(agent.PlatformRequest) (json.RawMessage, error) { return nil, agent.ErrUnreachable }
+	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error { return agent.ErrUnreachable })
 	_, _ = svc.Forward(ctx, k4.ID)
 	step("reversal unanswered", "reversing")
-	p.Script["2601"] = func(agent.PlatformRequest) (json.RawMessage, error) {
-		return nil, &protocol.Error{Infno: "2601", Code: protocol.CodeNotFound, Message: "never processed"}
-	}
+	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error {
+		return &agent.Refusal{Op: "2601", Kind: agent.RefusedNotFound, Message: "原交易不存在"}
+	})
 	_, _ = svc.Forward(ctx, k4.ID)
 	step("reversed: nothing booked", "failed")
 }

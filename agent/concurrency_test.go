@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -15,21 +14,21 @@ import (
 
 func TestConcurrentSameKeyForwardRefund(t *testing.T) {
 	j := journaltest.MustOpen(t)
-	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	p := agenttest.NewInsurance()
 	var mu sync.Mutex
 	booked := map[string]int{}
-	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+	p.Hook(agent.StepSettle, func(_ context.Context, x agent.Exchange) error {
 		mu.Lock()
-		booked[req.Msgid]++
+		booked[x.Msgid]++
 		mu.Unlock()
-		return agenttest.DefaultAnswer(req)
-	}
+		return nil
+	})
 	// One patient's twenty bills, half of them deferred at once: the
 	// per-patient offline limits would refuse some, depending on how the
 	// goroutines interleave. This test is about concurrency, not limits.
 	pol := agent.DefaultOfflinePolicy()
 	pol.MaxPerPatientCount, pol.MaxPerPatientAmount = 100, money.CNY(100_000)
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: j.Clock, Offline: pol})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: j.Clock, Offline: pol})
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for k := 0; k < 20; k++ {
@@ -59,7 +58,7 @@ func TestConcurrentSameKeyForwardRefund(t *testing.T) {
 	}
 	ids := map[string]bool{}
 	for _, st := range list {
-		ids[st.Msgids["2207"]] = true
+		ids[st.Msgids[agent.StepSettle]] = true
 		if st.State != agent.StateSettled {
 			t.Errorf("%s %s", st.ID, st.State)
 		}

@@ -3,12 +3,10 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // Failure codes of deferral and reversal.
@@ -48,7 +46,7 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 		st.DeferredAt, st.Error = now, nil
 		st.Split = estimate
-		st.Payment = Payment{}
+		st.Pay = PaymentLeg{Confirmed: st.Pay.Confirmed}
 		st.transition(now, StateDeferred, why)
 		return nil
 	})
@@ -64,7 +62,7 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 // estimate is a deferred bill's provisional split, from the policy last
 // fetched (none yet: no fund share), for the patient's insurance type when
 // an earlier attempt learnt it.
-func (s *Service) estimate(ctx context.Context, st *Settlement) Split {
+func (s *Service) estimate(ctx context.Context, st *Settlement) InsuranceSplit {
 	pol, _ := s.Policy(ctx)
 	insutype := st.Insutype
 	if insutype == "" {
@@ -77,7 +75,7 @@ func (s *Service) estimate(ctx context.Context, st *Settlement) Split {
 // settlement requests in doubt or unsent after a crash, reversals and
 // refunds under way; oldest first.
 func (s *Service) Pending(ctx context.Context) ([]*Settlement, error) {
-	list, err := s.journal.List(ctx, ListFilter{States: []State{StateAccepted, StateDeferred, StateSettling, StateInDoubt, StateReversing, StateRefunding}})
+	list, err := s.journal.List(ctx, ListFilter{States: []State{StateAccepted, StateDeferred, StateSettling, StateInDoubt, StateReversing, StatePaying, StateRefunding}})
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +112,8 @@ func (s *Service) Forward(ctx context.Context, id string) (*Settlement, error) {
 		return s.drive(wctx, cur, false)
 	case StateDeferred, StateSettling, StateInDoubt, StateReversing:
 		return s.drive(wctx, cur, true)
+	case StatePaying:
+		return s.pay(wctx, cur)
 	}
 	return cur, nil
 }
@@ -131,7 +131,7 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 			if err != nil {
 				return err
 			}
-			st.Msgids[protocol.Reverse.Infno] = id
+			st.Msgids[StepReverse] = id
 			st.transition(s.clock.Now(), StateReversing, "no answer since "+st.InDoubtSince.Format(time.DateTime))
 			return nil
 		})
@@ -139,19 +139,24 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 			return nil, fmt.Errorf("record reversal: %w", err)
 		}
 	}
-	omsgid := cur.Msgids[protocol.Settle.Infno]
-	_, err := send(ctx, s.platform, protocol.Reverse, cur.Msgids[protocol.Reverse.Infno], cur.InsuplcAdmdvs, cur.Operator,
-		protocol.ReverseInput{Data: protocol.ReverseData{PsnNo: cur.Personal.PsnNo, Omsgid: omsgid, Oinfno: protocol.Settle.Infno}})
-	var perr *protocol.Error
+	omsgid := cur.Msgids[StepSettle]
+	x, err := exchange(cur, StepReverse)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := s.insurance.Reverse(ctx, ReverseRequest{Exchange: x, PsnNo: cur.Personal.PsnNo, Of: omsgid, What: ReverseSettle})
+	r, isRefusal := refusal(err)
 	switch {
-	case err == nil, errors.As(err, &perr) && perr.Code == protocol.CodeNotFound:
-	case errors.As(err, &perr) && perr.Processed():
+	case err == nil:
+	case isRefusal && r.Kind == RefusedNotFound:
+		err, rev = nil, Reversal{Found: false}
+	case isRefusal && r.Processed():
 		// Refused for good: an operator must look (reconciliation lists it).
-		return s.stopReversal(ctx, cur, Failure{Code: perr.Code, Message: "reversal refused: " + perr.Message}, false)
+		return s.stopReversal(ctx, cur, Failure{Code: FailRefused, Kind: r.Kind, Message: "reversal refused: " + r.Message}, false)
 	default:
 		return s.stopReversal(ctx, cur, Failure{Code: FailUnreachable, Message: "reversal not answered yet: " + err.Error()}, true)
 	}
-	booked := err == nil
+	booked := rev.Found
 	estimate := s.estimate(ctx, cur)
 	st, err := s.update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
 		next, err := ids.Next()
@@ -160,14 +165,14 @@ func (s *Service) reverse(ctx context.Context, cur *Settlement) (*Settlement, er
 		}
 		now := s.clock.Now()
 		st.PriorMsgids = append(st.PriorMsgids, omsgid)
-		st.Msgids[protocol.Settle.Infno] = next
-		delete(st.Msgids, protocol.Reverse.Infno)
+		st.Msgids[StepSettle] = next
+		delete(st.Msgids, StepReverse)
 		st.Attempt++
 		st.InDoubtSince, st.Tries, st.NextTry = time.Time{}, 0, time.Time{}
 		note := fmt.Sprintf("reversed %s (booked: %v)", omsgid, booked)
 		if !st.DeferredAt.IsZero() {
 			st.Error = nil
-			st.Split, st.Payment = estimate, Payment{} // nothing is settled
+			st.Split, st.Pay = estimate, PaymentLeg{Confirmed: st.Pay.Confirmed} // nothing is settled
 			st.transition(now, StateDeferred, note)
 			return nil
 		}
@@ -236,8 +241,8 @@ func (s *Service) Void(ctx context.Context, id string, op Operator, reason strin
 }
 
 // Policy returns the platform policy last fetched, for offline estimates.
-func (s *Service) Policy(ctx context.Context) (protocol.Policy, error) {
-	var p protocol.Policy
+func (s *Service) Policy(ctx context.Context) (Policy, error) {
+	var p Policy
 	raw, err := s.journal.Value(ctx, policyValue)
 	if err != nil {
 		return p, err
@@ -248,20 +253,34 @@ func (s *Service) Policy(ctx context.Context) (protocol.Policy, error) {
 	return p, nil
 }
 
-// FetchPolicy asks the platform for its policy (E002) and keeps it.
-func (s *Service) FetchPolicy(ctx context.Context) (protocol.Policy, error) {
-	out, err := sendOwnTx(ctx, s, protocol.PolicyParams, protocol.PolicyInput{})
+// FetchPolicy asks the platform for its policy and keeps it.
+func (s *Service) FetchPolicy(ctx context.Context) (Policy, error) {
+	x, err := s.ownExchange(ctx)
 	if err != nil {
-		return protocol.Policy{}, fmt.Errorf("fetch policy: %w", err)
+		return Policy{}, err
 	}
-	raw, err := json.Marshal(out.Data)
+	p, err := s.insurance.Policy(ctx, x)
 	if err != nil {
-		return protocol.Policy{}, err
+		return Policy{}, fmt.Errorf("fetch policy: %w", err)
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return Policy{}, err
 	}
 	if err := s.journal.SetValue(ctx, policyValue, raw); err != nil {
-		return protocol.Policy{}, err
+		return Policy{}, err
 	}
-	return out.Data, nil
+	return p, nil
+}
+
+// ownExchange is the Exchange of a request that belongs to no settlement
+// (policy, trust list, reconciliation), under a msgid allocated for it.
+func (s *Service) ownExchange(ctx context.Context) (Exchange, error) {
+	msgid, err := s.journal.AllocateMsgid(ctx)
+	if err != nil {
+		return Exchange{}, err
+	}
+	return Exchange{Msgid: msgid, Operator: Operator{ID: s.header.TerminalID, Name: s.header.TerminalID, Type: OpterKiosk}}, nil
 }
 
 // RunPolicyRefresh keeps the platform's policy fresh for offline

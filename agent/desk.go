@@ -12,7 +12,6 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/events"
 	"github.com/seed-a859fada/medterm/agent/mask"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // CardIdentity is what a social-security card says about its holder, read
@@ -269,5 +268,5 @@ func (d *Desk) Readers() []ReaderView {
 
 // identityFromCard is the settlement identity of a card read at the desk.
 func identityFromCard(c CardIdentity) IdentityInput {
-	return IdentityInput{CertType: protocol.CertSSCard, CertNo: c.CardNo, CardSN: c.CardSN, IDNo: c.IDNo, Name: c.Name}
+	return IdentityInput{CertType: CertSSCard, CertNo: c.CardNo, CardSN: c.CardSN, IDNo: c.IDNo, Name: c.Name}
 }

@@ -2,14 +2,12 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"testing"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/agenttest"
 	"github.com/seed-a859fada/medterm/agent/clock"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // Regression: a 2207 whose answer was lost and whose resend is refused at
@@ -28,13 +26,13 @@ func TestADoorRefusalAfterALostAnswerKeepsTheBillInDoubt(t *testing.T) {
 	}
 	up()
 	n := 0
-	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error {
 		n++
 		if n == 1 {
-			return nil, agent.ErrInDoubt // sent, answer lost (maybe booked)
+			return agent.ErrInDoubt // sent, answer lost (maybe booked)
 		}
-		return nil, &protocol.Error{Infno: "2207", Code: protocol.CodeInternal, Message: "busy"}
-	}
+		return &agent.Refusal{Op: "2207", Kind: agent.RefusedAtDoor, Message: "系统繁忙"}
+	})
 	for range 2 {
 		if st, err = svc.Forward(ctx, st.ID); err != nil {
 			t.Fatal(err)
@@ -55,13 +53,13 @@ func TestAnOnlineBillInDoubtIsNotFailedByADoorRefusal(t *testing.T) {
 	up()
 	ctx := context.Background()
 	n := 0
-	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
+	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error {
 		n++
 		if n == 1 {
-			return nil, agent.ErrInDoubt
+			return agent.ErrInDoubt
 		}
-		return nil, &protocol.Error{Infno: "2207", Code: protocol.CodeStaleTimestamp, Message: "clock"}
-	}
+		return &agent.Refusal{Op: "2207", Kind: agent.RefusedAtDoor, Message: "签名时间戳超时!"}
+	})
 	if st, _, err := svc.Settle(ctx, cardRequest("k1", bill(3000))); err != nil || st.State != agent.StateInDoubt {
 		t.Fatalf("first submission: %v %+v; want in doubt", err, st)
 	}
@@ -95,8 +93,8 @@ func (h *hookJournal) Update(ctx context.Context, id string, fn func(*agent.Sett
 func TestBacklogCacheLoadedMidUpdateCountsOnce(t *testing.T) {
 	c := clock.NewFake(agenttest.Epoch)
 	j := &hookJournal{Journal: agenttest.NewJournal(c)}
-	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Offline: agent.DefaultOfflinePolicy()})
+	p := agenttest.NewInsurance()
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: c, Offline: agent.DefaultOfflinePolicy()})
 	ctx := context.Background()
 	// A deferred bill, cache not yet loaded.
 	j.after = func() { _, _ = svc.Backlog(ctx) } // a status request lands right after the commit
@@ -111,7 +109,7 @@ func TestBacklogCacheLoadedMidUpdateCountsOnce(t *testing.T) {
 		t.Errorf("backlog %+v; want 1 bill of 3000", b)
 	}
 	// Now forward it; the cache is loaded; then the inverse race on a new service.
-	svc2 := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Offline: agent.DefaultOfflinePolicy()})
+	svc2 := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: c, Offline: agent.DefaultOfflinePolicy()})
 	j.mu.Lock()
 	j.after = func() {
 		j.mu.Lock()

@@ -2,14 +2,12 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/agenttest"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // A caller that hung up before the work began (its context already
@@ -17,15 +15,15 @@ import (
 // always driven to an end.
 func TestACallerThatHungUpStillHasItsBillSettled(t *testing.T) {
 	j := journaltest.MustOpen(t) // the real journal, which refuses work for a cancelled context
-	p := &agenttest.Platform{}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: j.Clock})
+	p := agenttest.NewInsurance()
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: j.Clock})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	st, created, err := svc.Settle(ctx, request("gone-1", bill(2500)))
 	if err != nil || !created || st.State != agent.StateSettled {
 		t.Fatalf("Settle after the caller hung up = %v, created %v, %+v; want settled", err, created, st)
 	}
-	if n := p.Count(protocol.Settle.Infno); n != 1 {
+	if n := p.Count(agent.StepSettle); n != 1 {
 		t.Fatalf("2207 sent %d times, want 1", n)
 	}
 }
@@ -38,19 +36,18 @@ func TestABillLeftAcceptedByAnEndedProcessIsDrivenByTheNext(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // after the journal has closed
 	j := journaltest.MustOpen(t)
 	entered := make(chan struct{})
-	stuck := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){
-		protocol.PersonInfo.Infno: func(agent.PlatformRequest) (json.RawMessage, error) {
-			close(entered)
-			<-release // the process ends here, its first request unanswered
-			return nil, agent.ErrUnreachable
-		},
-	}}
-	first := agent.NewService(agent.ServiceConfig{Journal: j, Platform: stuck, Clock: j.Clock})
+	stuck := agenttest.NewInsurance()
+	stuck.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error {
+		close(entered)
+		<-release // the process ends here, its first request unanswered
+		return agent.ErrUnreachable
+	})
+	first := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: stuck, Clock: j.Clock})
 	go first.Settle(context.Background(), request("left-1", bill(1800)))
 	<-entered
 
-	p := &agenttest.Platform{}
-	next := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: clock.Real{}})
+	p := agenttest.NewInsurance()
+	next := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: clock.Real{}})
 	pending, err := next.Pending(context.Background())
 	if err != nil || len(pending) != 1 || pending[0].State != agent.StateAccepted {
 		t.Fatalf("pending = %v, %+v; want the accepted bill", err, pending)
@@ -59,7 +56,7 @@ func TestABillLeftAcceptedByAnEndedProcessIsDrivenByTheNext(t *testing.T) {
 	if err != nil || st.State != agent.StateSettled {
 		t.Fatalf("Forward = %v, %+v; want settled", err, st)
 	}
-	if n := p.Count(protocol.Settle.Infno); n != 1 {
+	if n := p.Count(agent.StepSettle); n != 1 {
 		t.Fatalf("2207 sent %d times, want 1", n)
 	}
 }

@@ -238,6 +238,9 @@ type InsuranceSplit struct {
 	Deductible money.Fen `json:"deductible_fen,omitempty"`
 	// Balance is the personal account's balance after.
 	Balance money.Fen `json:"balance_fen"`
+	// Estimate is set by the agent, never by the platform: a split it
+	// computed itself for a deferred bill, from the published policy.
+	Estimate bool `json:"estimate,omitempty"`
 }
 
 // Balanced reports whether the split adds up to the fen.

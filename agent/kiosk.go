@@ -13,7 +13,6 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/events"
 	"github.com/seed-a859fada/medterm/agent/mask"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // CodeVerifier checks a dynamic insurance QR code offline: our signed
@@ -241,7 +240,7 @@ func (k *Kiosk) identity(id, key string) (IdentityInput, error) {
 	if s.Rejection != nil {
 		return IdentityInput{}, fmt.Errorf("%w: %s (%s / %s)", ErrCodeRefused, s.Rejection.Reason, s.Rejection.ZH, s.Rejection.EN)
 	}
-	return IdentityInput{CertType: protocol.CertQR, CertNo: s.text, Verified: s.Verified, PersonToken: s.token}, nil
+	return IdentityInput{CertType: CertEVoucher, CertNo: s.text, Verified: s.Verified, PersonToken: s.token}, nil
 }
 
 func newScanID() string {

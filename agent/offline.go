@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent/money"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // Identity kinds the offline limits can trust.
@@ -41,7 +40,7 @@ func DefaultOfflinePolicy() OfflinePolicy {
 	return OfflinePolicy{
 		Enabled: true, MaxBill: money.CNY(500), MaxPerPatientCount: 3, MaxPerPatientAmount: money.CNY(1000),
 		MaxTerminalAmount: money.CNY(20000), MaxRecords: 500, MaxAge: 72 * time.Hour,
-		Trust: []string{TrustCard, TrustQRSigned}, EstimateInsutype: protocol.InsutypeEmployee,
+		Trust: []string{TrustCard, TrustQRSigned}, EstimateInsutype: InsutypeEmployee,
 	}
 }
 
@@ -143,11 +142,11 @@ func trustName(kind string) string {
 // offline limits.
 func offlineKind(certType string, verifiedCode bool) string {
 	switch certType {
-	case protocol.CertSSCard:
+	case CertSSCard:
 		return TrustCard
-	case protocol.CertIDNo:
+	case CertIDNo:
 		return TrustIDNumber
-	case protocol.CertQR:
+	case CertEVoucher:
 		if verifiedCode {
 			return TrustQRSigned
 		}
@@ -157,12 +156,14 @@ func offlineKind(certType string, verifiedCode bool) string {
 }
 
 // Estimate computes a provisional split for a deferred bill from the
-// platform's published policy: item classes exactly, the fund's share as
-// if the yearly deductible were already met and the cap far away (the
-// most the fund could pay), nothing from the personal account. It is
-// marked as an estimate; the patient pays at most the bill's total.
-func Estimate(pol protocol.Policy, insutype string, b Bill) Split {
-	sp := Split{Total: b.Total(), Estimate: true}
+// platform's published policy: the item classes the HIS believes (class A
+// where it gave none: the catalogue decides once the bill is forwarded),
+// the fund's share as if the yearly deductible were already met and the
+// cap far away (the most the fund could pay), nothing from the personal
+// account. It is marked as an estimate; the patient pays at most the
+// bill's total.
+func Estimate(pol Policy, insutype string, b Bill) InsuranceSplit {
+	sp := InsuranceSplit{Total: b.Total(), Estimate: true}
 	ratio, selfPct := int64(0), pol.ClassBSelfPayPct
 	for _, in := range pol.Insurance {
 		if in.Insutype == insutype {
@@ -171,9 +172,9 @@ func Estimate(pol protocol.Policy, insutype string, b Bill) Split {
 	}
 	for _, it := range b.Items {
 		switch it.Class {
-		case protocol.ClassC:
+		case ClassC:
 			sp.Ownpay += it.Amount
-		case protocol.ClassB:
+		case ClassB:
 			pre := it.Amount.Percent(selfPct)
 			sp.Preselfpay += pre
 			sp.Eligible += it.Amount - pre
@@ -182,6 +183,6 @@ func Estimate(pol protocol.Policy, insutype string, b Bill) Split {
 		}
 	}
 	sp.Fund = sp.Eligible.Percent(ratio)
-	sp.SelfPay = sp.Total - sp.Fund
+	sp.Cash = sp.Total - sp.Fund
 	return sp
 }

@@ -2,9 +2,9 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,7 +12,6 @@ import (
 	"github.com/seed-a859fada/medterm/agent/agenttest"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/money"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 func TestOfflineLimitsNameTheLimitThatFails(t *testing.T) {
@@ -61,40 +60,41 @@ func TestOfflineLimitsNameTheLimitThatFails(t *testing.T) {
 }
 
 func TestEstimateBalancesAndIsMarked(t *testing.T) {
-	pol := protocol.Policy{ClassBSelfPayPct: 10, Insurance: []protocol.InsurancePolicy{{Insutype: "310", RatioPct: 70}}}
+	pol := agent.Policy{ClassBSelfPayPct: 10, Insurance: []agent.InsurancePolicy{{Insutype: "310", RatioPct: 70}}}
 	b := agent.Bill{Items: []agent.FeeItem{
 		{Class: "01", Amount: 3333}, {Class: "02", Amount: 18000}, {Class: "03", Amount: 4500},
 	}}
 	sp := agent.Estimate(pol, "310", b)
 	// eligible = 3333 + (18000 - 1800) = 19533; fund = floor(19533 × 70%) = 13673.
-	if !sp.Estimate || !sp.Balanced() || sp.Total != 25833 || sp.Ownpay != 4500 || sp.Preselfpay != 1800 || sp.Fund != 13673 || sp.SelfPay != 12160 {
+	if !sp.Estimate || !sp.Balanced() || sp.Total != 25833 || sp.Ownpay != 4500 || sp.Preselfpay != 1800 || sp.Fund != 13673 || sp.Cash != 12160 {
 		t.Fatalf("estimate %+v", sp)
 	}
 }
 
 // offlineService is a service with the default offline limits whose
 // platform is down until up() is called.
-func offlineService(t *testing.T) (svc *agent.Service, p *agenttest.Platform, up func(), c *clock.Fake) {
+func offlineService(t *testing.T) (svc *agent.Service, p *agenttest.Insurance, up func(), c *clock.Fake) {
 	t.Helper()
 	c = clock.NewFake(agenttest.Epoch)
 	j := agenttest.NewJournal(c)
-	down := true
-	p = &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
-	for _, infno := range []string{"1101", "2201", "2204", "2206", "2207", "2601", "E002"} {
-		p.Script[infno] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-			if down {
-				return nil, agent.ErrUnreachable
+	var down atomic.Bool
+	down.Store(true)
+	p = agenttest.NewInsurance()
+	for _, step := range []string{agent.StepIdentify, agent.StepRegister, agent.StepUpload, agent.StepPreSettle, agent.StepSettle, agent.StepReverse, "policy"} {
+		p.Hook(step, func(context.Context, agent.Exchange) error {
+			if down.Load() {
+				return agent.ErrUnreachable
 			}
-			return agenttest.DefaultAnswer(req)
-		}
+			return nil
+		})
 	}
-	svc = agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Offline: agent.DefaultOfflinePolicy(), InDoubtWindow: time.Minute})
-	return svc, p, func() { down = false }, c
+	svc = agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: c, Offline: agent.DefaultOfflinePolicy(), InDoubtWindow: time.Minute})
+	return svc, p, func() { down.Store(false) }, c
 }
 
 func cardRequest(key string, b agent.Bill) agent.SettleRequest {
 	r := request(key, b)
-	r.Identity = agent.IdentityInput{CertType: protocol.CertSSCard, CertNo: "D19880001", CardSN: "441900D1560000050A1B2C3D00000001", IDNo: "11010519491231002X"}
+	r.Identity = agent.IdentityInput{CertType: agent.CertSSCard, CertNo: "D19880001", CardSN: "441900D1560000050A1B2C3D00000001", IDNo: "11010519491231002X"}
 	return r
 }
 
@@ -120,7 +120,7 @@ func TestUnreachablePlatformDefersACardBillAndTheForwarderSettlesItLater(t *test
 	if err != nil || st.State != agent.StateSettled || st.Split.Estimate {
 		t.Fatalf("forward when up: %v %s %+v", err, st.State, st.Split)
 	}
-	if n := p.Count("2207"); n != 1 {
+	if n := p.Count(agent.StepSettle); n != 1 {
 		t.Fatalf("2207 sent %d times", n)
 	}
 	if b, _ := svc.Backlog(ctx); b.Count != 0 {
@@ -145,8 +145,8 @@ func TestForceOfflineNeverCallsThePlatform(t *testing.T) {
 	req := cardRequest("k1", bill(3000))
 	req.Mode = agent.ModeForceOffline
 	st, _, _ := svc.Settle(context.Background(), req)
-	if st.State != agent.StateDeferred || len(p.Sent) != 0 {
-		t.Fatalf("state %s, %d requests sent", st.State, len(p.Sent))
+	if st.State != agent.StateDeferred || len(p.Calls) != 0 {
+		t.Fatalf("state %s, %d requests sent", st.State, len(p.Calls))
 	}
 }
 
@@ -154,11 +154,11 @@ func TestDeclinedDeferredBillBecomesArrears(t *testing.T) {
 	svc, p, up, _ := offlineService(t)
 	st, _, _ := svc.Settle(context.Background(), cardRequest("k1", bill(3000)))
 	up()
-	p.Script["1101"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-		return nil, &protocol.Error{Infno: "1101", Code: "CARD_INVALID", Message: "card reported lost"}
-	}
+	p.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error {
+		return &agent.Refusal{Op: "1101", Kind: agent.RefusedProcessed, Message: "卡已挂失"}
+	})
 	st, _ = svc.Forward(context.Background(), st.ID)
-	if st.State != agent.StateArrears || st.Error.Code != "CARD_INVALID" {
+	if st.State != agent.StateArrears || st.Error.Code != agent.FailDeclined || st.Error.Message != "卡已挂失" {
 		t.Fatalf("state %s error %+v; want arrears", st.State, st.Error)
 	}
 }
@@ -167,33 +167,34 @@ func TestInDoubtPastItsWindowIsReversedThenSettledUnderANewMsgid(t *testing.T) {
 	svc, p, up, c := offlineService(t)
 	up()
 	ctx := context.Background()
-	lost := true
-	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-		if lost {
-			return nil, agent.ErrInDoubt
+	var lost atomic.Bool
+	lost.Store(true)
+	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error {
+		if lost.Load() {
+			return agent.ErrInDoubt
 		}
-		return agenttest.DefaultAnswer(req)
-	}
+		return nil
+	})
 	st, _, _ := svc.Settle(ctx, cardRequest("k1", bill(3000)))
 	if st.State != agent.StateInDoubt {
 		t.Fatalf("state %s", st.State)
 	}
-	first := st.Msgids["2207"]
+	first := st.Msgids[agent.StepSettle]
 	st, _ = svc.Forward(ctx, st.ID) // within the window: the same msgid again
-	if st.State != agent.StateInDoubt || p.Msgids("2207")[1] != first {
-		t.Fatalf("resend: %s %v", st.State, p.Msgids("2207"))
+	if st.State != agent.StateInDoubt || p.Msgids(agent.StepSettle)[1] != first {
+		t.Fatalf("resend: %s %v", st.State, p.Msgids(agent.StepSettle))
 	}
 	c.Advance(2 * time.Minute)
-	p.Script["2601"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-		return nil, &protocol.Error{Infno: "2601", Code: protocol.CodeNotFound, Message: "never processed"}
-	}
+	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error {
+		return &agent.Refusal{Op: "2601", Kind: agent.RefusedNotFound, Message: "原交易不存在"}
+	})
 	st, _ = svc.Forward(ctx, st.ID)
-	if st.State != agent.StateFailed || st.Error.Code != agent.FailReversed || st.Msgids["2207"] == first || st.PriorMsgids[0] != first {
-		t.Fatalf("after reversal: %s %+v msgid %s prior %v", st.State, st.Error, st.Msgids["2207"], st.PriorMsgids)
+	if st.State != agent.StateFailed || st.Error.Code != agent.FailReversed || st.Msgids[agent.StepSettle] == first || st.PriorMsgids[0] != first {
+		t.Fatalf("after reversal: %s %+v msgid %s prior %v", st.State, st.Error, st.Msgids[agent.StepSettle], st.PriorMsgids)
 	}
-	lost = false
+	lost.Store(false)
 	st, _, _ = svc.Settle(ctx, cardRequest("k1", bill(3000)))
-	if st.State != agent.StateSettled || p.Msgids("2207")[len(p.Msgids("2207"))-1] == first {
+	if sent := p.Msgids(agent.StepSettle); st.State != agent.StateSettled || sent[len(sent)-1] == first {
 		t.Fatalf("settled again: %s", st.State)
 	}
 }
@@ -216,7 +217,7 @@ func TestOnlyADeferredBillCanBeVoided(t *testing.T) {
 func TestFirstSettlementRequestThatNeverLeftIsDeferredNotInDoubt(t *testing.T) {
 	svc, p, up, _ := offlineService(t)
 	up()
-	p.Script["2207"] = func(agent.PlatformRequest) (json.RawMessage, error) { return nil, agent.ErrUnreachable }
+	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error { return agent.ErrUnreachable })
 	st, _, _ := svc.Settle(context.Background(), cardRequest("k1", bill(3000)))
 	if st.State != agent.StateDeferred {
 		t.Fatalf("state %s; a 2207 that certainly never left is not in doubt", st.State)
@@ -242,7 +243,7 @@ func TestBacklogKeptInMemoryMatchesTheJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	cached, _ := svc.Backlog(ctx)
-	fresh := agent.NewService(agent.ServiceConfig{Journal: svc.JournalForTest(), Platform: &agenttest.Platform{}, Clock: c})
+	fresh := agent.NewService(agent.ServiceConfig{Journal: svc.JournalForTest(), Insurance: agenttest.NewInsurance(), Clock: c})
 	computed, _ := fresh.Backlog(ctx)
 	if cached.Count != 2 || cached.Amount != 7000 || cached.Count != computed.Count || cached.Amount != computed.Amount || !cached.Oldest.Equal(computed.Oldest) || len(cached.PerPatient) != len(computed.PerPatient) {
 		t.Fatalf("cached %+v, from the journal %+v", cached, computed)

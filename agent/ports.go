@@ -1,9 +1,6 @@
 package agent
 
-import (
-	"context"
-	"encoding/json"
-)
+import "context"
 
 // Journal stores settlements durably. Every method that changes a
 // settlement returns only after the change is synced to disk, so an answer
@@ -62,23 +59,4 @@ type MsgidAllocator interface {
 type ListFilter struct {
 	States []State
 	Limit  int
-}
-
-// Platform sends one transaction to the central platform and returns its
-// output. The implementation adds the envelope, signs it, signs in when
-// needed, and resends the same msgid when an answer is lost. Its errors:
-//   - *protocol.Error: the platform answered with a failure;
-//   - ErrUnreachable: the request certainly did not reach the platform;
-//   - ErrInDoubt: it may have; the outcome is unknown.
-type Platform interface {
-	Send(ctx context.Context, req PlatformRequest) (json.RawMessage, error)
-}
-
-// PlatformRequest is one transaction as the workflow sees it.
-type PlatformRequest struct {
-	Infno         string
-	Msgid         string
-	InsuplcAdmdvs string // the insured person's region, once known
-	Operator      Operator
-	Input         json.RawMessage
 }

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -17,12 +16,12 @@ import (
 // deadline), and the bill is answered settled.
 func TestAnAnswerArrivingAtTheStepDeadlineIsRecorded(t *testing.T) {
 	j := journaltest.MustOpen(t)
-	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
-	p.Script["2207"] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-		time.Sleep(150 * time.Millisecond) // a slow platform
-		return agenttest.DefaultAnswer(req)
-	}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: j.Clock, StepTimeout: 100 * time.Millisecond})
+	p := agenttest.NewInsurance()
+	p.Hook(agent.StepSettle, func(ctx context.Context, _ agent.Exchange) error {
+		<-ctx.Done() // a slow platform: it answers just as the deadline passes
+		return nil
+	})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: j.Clock, StepTimeout: 100 * time.Millisecond})
 	st, _, err := svc.Settle(context.Background(), request("k1", bill(3000)))
 	if err != nil || st.State != agent.StateSettled {
 		t.Fatalf("Settle = %v, %+v; want the late answer recorded", err, st)
@@ -44,9 +43,8 @@ func TestOneScanSettlesOneBill(t *testing.T) {
 	_, _, _, c := offlineService(t)
 	k := agent.NewKiosk(agent.KioskConfig{Verifier: okVerifier{}, Clock: c})
 	j := agenttest.NewJournal(c)
-	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
 	pol := agent.DefaultOfflinePolicy()
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Kiosk: k, Offline: pol})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: c, Kiosk: k, Offline: pol})
 	ctx := context.Background()
 	if _, err := k.Handle(ctx, agent.ScannedCode{Text: "CODE-A", Source: "s"}); err != nil {
 		t.Fatal(err)
@@ -113,8 +111,7 @@ func TestAKeyReusedForAnotherBillIsRefusedForCardsAndScans(t *testing.T) {
 	_, _, _, fc := offlineService(t)
 	k := agent.NewKiosk(agent.KioskConfig{Verifier: okVerifier{}, Clock: fc})
 	j := agenttest.NewJournal(fc)
-	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: fc, Kiosk: k})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: fc, Kiosk: k})
 	ctx := context.Background()
 	if _, err := k.Handle(ctx, agent.ScannedCode{Text: "CODE-A", Source: "s"}); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent/idno"
 	"github.com/seed-a859fada/medterm/agent/money"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // SettleRequest is a bill to settle, as the HIS, the kiosk or the window
@@ -47,6 +46,10 @@ type IdentityInput struct {
 	// PersonToken is the verified code's person token: the patient's
 	// pseudonymous identity offline.
 	PersonToken string `json:"-"`
+	// AccountNo is the card's own financial account, read at the desk.
+	AccountNo string `json:"-"`
+	// Token is the e-voucher component's token for a national code.
+	Token string `json:"-"`
 }
 
 // patientValue is what identifies the patient across bills, for the
@@ -54,7 +57,7 @@ type IdentityInput struct {
 // code's person token, else the certificate number itself.
 func (id IdentityInput) patientValue() string {
 	switch {
-	case id.CertType == protocol.CertIDNo:
+	case id.CertType == CertIDNo:
 		return "id:" + id.CertNo
 	case id.IDNo != "":
 		return "id:" + id.IDNo
@@ -90,6 +93,8 @@ const (
 	MaxOperatorNameLen = 50   // opter_name
 	MaxVisitNoLen      = 30   // ipt_otp_no
 	MaxDeptCodeLen     = 30   // dept_code
+	MaxDeptCategoryLen = 10   // caty
+	MaxReferenceLen    = 64   // a WeChat, Alipay or POS transaction number
 	MaxDeptNameLen     = 100  // dept_name
 	MaxDoctorIDLen     = 30   // atddr_no
 	MaxDoctorNameLen   = 50   // dr_name
@@ -152,18 +157,18 @@ func checkText(field, s string, max int, required bool) error {
 // Validate checks the identity's shape for its certificate type.
 func (id IdentityInput) Validate() error {
 	switch id.CertType {
-	case protocol.CertIDNo:
+	case CertIDNo:
 		if err := idno.Check(id.CertNo); err != nil {
 			return fmt.Errorf("%w: identity.cert_no: %v", ErrInvalid, err)
 		}
-	case protocol.CertSSCard:
+	case CertSSCard:
 		if err := checkText("identity.cert_no", id.CertNo, MaxCardNoLen, true); err != nil {
 			return err
 		}
 		if len(id.CardSN) != CardSNLen {
 			return fmt.Errorf("%w: identity.card_sn: the %d-character card identifier is required", ErrInvalid, CardSNLen)
 		}
-	case protocol.CertQR:
+	case CertEVoucher:
 		if err := checkText("identity.cert_no", id.CertNo, MaxCodeTextLen, true); err != nil {
 			return err
 		}
@@ -205,7 +210,7 @@ func (o Operator) Validate() error {
 		return err
 	}
 	switch o.Type {
-	case protocol.OpterClerk, protocol.OpterKiosk, protocol.OpterMobile:
+	case OpterClerk, OpterKiosk, OpterMobile:
 	default:
 		return fmt.Errorf("%w: operator.type must be 1 (clerk), 2 (kiosk) or 3 (mobile)", ErrInvalid)
 	}
@@ -224,6 +229,7 @@ func (b Bill) Validate() error {
 	}{
 		{"bill.visit_no", b.VisitNo, MaxVisitNoLen, true},
 		{"bill.dept_code", b.DeptCode, MaxDeptCodeLen, true},
+		{"bill.dept_category", b.DeptCategory, MaxDeptCategoryLen, false},
 		{"bill.dept_name", b.DeptName, MaxDeptNameLen, false},
 		{"bill.doctor_id", b.DoctorID, MaxDoctorIDLen, true},
 		{"bill.doctor_name", b.DoctorName, MaxDoctorNameLen, false},
@@ -248,18 +254,28 @@ func (b Bill) Validate() error {
 			return err
 		}
 		switch it.Class {
-		case protocol.ClassA, protocol.ClassB, protocol.ClassC:
+		case "", ClassA, ClassB, ClassC:
 		default:
-			return fmt.Errorf("%w: %sclass must be 01, 02 or 03", ErrInvalid, at)
+			return fmt.Errorf("%w: %sclass must be 01, 02 or 03 when given", ErrInvalid, at)
 		}
-		if it.Quantity <= 0 || it.Quantity > MaxQuantity {
-			return fmt.Errorf("%w: %squantity must be 1 to %d", ErrInvalid, at, MaxQuantity)
+		switch it.HospApproval {
+		case "", "0", "1", "2":
+		default:
+			return fmt.Errorf("%w: %shosp_approval must be 0, 1 or 2 when given", ErrInvalid, at)
 		}
-		if it.UnitPrice <= 0 || it.UnitPrice > money.Max {
+		if it.Quantity <= 0 || it.Quantity > money.MaxQuantity {
+			return fmt.Errorf("%w: %squantity must be more than 0 and at most %s", ErrInvalid, at, money.MaxQuantity)
+		}
+		switch {
+		case (it.UnitPrice != 0) == (it.UnitPriceFen != 0):
+			return fmt.Errorf("%w: %sunit_price (yuan, six decimals) or unit_price_fen is required, not both", ErrInvalid, at)
+		case it.UnitPriceFen < 0 || it.UnitPriceFen > money.Max:
 			return fmt.Errorf("%w: %sunit_price_fen must be 1 to %d", ErrInvalid, at, int64(money.Max))
+		case it.UnitPrice < 0 || it.UnitPrice > money.MaxPrice:
+			return fmt.Errorf("%w: %sunit_price must be more than 0 and at most %s", ErrInvalid, at, money.MaxPrice)
 		}
-		if it.Amount != money.Fen(it.Quantity)*it.UnitPrice {
-			return fmt.Errorf("%w: %samount_fen must be quantity × unit_price_fen", ErrInvalid, at)
+		if it.Amount != money.LineAmount(it.Quantity, it.price()) {
+			return fmt.Errorf("%w: %samount_fen must be quantity × unit price, rounded half up to the fen", ErrInvalid, at)
 		}
 		total += it.Amount
 		if total > money.Max {

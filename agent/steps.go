@@ -2,40 +2,54 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/seed-a859fada/medterm/agent/money"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
-// The steps of an online settlement before and at the settlement request,
-// and the conversion of the platform's answers into the core's terms.
+// The steps of the insurance leg before and at the settlement request.
+
+// settleSteps are the insurance leg's requests of an online settlement,
+// whose msgids are all allocated when the settlement is accepted, so that
+// every step can be resent under the same msgid after any crash.
+var settleSteps = []string{StepIdentify, StepRegister, StepUpload, StepPreSettle, StepPreCredit, StepSettle}
 
 // prepared is what the steps before 2207 learnt.
 type prepared struct {
-	psnNo, idNo, name string
+	person            Person
 	insutype, insuplc string
 	mdtrtID           string
-	split             Split
-	plan              Payment
+	lines             []LineResult
+	split             InsuranceSplit
+	pay               PaymentLeg
 }
 
 func (p prepared) apply(st *Settlement) {
-	st.Personal.PsnNo = p.psnNo
+	st.Personal.PsnNo = p.person.PsnNo
 	if st.Personal.IDNo == "" {
-		st.Personal.IDNo = p.idNo
+		st.Personal.IDNo = p.person.IDNo
 	}
 	if st.Personal.Name == "" {
-		st.Personal.Name = p.name
+		st.Personal.Name = p.person.Name
 	}
 	st.Insutype, st.InsuplcAdmdvs, st.MdtrtID = p.insutype, p.insuplc, p.mdtrtID
-	st.Split = p.split
-	st.Payment = p.plan
+	st.Lines, st.Split = p.lines, p.split
+	st.Pay = p.pay
 }
 
-// prepare identifies the patient, registers the visit, uploads the fees and
-// pre-settles.
+// exchange is the Exchange of st's request at step.
+func exchange(st *Settlement, step string) (Exchange, error) {
+	m := st.Msgids[step]
+	if m == "" {
+		return Exchange{}, fmt.Errorf("%s: no msgid allocated", step)
+	}
+	return Exchange{Msgid: m, Operator: st.Operator, Region: st.InsuplcAdmdvs}, nil
+}
+
+// prepare identifies the patient, looks up the agreement, registers the
+// visit, uploads the lines and pre-settles, the way the agreement asks
+// (account first or not).
 func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error) {
 	var p prepared
 	if st.Personal.PsnNo != "" && st.Insutype != "" {
@@ -43,164 +57,204 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		// the person query is not sent again. Its replay would carry what
 		// the first answer taught us (the name), and the platform refuses a
 		// used msgid with a different request.
-		p.psnNo, p.idNo, p.name = st.Personal.PsnNo, st.Personal.IDNo, st.Personal.Name
+		p.person = Person{PsnNo: st.Personal.PsnNo, IDNo: st.Personal.IDNo, Name: st.Personal.Name}
 		p.insutype, p.insuplc = st.Insutype, st.InsuplcAdmdvs
 	} else {
-		info, err := call(ctx, s, st, protocol.PersonInfo, "", protocol.PersonInfoInput{Data: protocol.PersonQuery{
-			MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, CardSn: st.Personal.CardSN,
-			Begntime: protocol.FormatInfTime(st.CreatedAt), PsnCertType: "01",
-			Certno: st.Personal.IDNo, PsnName: st.Personal.Name,
-		}})
+		if err := s.resolveEVoucher(ctx, st); err != nil {
+			return p, err
+		}
+		x, err := exchange(st, StepIdentify)
 		if err != nil {
 			return p, err
 		}
-		p.psnNo, p.idNo, p.name = info.Baseinfo.PsnNo, info.Baseinfo.Certno, info.Baseinfo.PsnName
-		insu, ok := activeInsurance(info.Insuinfo)
-		if !ok || p.psnNo == "" {
-			return p, &protocol.Error{Infno: protocol.PersonInfo.Infno, Code: protocol.CodeNotInsured, Message: "no insurance record in the answer"}
+		certNo := st.Personal.CertNo
+		if st.Personal.Token != "" {
+			certNo = st.Personal.Token
 		}
-		p.insutype, p.insuplc = insu.Insutype, insu.InsuplcAdmdvs
+		p.person, err = s.insurance.Identify(ctx, IdentifyRequest{Exchange: x,
+			CertType: st.CertType, CertNo: certNo, CardSN: st.Personal.CardSN,
+			IDNo: st.Personal.IDNo, Name: st.Personal.Name, At: st.CreatedAt})
+		if err != nil {
+			return p, err
+		}
+		insu, ok := p.person.Active()
+		if !ok || p.person.PsnNo == "" {
+			return p, &Refusal{Op: StepIdentify, Kind: RefusedProcessed, Message: "the platform knows no insurance of this patient"}
+		}
+		p.insutype, p.insuplc = insu.Type, insu.Region
 	}
+	p.pay = s.agreementFor(ctx, st, p.person)
 
-	reg, err := call(ctx, s, st, protocol.Register, p.insuplc, protocol.RegisterInput{Data: protocol.RegisterData{
-		PsnNo: p.psnNo, Insutype: p.insutype, Begntime: protocol.FormatInfTime(st.CreatedAt),
-		MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, IptOtpNo: st.Bill.VisitNo,
-		AtddrNo: st.Bill.DoctorID, DrName: st.Bill.DoctorName, DeptCode: st.Bill.DeptCode, DeptName: st.Bill.DeptName,
-	}})
+	x, err := exchange(st, StepRegister)
 	if err != nil {
 		return p, err
 	}
-	p.mdtrtID = reg.Data.MdtrtID
+	x.Region = p.insuplc
+	visit, err := s.insurance.Register(ctx, RegisterRequest{Exchange: x,
+		PsnNo: p.person.PsnNo, Insutype: p.insutype, CertType: st.CertType, CertNo: st.certNo(), CardSN: st.Personal.CardSN,
+		VisitNo: st.Bill.VisitNo, DoctorID: st.Bill.DoctorID, DoctorName: st.Bill.DoctorName,
+		DeptCode: st.Bill.DeptCode, DeptName: st.Bill.DeptName, DeptCategory: st.Bill.deptCategory(), At: st.CreatedAt})
+	if err != nil {
+		return p, err
+	}
+	p.mdtrtID = visit.MdtrtID
 
-	fees := make([]protocol.FeeDetail, len(st.Bill.Items))
+	if x, err = exchange(st, StepUpload); err != nil {
+		return p, err
+	}
+	x.Region = p.insuplc
+	lines := make([]FeeLine, len(st.Bill.Items))
 	for i, it := range st.Bill.Items {
-		fees[i] = protocol.FeeDetail{
-			FeedetlSn: fmt.Sprintf("%s-%03d", st.ID, i+1), MdtrtID: p.mdtrtID, PsnNo: p.psnNo, ChrgBchno: st.ID,
-			FeeOcurTime: protocol.FormatInfTime(st.CreatedAt), MedListCodg: it.Code, MedinsListCodg: it.HospCode,
-			DetItemFeeSumamt: protocol.Amount(it.Amount), Cnt: it.Quantity, Pric: protocol.Amount(it.UnitPrice), ChrgitmLv: it.Class,
-		}
+		lines[i] = FeeLine{Seq: fmt.Sprintf("%s-%03d", st.ID, i+1), Code: it.Code, HospCode: it.HospCode,
+			Quantity: it.Quantity, Price: it.price(), Amount: it.Amount,
+			OutsidePrescription: it.OutsidePrescription, HospApproval: it.HospApproval}
 	}
-	up, err := call(ctx, s, st, protocol.UploadFees, p.insuplc, protocol.UploadFeesInput{Feedetail: fees})
+	p.lines, err = s.insurance.UploadFees(ctx, FeesRequest{Exchange: x, PsnNo: p.person.PsnNo, MdtrtID: p.mdtrtID, Batch: st.ID,
+		At: st.CreatedAt, DeptCode: st.Bill.DeptCode, DeptName: st.Bill.DeptName, DoctorID: st.Bill.DoctorID, DoctorName: st.Bill.DoctorName,
+		Lines: lines})
 	if err != nil {
 		return p, err
 	}
-	if len(up.Result) != len(fees) {
-		return p, fmt.Errorf("%w: 2204 answered %d items for %d sent", ErrUnbalanced, len(up.Result), len(fees))
+	if len(p.lines) != len(lines) {
+		return p, fmt.Errorf("%w: 2204 answered %d lines for %d sent", ErrUnbalanced, len(p.lines), len(lines))
 	}
 
-	pre, err := call(ctx, s, st, protocol.PreSettle, p.insuplc, protocol.PreSettleInput{Data: s.settleQuery(st, p.psnNo, p.insutype, p.mdtrtID)})
-	if err != nil {
+	q := s.splitRequest(st, p.person.PsnNo, p.insutype, p.mdtrtID, p.insuplc)
+	q.UseAccount = p.pay.AccountFirst
+	if p.split, err = s.preSettle(ctx, st, StepPreSettle, q); err != nil {
 		return p, err
 	}
-	if p.split, err = splitOf(pre.Setlinfo, st.Bill.Total()); err != nil {
-		return p, err
+	if p.pay.AccountFirst && p.split.Account > 0 && p.split.Cash > 0 && p.pay.hasCredit() {
+		// The account would pay only part of the patient's share: the
+		// whole share goes to the credit line instead, never a half
+		// payment (the Guangzhou rule).
+		q.UseAccount = false
+		if p.split, err = s.preSettle(ctx, st, StepPreCredit, q); err != nil {
+			return p, err
+		}
+		p.pay.CreditWhole = true
 	}
-	p.plan = paymentOf(pre.Payplan, p.psnNo)
+	p.pay.Amount = p.split.Cash
 	return p, nil
 }
 
-func (s *Service) settleQuery(st *Settlement, psnNo, insutype, mdtrtID string) protocol.SettleQuery {
-	return protocol.SettleQuery{
-		PsnNo: psnNo, MdtrtCertType: st.CertType, MdtrtCertNo: st.Personal.CertNo, MedType: "11",
-		MedfeeSumamt: protocol.Amount(st.Bill.Total()), PsnSetlway: "01", MdtrtID: mdtrtID,
-		ChrgBchno: st.ID, Insutype: insutype, AcctUsedFlag: "1",
+// resolveEVoucher asks the e-voucher component for the token of a national
+// code (one not verified here as our own signed format), and stores it
+// before 1101 is sent: every resend of 1101 must carry the same token.
+func (s *Service) resolveEVoucher(ctx context.Context, st *Settlement) error {
+	if s.evoucher == nil || st.CertType != CertEVoucher || st.Offline == TrustQRSigned || st.Personal.Token != "" {
+		return nil
 	}
-}
-
-// settled is what 2207 answered.
-type settled struct {
-	split            Split
-	payment          Payment
-	setlID, setlTime string
-	payerPsnNo       string
-}
-
-// settle sends 2207 under its msgid.
-func (s *Service) settle(ctx context.Context, st *Settlement) (settled, error) {
-	var out settled
-	res, err := call(ctx, s, st, protocol.Settle, st.InsuplcAdmdvs, protocol.SettleInput{Data: protocol.SettleData{
-		SettleQuery:     s.settleQuery(st, st.Personal.PsnNo, st.Insutype, st.MdtrtID),
-		Invono:          st.ID,
-		FulamtOwnpayAmt: protocol.Amount(st.Split.Ownpay),
-		PreselfpayAmt:   protocol.Amount(st.Split.Preselfpay),
-		InscpScpAmt:     protocol.Amount(st.Split.Eligible),
-	}})
+	business := EVoucherSettle
+	h, err := s.evoucher.Query(ctx, EVoucherQuery{Code: st.Personal.CertNo, BusinessType: business,
+		OperatorID: st.Operator.ID, OperatorName: st.Operator.Name, DeptID: st.Bill.DeptCode, DeptName: st.Bill.DeptName,
+		Kiosk: st.Operator.Type == OpterKiosk})
 	if err != nil {
-		return out, err
+		return fmt.Errorf("e-voucher: %w", err)
 	}
-	if out.split, err = splitOf(res.Setlinfo, st.Bill.Total()); err != nil {
-		return out, err
-	}
-	if res.Setlinfo.SetlID == "" {
-		return out, fmt.Errorf("%w: 2207 answer has no setl_id", protocol.ErrMalformed)
-	}
-	out.setlID, out.setlTime = res.Setlinfo.SetlID, res.Setlinfo.SetlTime
-	out.payment = paymentOf(res.Payresult, st.Personal.PsnNo)
-	out.payerPsnNo = res.Payresult.PayerPsnNo
-	return out, nil
-}
-
-// call sends one transaction of st under its allocated msgid and decodes
-// the answer.
-func call[I, O any](ctx context.Context, s *Service, st *Settlement, tx protocol.Tx[I, O], insuplc string, in I) (O, error) {
-	var zero O
-	msgid := st.Msgids[tx.Infno]
-	if msgid == "" {
-		return zero, fmt.Errorf("%s: no msgid allocated", tx.Infno)
-	}
-	return send(ctx, s.platform, tx, msgid, insuplc, st.Operator, in)
-}
-
-// send encodes, sends and decodes one transaction.
-func send[I, O any](ctx context.Context, p Platform, tx protocol.Tx[I, O], msgid, insuplc string, op Operator, in I) (O, error) {
-	var zero O
-	raw, err := tx.EncodeInput(in)
-	if err != nil {
-		return zero, err
-	}
-	out, err := p.Send(ctx, PlatformRequest{Infno: tx.Infno, Msgid: msgid, InsuplcAdmdvs: insuplc, Operator: op, Input: json.RawMessage(raw)})
-	if err != nil {
-		return zero, err
-	}
-	return tx.DecodeOutput(out)
-}
-
-func activeInsurance(list []protocol.InsuInfo) (protocol.InsuInfo, bool) {
-	for _, in := range list {
-		if in.PsnInsuStas == "1" {
-			return in, true
+	stored, err := s.update(ctx, st.ID, func(rec *Settlement, _ MsgidAllocator) error {
+		rec.Personal.Token = h.Token
+		if rec.Personal.IDNo == "" {
+			rec.Personal.IDNo = h.IDNo
 		}
+		if rec.Personal.Name == "" {
+			rec.Personal.Name = h.Name
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the e-voucher token: %w", err)
 	}
-	if len(list) > 0 {
-		return list[0], true
-	}
-	return protocol.InsuInfo{}, false
+	st.Personal = stored.Personal
+	return nil
 }
 
-// splitOf converts and checks a platform split: it must balance and match
-// the bill's total, or it is not a receipt.
-func splitOf(si protocol.SetlInfo, billTotal money.Fen) (Split, error) {
-	sp := Split{
-		Total: si.MedfeeSumamt.Fen(), Fund: si.FundPaySumamt.Fen(), Account: si.AcctPay.Fen(), SelfPay: si.PsnCashPay.Fen(),
-		Ownpay: si.FulamtOwnpayAmt.Fen(), Preselfpay: si.PreselfpayAmt.Fen(), Eligible: si.InscpScpAmt.Fen(), Balance: si.Balc.Fen(),
+// preSettle sends one pre-settlement and checks its split.
+func (s *Service) preSettle(ctx context.Context, st *Settlement, step string, q SplitRequest) (InsuranceSplit, error) {
+	x, err := exchange(st, step)
+	if err != nil {
+		return InsuranceSplit{}, err
 	}
+	x.Region = q.Region
+	q.Exchange = x
+	sp, err := s.insurance.PreSettle(ctx, q)
+	if err != nil {
+		return sp, err
+	}
+	return sp, checkSplit(sp, st.Bill.Total())
+}
+
+func (s *Service) splitRequest(st *Settlement, psnNo, insutype, mdtrtID, region string) SplitRequest {
+	return SplitRequest{Exchange: Exchange{Operator: st.Operator, Region: region},
+		PsnNo: psnNo, Insutype: insutype, MdtrtID: mdtrtID, Batch: st.ID,
+		CertType: st.CertType, CertNo: st.certNo(), CardSN: st.Personal.CardSN, Total: st.Bill.Total()}
+}
+
+// certNo is what identifies the patient to the platform: the e-voucher's
+// token for a national code, otherwise the number given.
+func (st *Settlement) certNo() string {
+	if st.Personal.Token != "" {
+		return st.Personal.Token
+	}
+	return st.Personal.CertNo
+}
+
+// deptCategory is the department's category (caty): the HIS's department
+// code, which hospitals map to the national department codes.
+func (b Bill) deptCategory() string {
+	if b.DeptCategory != "" {
+		return b.DeptCategory
+	}
+	return b.DeptCode
+}
+
+// settle sends 2207 under its msgid: the insured part booked.
+func (s *Service) settle(ctx context.Context, st *Settlement) (Booking, error) {
+	x, err := exchange(st, StepSettle)
+	if err != nil {
+		return Booking{}, err
+	}
+	q := s.splitRequest(st, st.Personal.PsnNo, st.Insutype, st.MdtrtID, st.InsuplcAdmdvs)
+	q.Exchange = x
+	q.UseAccount = st.Pay.AccountFirst && !st.Pay.CreditWhole
+	q.Pre, q.InvoiceNo = st.Split, st.ID
+	b, err := s.insurance.Settle(ctx, q)
+	if err != nil {
+		return b, err
+	}
+	if err := checkSplit(b.Split, st.Bill.Total()); err != nil {
+		return b, err
+	}
+	if b.SetlID == "" {
+		return b, fmt.Errorf("%w: 2207 answer has no settlement id", ErrUnbalanced)
+	}
+	return b, nil
+}
+
+// checkSplit refuses a split that does not balance or is not the bill's:
+// it is not a receipt.
+func checkSplit(sp InsuranceSplit, billTotal money.Fen) error {
 	if !sp.Balanced() {
-		return sp, fmt.Errorf("%w: total %s ≠ fund %s + account %s + self-pay %s", ErrUnbalanced, sp.Total, sp.Fund, sp.Account, sp.SelfPay)
+		return fmt.Errorf("%w: %s", ErrUnbalanced, sp)
 	}
 	if sp.Total != billTotal && sp.Total != -billTotal {
-		return sp, fmt.Errorf("%w: platform total %s ≠ bill total %s", ErrUnbalanced, sp.Total, billTotal)
+		return fmt.Errorf("%w: platform total %s ≠ bill total %s", ErrUnbalanced, sp.Total, billTotal)
 	}
-	return sp, nil
-}
-
-func paymentOf(pr protocol.PayResult, psnNo string) Payment {
-	return Payment{
-		Status: pr.Status, Source: pr.Source, AuthNo: pr.AuthNo, Reason: pr.Reason,
-		FamilyPay: pr.PayerPsnNo != "" && pr.PayerPsnNo != psnNo,
-	}
+	return nil
 }
 
 // String renders a split for notes and logs (amounts only, no person).
-func (sp Split) String() string {
-	return fmt.Sprintf("total %s = fund %s + account %s + self-pay %s", sp.Total, sp.Fund, sp.Account, sp.SelfPay)
+func (sp InsuranceSplit) String() string {
+	out := fmt.Sprintf("total %s = fund %s + account %s + cash %s", sp.Total, sp.Fund, sp.Account, sp.Cash)
+	if sp.Hospital != 0 {
+		out += fmt.Sprintf(" + hospital %s", sp.Hospital)
+	}
+	return out
+}
+
+// refusal returns err's *Refusal, if it is one.
+func refusal(err error) (*Refusal, bool) {
+	var r *Refusal
+	ok := errors.As(err, &r)
+	return r, ok
 }

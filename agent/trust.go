@@ -2,11 +2,9 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // trustValue is the journal value holding the trust list last fetched.
@@ -48,9 +46,13 @@ func (s *Service) RunTrustRefresh(ctx context.Context, apply func(raw []byte) er
 }
 
 func (s *Service) fetchTrustList(ctx context.Context) ([]byte, error) {
-	out, err := sendOwnTx(ctx, s, protocol.TrustList, protocol.TrustListInput{})
+	x, err := s.ownExchange(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.insurance.TrustList(ctx, x, 0)
 	if err != nil {
 		return nil, fmt.Errorf("fetch trust list: %w", err)
 	}
-	return json.Marshal(out)
+	return raw, nil
 }

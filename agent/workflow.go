@@ -12,32 +12,26 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/events"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
-// Failure codes of our own (the platform's err_code values are used as
-// they come).
+// Failure codes: the agent's own words for why a settlement stopped. A
+// refusal by the platform carries its kind (Refusal) and its own message.
 const (
 	FailUnreachable = "PLATFORM_UNREACHABLE"
 	FailInDoubt     = "IN_DOUBT"
 	FailBadAnswer   = "BAD_ANSWER"
 	FailRefused     = "PLATFORM_REFUSED"
+	FailDeclined    = "PLATFORM_DECLINED"
 )
-
-// settleSteps are the transactions of an online settlement, in order. Their
-// msgids are all allocated when the settlement is accepted, so every step
-// can be resent under the same msgid after any crash.
-var settleSteps = []string{
-	protocol.PersonInfo.Infno, protocol.Register.Infno, protocol.UploadFees.Infno,
-	protocol.PreSettle.Infno, protocol.Settle.Infno,
-}
 
 // Service runs settlements: it is the one place where the workflow's
 // order and its durability rules live.
 type Service struct {
-	journal  Journal
-	platform Platform
-	clock    clock.Clock
+	journal   Journal
+	insurance Insurance
+	evoucher  EVoucher // nil: national codes are sent to 1101 as they are
+	payment   PaymentChannel // nil: the patient's part is collected at the window
+	clock     clock.Clock
 	log      *slog.Logger
 	header   ReceiptHeader
 	desk     *Desk
@@ -62,8 +56,13 @@ type Service struct {
 
 // ServiceConfig wires a Service.
 type ServiceConfig struct {
-	Journal     Journal
-	Platform    Platform
+	Journal   Journal
+	Insurance Insurance
+	// Payment takes the patient's own part; nil leaves it to the window.
+	Payment PaymentChannel
+	// EVoucher resolves national e-voucher codes (scanned codes not in our
+	// signed format) into the token 1101 takes.
+	EVoucher    EVoucher
 	Clock       clock.Clock
 	Logger      *slog.Logger
 	Receipt     ReceiptHeader
@@ -104,7 +103,7 @@ func NewService(c ServiceConfig) *Service {
 	def(&c.MinBackoff, 5*time.Second)
 	def(&c.MaxBackoff, 10*time.Minute)
 	return &Service{
-		journal: c.Journal, platform: c.Platform, clock: c.Clock, log: c.Logger, header: c.Receipt,
+		journal: c.Journal, insurance: c.Insurance, payment: c.Payment, evoucher: c.EVoucher, clock: c.Clock, log: c.Logger, header: c.Receipt,
 		stepTimeout: c.StepTimeout, desk: c.Desk, kiosk: c.Kiosk, bus: c.Events, offline: c.Offline,
 		inDoubtWindow: c.InDoubtWindow, minBackoff: c.MinBackoff, maxBackoff: c.MaxBackoff,
 	}
@@ -130,7 +129,7 @@ func (s *Service) wakeForwarder() {
 // platformAvailable reports whether the platform is believed reachable
 // (a client with a circuit breaker says so; any other is assumed up).
 func (s *Service) platformAvailable() bool {
-	if a, ok := s.platform.(interface{ Available() bool }); ok {
+	if a, ok := s.insurance.(interface{ Available() bool }); ok {
 		return a.Available()
 	}
 	return true
@@ -183,6 +182,7 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 	if mode == "" {
 		mode = ModePreferOnline
 	}
+	req.Bill = req.Bill.normalized()
 	rec := &Settlement{
 		IdempotencyKey: req.IdempotencyKey,
 		Fingerprint:    s.journal.Fingerprint(req.fingerprintContent()),
@@ -196,20 +196,21 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		Personal: Personal{
 			CertNo: req.Identity.CertNo, Name: req.Identity.Name,
 			IDNo: req.Identity.IDNo, CardSN: req.Identity.CardSN,
+			AccountNo: req.Identity.AccountNo, Token: req.Identity.Token,
 		},
 	}
-	if req.Identity.CertType == protocol.CertIDNo {
+	if req.Identity.CertType == CertIDNo {
 		rec.Personal.IDNo = req.Identity.CertNo
 	}
 	rec.transition(now, StateAccepted, "")
 	stored, created, err := s.journal.Accept(ctx, rec, func(st *Settlement, ids MsgidAllocator) error {
 		st.Msgids = make(map[string]string, len(settleSteps))
-		for _, infno := range settleSteps {
+		for _, step := range settleSteps {
 			id, err := ids.Next()
 			if err != nil {
 				return err
 			}
-			st.Msgids[infno] = id
+			st.Msgids[step] = id
 		}
 		return nil
 	})
@@ -282,6 +283,8 @@ func (s *Service) resume(ctx context.Context, id string) (*Settlement, error) {
 // decline makes it arrears.
 func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (*Settlement, error) {
 	switch {
+	case cur.State == StatePaying:
+		return s.pay(ctx, cur)
 	case cur.State == StateReversing,
 		cur.State == StateInDoubt && s.clock.Now().Sub(cur.InDoubtSince) > s.inDoubtWindow:
 		return s.reverse(ctx, cur)
@@ -312,10 +315,10 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 		}
 		first = true
 	}
-	out, err := s.settle(ctx, cur)
+	booked, err := s.settle(ctx, cur)
 	if err != nil {
-		var perr *protocol.Error
-		if first && (errors.Is(err, ErrUnreachable) || (errors.As(err, &perr) && !perr.Processed())) {
+		r, isRefusal := refusal(err)
+		if first && (errors.Is(err, ErrUnreachable) || (isRefusal && !r.Processed())) {
 			// No attempt of this msgid reached the platform (the client says
 			// in doubt as soon as one may have), and no earlier process sent
 			// it (the state was not settling before): nothing can have been
@@ -328,21 +331,29 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 		return s.stop(ctx, cur, err, true)
 	}
 	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
-		st.Split = out.split
-		st.Payment = out.payment
-		st.SetlID, st.SetlTime = out.setlID, out.setlTime
+		st.Split = booked.Split
+		st.SetlID, st.SetlTime, st.Clearing = booked.SetlID, booked.SetlDay, Clearing{Region: booked.ClearingRegion, Way: booked.ClearingWay, Type: booked.ClearingType}
 		st.SettledAt = s.clock.Now()
-		st.Personal.PayerPsnNo = out.payerPsnNo
+		st.Pay.Amount = booked.Split.Cash
 		st.Error, st.InDoubtSince, st.Tries, st.NextTry = nil, time.Time{}, 0, time.Time{}
-		st.transition(st.SettledAt, StateSettled, "self-pay "+out.payment.Status)
+		if booked.Split.Cash == 0 {
+			// Nothing for the patient to pay: settled in the same write.
+			st.Pay.Status = PayNone
+			st.transition(st.SettledAt, StateSettled, "booked "+booked.Split.String()+"; nothing for the patient to pay")
+			return nil
+		}
+		st.transition(st.SettledAt, StatePaying, "insured part booked: "+booked.Split.String())
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record settlement: %w", err)
 	}
-	s.log.Info("settlement settled", "id", st.ID, "setl_id", st.SetlID, "total", st.Split.Total.String(), "payment", st.Payment.Status, "deferred", !st.DeferredAt.IsZero())
-	s.announce(st)
-	return st, nil
+	s.log.Info("insured part booked", "id", st.ID, "setl_id", st.SetlID, "total", st.Split.Total.String(), "cash", st.Split.Cash.String(), "deferred", !st.DeferredAt.IsZero())
+	if st.State == StateSettled {
+		s.announce(st)
+		return st, nil
+	}
+	return s.pay(ctx, st)
 }
 
 // unreachable reports whether err means the platform was not reached, or
@@ -355,7 +366,7 @@ func unreachable(err error) bool {
 func (s *Service) announce(st *Settlement) {
 	data := map[string]any{
 		"id": st.ID, "state": st.State, "idempotency_key": st.IdempotencyKey,
-		"total_fen": st.Bill.Total(), "payment": st.Payment.Status,
+		"total_fen": st.Bill.Total(), "payment": st.Pay.Status,
 	}
 	if st.Refund != nil {
 		// A declined refund leaves the bill settled: without this the HIS
@@ -387,7 +398,7 @@ func (s *Service) stop(ctx context.Context, cur *Settlement, cause error, settli
 		if state == StateDeferred {
 			// Back in the backlog: nothing is settled, so the receipt shows
 			// the estimate again, not a pre-settlement.
-			st.Split, st.Payment = estimate, Payment{}
+			st.Split, st.Pay = estimate, PaymentLeg{Confirmed: st.Pay.Confirmed}
 		}
 		if state == StateInDoubt && st.InDoubtSince.IsZero() {
 			st.InDoubtSince = now
@@ -424,17 +435,18 @@ func (s *Service) backoff(tries int) time.Duration {
 // Once the settlement request may have been sent (settling), anything but
 // a clear answer leaves it in doubt: it might have been booked.
 func classify(err error, settling bool) (State, Failure) {
-	var perr *protocol.Error
+	r, isRefusal := refusal(err)
 	switch {
-	case errors.As(err, &perr) && perr.Processed():
-		return StateDeclined, Failure{Code: perr.Code, Message: perr.Message}
-	case settling && errors.As(err, &perr):
+	case isRefusal && r.Processed():
+		return StateDeclined, Failure{Code: FailDeclined, Kind: r.Kind, Message: r.Message}
+	case settling && isRefusal:
 		// This attempt was refused at the door, but an earlier one (before
 		// a restart) may have been booked.
-		return StateInDoubt, Failure{Code: FailRefused, Message: perr.Error()}
-	case errors.As(err, &perr):
-		// Refused at the door (signature, clock): nothing was processed.
-		return StateFailed, Failure{Code: FailRefused, Message: perr.Error()}
+		return StateInDoubt, Failure{Code: FailRefused, Kind: r.Kind, Message: r.Error()}
+	case isRefusal:
+		// Refused at the door (signature, clock, session): nothing was
+		// processed.
+		return StateFailed, Failure{Code: FailRefused, Kind: r.Kind, Message: r.Error()}
 	case settling && errors.Is(err, ErrUnreachable):
 		// This attempt never left, but an earlier one (before a restart)
 		// may have: only an answer under the same msgid settles it.

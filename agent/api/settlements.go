@@ -31,22 +31,25 @@ type RefundBody struct {
 // SettlementView is a settlement as the API shows it: personal data masked
 // unless the caller asked with ?reveal=true.
 type SettlementView struct {
-	ID        string            `json:"id"`
-	State     agent.State       `json:"state"`
-	Created   bool              `json:"created,omitempty"` // this call created it
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
-	CertType  string            `json:"cert_type"`
-	Patient   PatientView       `json:"patient"`
-	Operator  agent.Operator    `json:"operator"`
-	Bill      agent.Bill        `json:"bill"`
-	SetlID    string            `json:"setl_id,omitempty"`
-	Split     agent.Split       `json:"split"`
-	Payment   agent.Payment     `json:"payment"`
-	Refund    *agent.Refund     `json:"refund,omitempty"`
-	Error     *agent.Failure    `json:"error,omitempty"`
-	Msgids    map[string]string `json:"msgids,omitempty"`
-	Events    []agent.Event     `json:"events,omitempty"`
+	ID        string               `json:"id"`
+	State     agent.State          `json:"state"`
+	Created   bool                 `json:"created,omitempty"` // this call created it
+	CreatedAt time.Time            `json:"created_at"`
+	UpdatedAt time.Time            `json:"updated_at"`
+	CertType  string               `json:"cert_type"`
+	Patient   PatientView          `json:"patient"`
+	Operator  agent.Operator       `json:"operator"`
+	Bill      agent.Bill           `json:"bill"`
+	SetlID    string               `json:"setl_id,omitempty"`
+	Lines     []agent.LineResult   `json:"lines,omitempty"`
+	Split     agent.InsuranceSplit `json:"split"`
+	// Pay is the patient's own part and what became of it (its orders to
+	// the payment channel only in the detail).
+	Pay    agent.PaymentLeg  `json:"pay"`
+	Refund *agent.Refund     `json:"refund,omitempty"`
+	Error  *agent.Failure    `json:"error,omitempty"`
+	Msgids map[string]string `json:"msgids,omitempty"`
+	Events []agent.Event     `json:"events,omitempty"`
 }
 
 // PatientView is the patient on a settlement.
@@ -62,8 +65,11 @@ type PatientView struct {
 func View(s *agent.Settlement, reveal, detail bool) SettlementView {
 	v := SettlementView{
 		ID: s.ID, State: s.State, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, CertType: s.CertType,
-		Operator: s.Operator, Bill: s.Bill, SetlID: s.SetlID, Split: s.Split, Payment: s.Payment,
+		Operator: s.Operator, Bill: s.Bill, SetlID: s.SetlID, Lines: s.Lines, Split: s.Split, Pay: s.Pay,
 		Refund: s.Refund, Error: s.Error,
+	}
+	if !detail {
+		v.Pay.Orders = nil
 	}
 	p := s.Personal
 	if reveal {

@@ -127,3 +127,41 @@ func formatScaled(v int64, places int) string {
 	}
 	return fmt.Sprintf("%s%d.%0*d", sign, v/unit, places, v%unit)
 }
+
+// MarshalJSON writes the quantity as a JSON number with its four decimals.
+func (q Quantity) MarshalJSON() ([]byte, error) { return []byte(q.String()), nil }
+
+// UnmarshalJSON reads a JSON number or a string holding one ("0.5"), as
+// HIS programs send both, exactly and within bounds.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	v, err := ParseQuantity(unquoteNumber(b))
+	if err != nil {
+		return err
+	}
+	*q = v
+	return nil
+}
+
+// MarshalJSON writes the price as a JSON number with its six decimals.
+func (p Price) MarshalJSON() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalJSON reads a JSON number or a string holding one ("12.50").
+func (p *Price) UnmarshalJSON(b []byte) error {
+	v, err := ParsePrice(unquoteNumber(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// unquoteNumber is a JSON number's text, or a JSON string's content; any
+// other JSON (null, an object) is returned as it is, for the parser to
+// refuse.
+func unquoteNumber(b []byte) string {
+	s := string(b)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}

@@ -218,7 +218,7 @@ func TestUpdateStoresTheChangeDurably(t *testing.T) {
 	updated, err := j.Update(ctx, s.ID, func(s *agent.Settlement, _ agent.MsgidAllocator) error {
 		s.State, s.UpdatedAt = agent.StateSettled, now
 		s.SetlID = "SETL0001"
-		s.Personal.PayerPsnNo = "44000011965030367890"
+		s.Personal.AccountNo = "6217000000000000017"
 		s.Events = append(s.Events, agent.Event{At: now, State: agent.StateSettled})
 		return nil
 	})

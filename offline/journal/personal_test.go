@@ -27,7 +27,7 @@ func TestJournalFileHoldsNoPersonalDataInClear(t *testing.T) {
 		// an older version either.
 		if _, err := j.Update(ctx, s.ID, func(s *agent.Settlement, _ agent.MsgidAllocator) error {
 			s.State = agent.StateSettled
-			s.Personal.PayerPsnNo = journaltest.Personal.PayerPsnNo
+			s.Personal.AccountNo = journaltest.Personal.AccountNo
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -46,7 +46,7 @@ func TestJournalFileHoldsNoPersonalDataInClear(t *testing.T) {
 	p := journaltest.Personal
 	for field, v := range map[string]string{
 		"cert_no": p.CertNo, "id_no": p.IDNo, "name": p.Name, "card_sn": p.CardSN,
-		"psn_no": p.PsnNo, "payer_psn_no": p.PayerPsnNo,
+		"psn_no": p.PsnNo, "account_no": p.AccountNo,
 	} {
 		// As UTF-8, and as a JSON encoder that escapes non-ASCII would
 		// write it.

@@ -124,7 +124,7 @@ var Personal = agent.Personal{
 	Name:       "张三",
 	CardSN:     "440100D156000005000A2B3C",
 	PsnNo:      "44000011990010112345",
-	PayerPsnNo: "44000011965030367890",
+	AccountNo:  "6217000000000000017",
 }
 
 // Settlement is a realistic outpatient settlement as the workflow submits
@@ -145,9 +145,9 @@ func Settlement(key string) *agent.Settlement {
 			DoctorID:   "D0042",
 			DoctorName: "Doctor on duty",
 			Items: []agent.FeeItem{
-				{Code: "XJ01CAA040A001010104422", HospCode: "Y0001", Name: "Amoxicillin capsules", Class: "01", Quantity: 2, UnitPrice: 1250, Amount: 2500},
-				{Code: "001201000010000-120100001", HospCode: "F0002", Name: "Outpatient consultation", Class: "02", Quantity: 1, UnitPrice: 2000, Amount: 2000},
-				{Code: "250101001", HospCode: "J0003", Name: "Complete blood count", Class: "03", Quantity: 1, UnitPrice: money.Fen(2379), Amount: 2379},
+				{Code: "XJ01CAA040A001010104422", HospCode: "Y0001", Name: "Amoxicillin capsules", Class: "01", Quantity: money.QuantityOf(2), UnitPrice: money.PriceOfFen(1250), Amount: 2500},
+				{Code: "001201000010000-120100001", HospCode: "F0002", Name: "Outpatient consultation", Class: "02", Quantity: money.QuantityOf(1), UnitPrice: money.PriceOfFen(2000), Amount: 2000},
+				{Code: "250101001", HospCode: "J0003", Name: "Complete blood count", Class: "03", Quantity: money.QuantityOf(1), UnitPrice: money.PriceOfFen(2379), Amount: 2379},
 			},
 		},
 		Events: []agent.Event{{At: Start, State: agent.StateAccepted}},

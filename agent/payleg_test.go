@@ -1,0 +1,258 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/agenttest"
+	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/money"
+)
+
+// The payment leg: the patient's own part, taken through the payment
+// channel once the insurance platform has booked the insured part.
+
+type payRig struct {
+	svc *agent.Service
+	ins *agenttest.Insurance
+	pay *agenttest.Payments
+	c   *clock.Fake
+}
+
+// newPayRig is a service whose patient has no money left in the personal
+// account: the part that is not the fund's is the patient's, 30% of a bill.
+func newPayRig(t *testing.T) payRig {
+	t.Helper()
+	c := clock.NewFake(agenttest.Epoch)
+	ins, pay := agenttest.NewInsurance(), agenttest.NewPayments()
+	ins.AccountBalance = 0
+	svc := agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Insurance: ins, Payment: pay, Clock: c,
+		Offline: agent.DefaultOfflinePolicy()})
+	return payRig{svc, ins, pay, c}
+}
+
+var kiosk = agent.Operator{ID: "KIOSK1", Type: agent.OpterKiosk}
+
+func (r payRig) settle(t *testing.T, key string, fen money.Fen) *agent.Settlement {
+	t.Helper()
+	st, _, err := r.svc.Settle(context.Background(), request(key, bill(fen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestThePatientsPartIsTakenOnceFromTheSignedCardAfterTheInsuredPartIsBooked(t *testing.T) {
+	r := newPayRig(t)
+	st := r.settle(t, "k1", 10000) // 100 CNY: the fund 70, the patient 30
+	if st.State != agent.StateSettled || st.Pay.Status != agent.PayPaid || st.Pay.Amount != 3000 || st.Split.Cash != 3000 {
+		t.Fatalf("settlement %s pay %+v split %s", st.State, st.Pay, st.Split)
+	}
+	if st.Pay.Source == nil || st.Pay.Source.Kind != agent.SourceBankCard || st.Pay.Source.Token != "" || st.Pay.Source.Masked == "" {
+		t.Fatalf("source %+v: the kind and the masked number, never the token", st.Pay.Source)
+	}
+	if got := r.pay.Paid(); got != 3000 {
+		t.Fatalf("the channel took %s, want 30.00", got)
+	}
+	again, _, _ := r.svc.Settle(context.Background(), request("k1", bill(10000)))
+	if again.ID != st.ID || r.pay.Orders(agent.EntryPayment) != 1 {
+		t.Fatalf("resubmission sent %d payment orders; want the one", r.pay.Orders(agent.EntryPayment))
+	}
+}
+
+func TestNoAgreementLeavesTheInsuredPartStandingAndThePatientsPartPending(t *testing.T) {
+	r := newPayRig(t)
+	r.pay.Agreements["11010519491231002X"] = nil
+	st := r.settle(t, "k1", 10000)
+	if st.State != agent.StateSettled || st.SetlID == "" || st.Pay.Status != agent.PayPending || st.Pay.Reason != agent.ReasonNoAgreement {
+		t.Fatalf("%s setl %q pay %+v; want booked, the part pending for no agreement", st.State, st.SetlID, st.Pay)
+	}
+	if r.pay.Orders(agent.EntryPayment) != 0 {
+		t.Fatal("a payment was sent without an agreement")
+	}
+}
+
+func TestAPartOverThePasswordFreeLimitIsPaidOnceThePatientConfirms(t *testing.T) {
+	r := newPayRig(t)
+	st := r.settle(t, "k1", 200000) // the patient's part 600 CNY, over 300
+	if st.Pay.Status != agent.PayConfirmRequired || st.Pay.Reason != agent.ReasonLimitPerPayment || r.pay.Paid() != 0 {
+		t.Fatalf("pay %+v; want awaiting confirmation", st.Pay)
+	}
+	st, err := r.svc.ConfirmPayment(context.Background(), st.ID, kiosk)
+	if err != nil || st.Pay.Status != agent.PayPaid || r.pay.Paid() != 60000 {
+		t.Fatalf("confirmed: %v %+v, channel took %s", err, st.Pay, r.pay.Paid())
+	}
+	if _, err := r.svc.ConfirmPayment(context.Background(), st.ID, kiosk); !errors.Is(err, agent.ErrConflict) {
+		t.Fatalf("confirming a paid bill: %v; want a conflict", err)
+	}
+}
+
+func TestAConfirmFirstFamilyBillWaitsForTheConfirmation(t *testing.T) {
+	r := newPayRig(t)
+	a := agenttest.DefaultAgreement()
+	a.Family = &agent.FamilyLink{Relation: "child", ConfirmFirst: true, Signer: "王芳"}
+	r.pay.Agreements["11010519491231002X"] = &a
+	st := r.settle(t, "k1", 10000)
+	if st.Pay.Status != agent.PayConfirmRequired || st.Pay.Family == nil || st.Pay.Family.Signer == "王芳" {
+		t.Fatalf("pay %+v family %+v; want awaiting confirmation, the signer masked", st.Pay, st.Pay.Family)
+	}
+	if st, _ = r.svc.ConfirmPayment(context.Background(), st.ID, kiosk); st.Pay.Status != agent.PayPaid {
+		t.Fatalf("after confirmation: %+v", st.Pay)
+	}
+}
+
+func TestAnUnknownPaymentOutcomeIsQueriedOnTheChannelsScheduleAndTakenOnce(t *testing.T) {
+	r := newPayRig(t)
+	r.pay.Answer = []agent.PayOutcome{{Status: agent.PayUnknown}}
+	st := r.settle(t, "k1", 10000)
+	if st.State != agent.StatePaying || st.Pay.Status != agent.PayPaying {
+		t.Fatalf("%s %+v; want paying, the outcome unknown", st.State, st.Pay)
+	}
+	o := st.Pay.Orders[0]
+	if o.Status != agent.OrderUnknown || !o.NextQuery.Equal(r.c.Now().Add(time.Second)) {
+		t.Fatalf("order %+v; want unknown, queried after 1 s", o)
+	}
+	if st, _ = r.svc.Forward(context.Background(), st.ID); st.State != agent.StatePaying {
+		t.Fatalf("queried before it was due: %s", st.State)
+	}
+	r.c.Advance(time.Second)
+	st, err := r.svc.Forward(context.Background(), st.ID)
+	if err != nil || st.State != agent.StateSettled || st.Pay.Status != agent.PayPaid || r.pay.Paid() != 3000 || r.pay.Orders(agent.EntryPayment) != 1 {
+		t.Fatalf("after the query: %v %s %+v, channel %s in %d orders", err, st.State, st.Pay, r.pay.Paid(), r.pay.Orders(agent.EntryPayment))
+	}
+}
+
+func TestALostPaymentAnswerIsResolvedByAQueryOfTheSameOrder(t *testing.T) {
+	r := newPayRig(t)
+	lost := true
+	r.pay.Hooks["pay"] = func(agent.OrderRef) error {
+		if lost {
+			lost = false
+			return agent.ErrInDoubt
+		}
+		return nil
+	}
+	st := r.settle(t, "k1", 10000)
+	if st.State != agent.StatePaying {
+		t.Fatalf("%s; want paying", st.State)
+	}
+	r.c.Advance(time.Second)
+	st, _ = r.svc.Forward(context.Background(), st.ID) // the channel never had it: sent again, the same order
+	if st.Pay.Status != agent.PayPaid || len(st.Pay.Orders) != 1 || r.pay.Paid() != 3000 {
+		t.Fatalf("pay %+v, channel took %s; want one order, paid once", st.Pay, r.pay.Paid())
+	}
+}
+
+func TestAnUnreachableChannelLeavesThePartDueForTheForwarder(t *testing.T) {
+	r := newPayRig(t)
+	down := true
+	r.pay.Hooks["agreement"] = func(agent.OrderRef) error {
+		if down {
+			return agent.ErrUnreachable
+		}
+		return nil
+	}
+	st := r.settle(t, "k1", 10000)
+	if st.State != agent.StatePaying || st.Pay.Status != agent.PayDue || st.NextTry.IsZero() {
+		t.Fatalf("%s %+v; want the part due, retried later", st.State, st.Pay)
+	}
+	pending, _ := r.svc.Pending(context.Background())
+	if len(pending) != 1 {
+		t.Fatalf("pending %d; the forwarder must see the part to take", len(pending))
+	}
+	down = false
+	if st, _ = r.svc.Forward(context.Background(), st.ID); st.Pay.Status != agent.PayPaid {
+		t.Fatalf("forwarded: %+v", st.Pay)
+	}
+}
+
+func TestACardWithoutFundsFallsBackToTheCreditLineWhole(t *testing.T) {
+	r := newPayRig(t)
+	a := agenttest.DefaultAgreement()
+	a.Sources = append(a.Sources, agent.PaySource{Kind: agent.SourceCreditLine, Token: "tok-credit", Masked: "信用就医"})
+	r.pay.Agreements["11010519491231002X"] = &a
+	r.pay.Answer = []agent.PayOutcome{{Status: agent.PayRefused, Reason: agent.ReasonInsufficient}}
+	st := r.settle(t, "k1", 10000)
+	if st.Pay.Status != agent.PayPaid || st.Pay.Source.Kind != agent.SourceCreditLine || len(st.Pay.Orders) != 2 || r.pay.Paid() != 3000 {
+		t.Fatalf("pay %+v; want the whole part from the credit line after the card was refused", st.Pay)
+	}
+}
+
+func TestAnAccountThatCannotCoverThePartLeavesItWholeToTheCreditLine(t *testing.T) {
+	r := newPayRig(t)
+	r.ins.AccountBalance = 1000 // 10 CNY of a 30 CNY part
+	a := agenttest.DefaultAgreement()
+	a.Sources = []agent.PaySource{{Kind: agent.SourceCreditLine, Token: "tok-credit"}}
+	r.pay.Agreements["11010519491231002X"] = &a
+	st := r.settle(t, "k1", 10000)
+	if !st.Pay.CreditWhole || st.Split.Account != 0 || st.Split.Cash != 3000 || st.Pay.Source.Kind != agent.SourceCreditLine {
+		t.Fatalf("split %s pay %+v; want the account left out and the credit line taking all 30.00", st.Split, st.Pay)
+	}
+	var flags []bool
+	for _, c := range r.ins.Calls {
+		if c.Step == agent.StepPreSettle || c.Step == agent.StepSettle {
+			flags = append(flags, c.UseAccount)
+		}
+	}
+	if len(flags) != 3 || !flags[0] || flags[1] || flags[2] {
+		t.Fatalf("acct_used_flag of 2206, 2206, 2207 = %v; want true, false, false", flags)
+	}
+}
+
+func TestARefundReturnsEachPartWhereItCameFrom(t *testing.T) {
+	r := newPayRig(t)
+	ctx := context.Background()
+	op := agent.Operator{ID: "W01", Type: agent.OpterClerk}
+
+	paid := r.settle(t, "paid", 10000)
+	st, err := r.svc.Refund(ctx, agent.RefundRequest{ID: paid.ID, Operator: op, Reason: "wrong item"})
+	if err != nil || st.State != agent.StateRefunded || !st.Refund.Insured || st.Pay.Status != agent.PayReturned || r.pay.Paid() != 0 {
+		t.Fatalf("refund of a paid bill: %v %s %+v, channel holds %s", err, st.State, st.Pay, r.pay.Paid())
+	}
+	if r.pay.Orders(agent.EntryCancel) != 1 {
+		t.Fatal("a payment of the same day is cancelled, not refunded")
+	}
+
+	r.pay.Agreements["11010519491231002X"] = nil
+	pending := r.settle(t, "pending", 10000)
+	st, err = r.svc.Refund(ctx, agent.RefundRequest{ID: pending.ID, Operator: op})
+	if err != nil || st.State != agent.StateRefunded || st.Pay.Status != agent.PayNotTaken {
+		t.Fatalf("refund of a bill whose part was never paid: %v %s %+v; want not_taken, never 'refunded'", err, st.State, st.Pay)
+	}
+
+	cash := r.settle(t, "cash", 10000)
+	if st, err = r.svc.Collect(ctx, agent.CollectRequest{ID: cash.ID, Channel: agent.CollectCash, Operator: op}); err != nil || st.Pay.Status != agent.PayCollected {
+		t.Fatalf("collect: %v %+v", err, st.Pay)
+	}
+	st, err = r.svc.Refund(ctx, agent.RefundRequest{ID: cash.ID, Operator: op})
+	if err != nil || st.Pay.Status != agent.PayReturnAtWindow {
+		t.Fatalf("refund of a part paid in cash: %v %+v; want it given back at the window", err, st.Pay)
+	}
+}
+
+func TestAPartPaidNextDayIsRefundedNotCancelled(t *testing.T) {
+	r := newPayRig(t)
+	st := r.settle(t, "k1", 10000)
+	r.c.Advance(24 * time.Hour)
+	st, err := r.svc.Refund(context.Background(), agent.RefundRequest{ID: st.ID, Operator: agent.Operator{ID: "W01", Type: agent.OpterClerk}})
+	if err != nil || st.Pay.Status != agent.PayReturned || r.pay.Orders(agent.EntryRefund) != 1 || r.pay.Orders(agent.EntryCancel) != 0 {
+		t.Fatalf("%v %+v; want a refund order", err, st.Pay)
+	}
+}
+
+func TestCollectingNeedsAReferenceExceptForCash(t *testing.T) {
+	r := newPayRig(t)
+	r.pay.Agreements["11010519491231002X"] = nil
+	st := r.settle(t, "k1", 10000)
+	op := agent.Operator{ID: "W01", Type: agent.OpterClerk}
+	if _, err := r.svc.Collect(context.Background(), agent.CollectRequest{ID: st.ID, Channel: agent.CollectWeChat, Operator: op}); !errors.Is(err, agent.ErrInvalid) {
+		t.Fatalf("WeChat without its transaction number: %v", err)
+	}
+	st, err := r.svc.Collect(context.Background(), agent.CollectRequest{ID: st.ID, Channel: agent.CollectWeChat, Reference: "4200001234567890", Operator: op})
+	if err != nil || st.Pay.Collected.Reference != "4200001234567890" || st.Pay.Collected.Amount != 3000 {
+		t.Fatalf("%v %+v", err, st.Pay)
+	}
+}
