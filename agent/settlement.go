@@ -178,11 +178,11 @@ type Operator struct {
 
 // Bill is what the HIS sends: the visit and its fee items.
 type Bill struct {
-	VisitNo    string    `json:"visit_no"` // ipt_otp_no, the HIS's outpatient number
-	DeptCode   string    `json:"dept_code"`
-	DeptName   string    `json:"dept_name"`
-	DoctorID   string    `json:"doctor_id"`
-	DoctorName string    `json:"doctor_name"`
+	VisitNo    string `json:"visit_no"` // ipt_otp_no, the HIS's outpatient number
+	DeptCode   string `json:"dept_code"`
+	DeptName   string `json:"dept_name"`
+	DoctorID   string `json:"doctor_id"`
+	DoctorName string `json:"doctor_name"`
 	// DeptCategory is the department's national category (caty); the
 	// department code stands for it when the HIS gives none.
 	DeptCategory string    `json:"dept_category,omitempty"`
@@ -231,14 +231,14 @@ type Clearing struct {
 
 // Steps of the insurance leg, the keys of Settlement.Msgids.
 const (
-	StepIdentify  = "identify"   // 1101
-	StepRegister  = "register"   // 2201
-	StepUpload    = "upload"     // 2204
-	StepPreSettle = "presettle"  // 2206
-	StepPreCredit = "precredit"  // 2206 again, the account left out (the whole part from the credit line)
-	StepSettle    = "settle"     // 2207
-	StepCancel    = "cancel"     // 2208
-	StepReverse   = "reverse"    // 2601
+	StepIdentify  = "identify"  // 1101
+	StepRegister  = "register"  // 2201
+	StepUpload    = "upload"    // 2204
+	StepPreSettle = "presettle" // 2206
+	StepPreCredit = "precredit" // 2206 again, the account left out (the whole part from the credit line)
+	StepSettle    = "settle"    // 2207
+	StepCancel    = "cancel"    // 2208
+	StepReverse   = "reverse"   // 2601
 )
 
 // Statuses of the payment leg.

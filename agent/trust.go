@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
 )
 
 // trustValue is the journal value holding the trust list last fetched.

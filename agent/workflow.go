@@ -29,15 +29,15 @@ const (
 type Service struct {
 	journal   Journal
 	insurance Insurance
-	evoucher  EVoucher // nil: national codes are sent to 1101 as they are
+	evoucher  EVoucher       // nil: national codes are sent to 1101 as they are
 	payment   PaymentChannel // nil: the patient's part is collected at the window
 	clock     clock.Clock
-	log      *slog.Logger
-	header   ReceiptHeader
-	desk     *Desk
-	kiosk    *Kiosk
-	bus      *events.Bus
-	offline  OfflinePolicy
+	log       *slog.Logger
+	header    ReceiptHeader
+	desk      *Desk
+	kiosk     *Kiosk
+	bus       *events.Bus
+	offline   OfflinePolicy
 	// stepTimeout bounds a whole settlement's platform work once started;
 	// it runs detached from the caller, so a client hanging up cannot leave
 	// a request half-sent.

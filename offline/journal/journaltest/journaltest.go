@@ -119,12 +119,12 @@ func (j *Journal) MustVerify() {
 // Personal is the patient of Settlement: values a raw scan of the
 // journal file must never find in clear.
 var Personal = agent.Personal{
-	CertNo:     "440101199001011234",
-	IDNo:       "440101199001011234",
-	Name:       "张三",
-	CardSN:     "440100D156000005000A2B3C",
-	PsnNo:      "44000011990010112345",
-	AccountNo:  "6217000000000000017",
+	CertNo:    "440101199001011234",
+	IDNo:      "440101199001011234",
+	Name:      "张三",
+	CardSN:    "440100D156000005000A2B3C",
+	PsnNo:     "44000011990010112345",
+	AccountNo: "6217000000000000017",
 }
 
 // Settlement is a realistic outpatient settlement as the workflow submits
