@@ -138,6 +138,8 @@ func (s *Service) cancelInsured(ctx context.Context, cur *Settlement) (*Settleme
 func (s *Service) returnPayment(ctx context.Context, cur *Settlement) (*Settlement, error) {
 	byChannel, atWindow := cur.Pay.Taken()
 	switch {
+	case byChannel && cur.Pay.Legacy:
+		return s.endRefund(ctx, cur, PayReturned, "returned by the platform's cancellation")
 	case atWindow:
 		return s.endRefund(ctx, cur, PayReturnAtWindow, "what was collected by "+cur.Pay.Collected.Channel+" is given back at the window")
 	case !byChannel && cur.Pay.Status != PayReturning:

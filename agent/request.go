@@ -285,6 +285,47 @@ func (b Bill) Validate() error {
 	return nil
 }
 
+// earlierFingerprints are req's fingerprints as journals before schema v5
+// stored them (the bill in its v4 encoding), when the bill can be written
+// so: whole quantities, prices in whole fen, every class given.
+func (s *Service) earlierFingerprints(req SettleRequest) []string {
+	type v4Item struct {
+		Code      string    `json:"code"`
+		HospCode  string    `json:"hosp_code"`
+		Name      string    `json:"name"`
+		Class     string    `json:"class"`
+		Quantity  int64     `json:"quantity"`
+		UnitPrice money.Fen `json:"unit_price_fen"`
+		Amount    money.Fen `json:"amount_fen"`
+	}
+	type v4Bill struct {
+		VisitNo    string   `json:"visit_no"`
+		DeptCode   string   `json:"dept_code"`
+		DeptName   string   `json:"dept_name"`
+		DoctorID   string   `json:"doctor_id"`
+		DoctorName string   `json:"doctor_name"`
+		Items      []v4Item `json:"items"`
+	}
+	b := req.Bill
+	if b.DeptCategory != "" {
+		return nil
+	}
+	old := v4Bill{VisitNo: b.VisitNo, DeptCode: b.DeptCode, DeptName: b.DeptName, DoctorID: b.DoctorID, DoctorName: b.DoctorName}
+	for _, it := range b.Items {
+		p := it.price()
+		if it.Quantity%10_000 != 0 || p%10_000 != 0 || it.Class == "" || it.OutsidePrescription || it.HospApproval != "" {
+			return nil
+		}
+		old.Items = append(old.Items, v4Item{Code: it.Code, HospCode: it.HospCode, Name: it.Name, Class: it.Class,
+			Quantity: int64(it.Quantity / 10_000), UnitPrice: money.Fen(p / 10_000), Amount: it.Amount})
+	}
+	content, _ := json.Marshal(struct {
+		Identity IdentityInput `json:"identity"`
+		Bill     v4Bill        `json:"bill"`
+	}{req.Identity, old})
+	return []string{s.journal.Fingerprint(content)}
+}
+
 // fingerprintContent is what identifies a request, so that a key reused
 // for another bill or another patient is refused rather than answered with
 // the first settlement. It holds personal data: only the journal's keyed

@@ -95,6 +95,10 @@ type Settlement struct {
 	ID             string    `json:"id"`
 	IdempotencyKey string    `json:"idempotency_key"`
 	Fingerprint    string    `json:"fingerprint"` // of the request, to refuse a reused key with another bill
+	// EarlierFingerprints are the request's fingerprint as earlier versions
+	// of the agent computed it, never stored: a bill accepted before an
+	// upgrade, submitted again after it, is still the same bill.
+	EarlierFingerprints []string `json:"-"`
 	State          State     `json:"state"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
@@ -293,6 +297,10 @@ type PaymentLeg struct {
 	// Confirmed: the patient confirmed at the kiosk (a confirm-first
 	// family bill, a part over the password-free limit).
 	Confirmed bool `json:"confirmed,omitempty"`
+	// Legacy: taken by the insurance platform's own payment extension, as
+	// journals before the payment channel recorded it (schema v5's
+	// migration); the platform's cancellation gave it back.
+	Legacy bool `json:"legacy,omitempty"`
 	// Orders are every order sent to the channel for this bill, in order.
 	Orders    []PayOrderRecord `json:"orders,omitempty"`
 	Collected *Collection      `json:"collected,omitempty"`
@@ -390,6 +398,7 @@ func (s *Settlement) DurableIDs() []string {
 	for _, m := range s.Msgids {
 		out = append(out, m)
 	}
+	out = append(out, s.PriorMsgids...)
 	for _, o := range s.Pay.Orders {
 		out = append(out, o.OrderID)
 	}

@@ -129,6 +129,18 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		// whole share goes to the credit line instead, never a half
 		// payment (the Guangzhou rule).
 		q.UseAccount = false
+		if st.Msgids[StepPreCredit] == "" {
+			// Accepted by a version that did not allocate it.
+			stored, err := s.update(ctx, st.ID, func(rec *Settlement, ids MsgidAllocator) error {
+				id, err := ids.Next()
+				rec.Msgids[StepPreCredit] = id
+				return err
+			})
+			if err != nil {
+				return p, fmt.Errorf("allocate a msgid: %w", err)
+			}
+			st.Msgids = stored.Msgids
+		}
 		if p.split, err = s.preSettle(ctx, st, StepPreCredit, q); err != nil {
 			return p, err
 		}

@@ -156,7 +156,7 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		if st, err := s.journal.ByKey(ctx, req.IdempotencyKey); err == nil {
 			// The identity is the card's or the scan's, read when the key
 			// was first used; the bill must still be the same one.
-			if !sameBill(st.Bill, req.Bill) {
+			if !sameBill(st.Bill, req.Bill.normalized()) {
 				return nil, false, fmt.Errorf("%w: settlement %s was made for another bill", ErrIdempotencyConflict, st.ID)
 			}
 			out, err := s.resume(ctx, st.ID)
@@ -184,15 +184,16 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 	}
 	req.Bill = req.Bill.normalized()
 	rec := &Settlement{
-		IdempotencyKey: req.IdempotencyKey,
-		Fingerprint:    s.journal.Fingerprint(req.fingerprintContent()),
-		CreatedAt:      now,
-		CertType:       req.Identity.CertType,
-		Operator:       req.Operator,
-		Bill:           req.Bill,
-		Mode:           mode,
-		PatientRef:     s.journal.Pseudonym(req.Identity.patientValue()),
-		Offline:        offlineKind(req.Identity.CertType, req.Identity.Verified),
+		IdempotencyKey:      req.IdempotencyKey,
+		Fingerprint:         s.journal.Fingerprint(req.fingerprintContent()),
+		EarlierFingerprints: s.earlierFingerprints(req),
+		CreatedAt:           now,
+		CertType:            req.Identity.CertType,
+		Operator:            req.Operator,
+		Bill:                req.Bill,
+		Mode:                mode,
+		PatientRef:          s.journal.Pseudonym(req.Identity.patientValue()),
+		Offline:             offlineKind(req.Identity.CertType, req.Identity.Verified),
 		Personal: Personal{
 			CertNo: req.Identity.CertNo, Name: req.Identity.Name,
 			IDNo: req.Identity.IDNo, CardSN: req.Identity.CardSN,

@@ -77,7 +77,7 @@ func (j *Journal) Accept(_ context.Context, s *agent.Settlement, prepare func(*a
 	defer j.mu.Unlock()
 	if id, ok := j.keys[s.IdempotencyKey]; ok {
 		st, _ := j.get(id)
-		if st.Fingerprint != s.Fingerprint {
+		if st.Fingerprint != s.Fingerprint && !slices.Contains(s.EarlierFingerprints, st.Fingerprint) {
 			return nil, false, agent.ErrIdempotencyConflict
 		}
 		return st, false, nil

@@ -77,7 +77,7 @@ var fixtureBills = map[string]agent.SettleRequest{
 }
 
 func fixtureBill(visit string, price money.Fen) agent.Bill {
-	return agent.Bill{VisitNo: visit, DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{{Code: "XA01", Class: "01", Quantity: 2, UnitPrice: price, Amount: 2 * price}}}
+	return agent.Bill{VisitNo: visit, DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{{Code: "XA01", Class: "01", Quantity: money.QuantityOf(2), UnitPriceFen: price, Amount: 2 * price}}}
 }
 
 // recovered is what the attack learnt: who each bill (by idempotency key)
@@ -128,7 +128,7 @@ func TestAJournalMigratedToV4GivesNobodyAwayAndStillKnowsItsBills(t *testing.T) 
 	// Still the same journal: every bill found by its key, a resubmission
 	// of the same request is the same settlement, another bill under the
 	// key is refused, and a used QR counter is still refused.
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: &agenttest.Platform{}, Clock: j.Clock})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: j.Clock})
 	ctx := context.Background()
 	for key, req := range fixtureBills {
 		req.Operator = agent.Operator{ID: "W01", Type: protocol.OpterClerk}
@@ -136,7 +136,7 @@ func TestAJournalMigratedToV4GivesNobodyAwayAndStillKnowsItsBills(t *testing.T) 
 		if err != nil || created || st.State != agent.StateSettled {
 			t.Errorf("%s resubmitted after the migration: %v, created %v, %+v; want the settlement it made", key, err, created, st)
 		}
-		req.Bill.Items[0].Quantity, req.Bill.Items[0].Amount = 3, 3*req.Bill.Items[0].UnitPrice
+		req.Bill.Items[0].Quantity, req.Bill.Items[0].Amount = money.QuantityOf(3), 3*req.Bill.Items[0].UnitPriceFen
 		if _, _, err := svc.Settle(ctx, req); !errors.Is(err, agent.ErrIdempotencyConflict) {
 			t.Errorf("%s reused for another bill after the migration: %v, want an idempotency conflict", key, err)
 		}
@@ -158,7 +158,7 @@ func TestAJournalMigratedToV4GivesNobodyAwayAndStillKnowsItsBills(t *testing.T) 
 
 func TestANewJournalGivesNobodyAway(t *testing.T) {
 	j := journaltest.MustOpen(t)
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: &agenttest.Platform{}, Clock: j.Clock})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: j.Clock})
 	ctx := context.Background()
 	for _, req := range fixtureBills {
 		req.Operator = agent.Operator{ID: "W01", Type: protocol.OpterClerk}

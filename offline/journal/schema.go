@@ -71,6 +71,7 @@ var migrations = []migration{
 	{to: 2, name: "named values (policy cache, reports) and credential counters", apply: valuesAndCounters},
 	{to: 3, name: "authenticate every record's public fields with its sealing", apply: askReseal},
 	{to: 4, name: "key every digest of personal data: request fingerprints and credential counters", keyed: keyDigests},
+	{to: 5, name: "two legs: the insurance leg and the payment leg of every settlement", keyed: twoLegs},
 }
 
 // keyDigests replaces the plain SM3 fingerprints of older records, and the

@@ -136,14 +136,14 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 	// too, and one already owned by another settlement is refused: a msgid
 	// names one request, and the platform would take the second use for a
 	// replay of the first.
-	for infno, m := range s.Msgids {
+	for _, m := range s.DurableIDs() {
 		switch owner := t.byMsgid.Get([]byte(m)); {
 		case owner == nil:
 			if err := t.byMsgid.Put([]byte(m), id); err != nil {
 				return err
 			}
 		case !bytes.Equal(owner, id):
-			return fmt.Errorf("%w: msgid %s for %s was allocated for %q, not this settlement", agent.ErrInvalid, m, infno, owner)
+			return fmt.Errorf("%w: id %s was allocated for %q, not this settlement", agent.ErrInvalid, m, owner)
 		}
 	}
 	if err := t.settlements.Put(id, data); err != nil {
@@ -263,7 +263,7 @@ func (t *tx) existing(s *agent.Settlement) (*agent.Settlement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if stored.Fingerprint != s.Fingerprint {
+	if stored.Fingerprint != s.Fingerprint && !slices.Contains(s.EarlierFingerprints, stored.Fingerprint) {
 		return nil, fmt.Errorf("%w (stored as settlement %s)", agent.ErrIdempotencyConflict, stored.ID)
 	}
 	return stored, nil

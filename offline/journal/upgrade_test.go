@@ -1,0 +1,92 @@
+package journal_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/agenttest"
+	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/offline/journal"
+	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
+)
+
+// An upgrade from schema v4 (one payment per settlement) to v5 (an
+// insurance leg and a payment leg) carries every bill over, and the
+// upgraded agent drives on from where each stood: the backlog drained, the
+// bill in doubt resent under its msgid, the rest as they were.
+func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"journal.db", "journal.key"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "v4", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := journaltest.MustOpenAt(t, filepath.Join(dir, "journal.db"), func(o *journal.Options) {
+		o.KeyFile = filepath.Join(dir, "journal.key")
+		o.Clock = clock.NewFake(journaltest.Start)
+	})
+	if j.Schema() != 5 {
+		t.Fatalf("schema v%d, want 5", j.Schema())
+	}
+	ctx := context.Background()
+	byKey := func(key string) *agent.Settlement {
+		t.Helper()
+		st, err := j.ByKey(ctx, key)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return st
+	}
+	settled := byKey("V4-SETTLED")
+	if settled.State != agent.StateSettled || settled.Pay.Status != agent.PayNone || !settled.Split.Balanced() || settled.Msgids[agent.StepSettle] == "" || settled.Msgids["2207"] != "" {
+		t.Fatalf("settled bill after the upgrade: %s pay %+v split %s msgids %v", settled.State, settled.Pay, settled.Split, settled.Msgids)
+	}
+	pending := byKey("V4-PENDING")
+	if pending.Pay.Status != agent.PayPending || pending.Pay.Reason != agent.ReasonNoAgreement || pending.Pay.Amount != 1200 || pending.Split.Cash != 1200 || !pending.Split.Balanced() {
+		t.Fatalf("pending bill after the upgrade: pay %+v split %s", pending.Pay, pending.Split)
+	}
+	doubt := byKey("V4-INDOUBT")
+	lost := doubt.Msgids[agent.StepSettle]
+	if doubt.State != agent.StateInDoubt || lost == "" {
+		t.Fatalf("bill in doubt after the upgrade: %s %v", doubt.State, doubt.Msgids)
+	}
+	if personal := byKey("V4-DEFERRED-1").Personal; personal.Name != "林小梅" || personal.CardSN == "" {
+		t.Fatalf("personal fields after the upgrade: %+v", personal)
+	}
+
+	ins, pay := agenttest.NewInsurance(), agenttest.NewPayments()
+	ins.AccountBalance = 0
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: j.Clock, Offline: agent.DefaultOfflinePolicy()})
+	if b, _ := svc.Backlog(ctx); b.Count != 2 || b.Amount != money.Fen(2*3300+2*880) {
+		t.Fatalf("backlog after the upgrade %+v; want the two deferred bills", b)
+	}
+	list, err := svc.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range list {
+		if _, err := svc.Forward(ctx, st.ID); err != nil {
+			t.Fatalf("forward %s: %v", st.IdempotencyKey, err)
+		}
+	}
+	for _, key := range []string{"V4-DEFERRED-1", "V4-DEFERRED-2", "V4-INDOUBT"} {
+		if st := byKey(key); st.State != agent.StateSettled || st.Pay.Status != agent.PayPaid {
+			t.Errorf("%s after the drain: %s pay %+v; want settled and paid", key, st.State, st.Pay)
+		}
+	}
+	if got := ins.Msgids(agent.StepSettle); len(got) == 0 || !slices.Contains(got, lost) {
+		t.Errorf("the bill in doubt was settled under %v; want its stored msgid %s resent", got, lost)
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 0 {
+		t.Errorf("backlog after the drain %+v", b)
+	}
+}
