@@ -92,16 +92,16 @@ func (s State) Resumable() bool {
 
 // Settlement is one bill's settlement as the journal keeps it.
 type Settlement struct {
-	ID             string    `json:"id"`
-	IdempotencyKey string    `json:"idempotency_key"`
-	Fingerprint    string    `json:"fingerprint"` // of the request, to refuse a reused key with another bill
+	ID             string `json:"id"`
+	IdempotencyKey string `json:"idempotency_key"`
+	Fingerprint    string `json:"fingerprint"` // of the request, to refuse a reused key with another bill
 	// EarlierFingerprints are the request's fingerprint as earlier versions
 	// of the agent computed it, never stored: a bill accepted before an
 	// upgrade, submitted again after it, is still the same bill.
-	EarlierFingerprints []string `json:"-"`
-	State          State     `json:"state"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	EarlierFingerprints []string  `json:"-"`
+	State               State     `json:"state"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 
 	CertType string   `json:"cert_type"` // mdtrt_cert_type: 01 QR, 02 ID number, 03 card
 	Operator Operator `json:"operator"`
