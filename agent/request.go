@@ -267,8 +267,10 @@ func (b Bill) Validate() error {
 			return fmt.Errorf("%w: %squantity must be more than 0 and at most %s", ErrInvalid, at, money.MaxQuantity)
 		}
 		switch {
-		case (it.UnitPrice != 0) == (it.UnitPriceFen != 0):
-			return fmt.Errorf("%w: %sunit_price (yuan, six decimals) or unit_price_fen is required, not both", ErrInvalid, at)
+		case it.UnitPrice != 0 && it.UnitPriceFen != 0:
+			return fmt.Errorf("%w: %sunit_price: give the price once, in yuan (unit_price) or in fen (unit_price_fen)", ErrInvalid, at)
+		case it.UnitPrice == 0 && it.UnitPriceFen <= 0:
+			return fmt.Errorf("%w: %sunit_price_fen (or unit_price, in yuan to six decimals) must be more than 0", ErrInvalid, at)
 		case it.UnitPriceFen < 0 || it.UnitPriceFen > money.Max:
 			return fmt.Errorf("%w: %sunit_price_fen must be 1 to %d", ErrInvalid, at, int64(money.Max))
 		case it.UnitPrice < 0 || it.UnitPrice > money.MaxPrice:

@@ -19,7 +19,7 @@ const token = "0123456789abcdef0123456789abcdef"
 type fixture struct {
 	srv      *api.Server
 	journal  *agenttest.Journal
-	platform *agenttest.Platform
+	platform *agenttest.Insurance
 	host     string
 }
 
@@ -27,10 +27,10 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c := clock.NewFake(agenttest.Epoch)
 	j := agenttest.NewJournal(c)
-	p := &agenttest.Platform{}
+	p := agenttest.NewInsurance()
 	// A desk whose readers are never watched: it knows no reader.
 	desk := agent.NewDesk(agent.DeskConfig{Clock: c})
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Desk: desk})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: c, Desk: desk})
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Origins: []string{"https://his.hospital.local"}, Service: svc})
 	if err != nil {
 		t.Fatal(err)

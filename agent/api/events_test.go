@@ -21,8 +21,6 @@ import (
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/events"
-	"github.com/seed-a859fada/medterm/agent/money"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // eventsFixture is the API serving on a real loopback port with an event
@@ -30,7 +28,7 @@ import (
 type eventsFixture struct {
 	*fixture
 	bus      *events.Bus
-	platform *agenttest.Platform
+	platform *agenttest.Insurance
 	client   *http.Client
 }
 
@@ -39,10 +37,10 @@ func newEventsFixture(t *testing.T, o events.Options) *eventsFixture {
 	c := clock.NewFake(agenttest.Epoch)
 	j := agenttest.NewJournal(c)
 	bus := events.New(o)
-	p := &agenttest.Platform{Script: map[string]func(agent.PlatformRequest) (json.RawMessage, error){}}
+	p := agenttest.NewInsurance()
 	pol := agent.DefaultOfflinePolicy()
 	pol.Trust = append(pol.Trust, agent.TrustIDNumber) // goodBody's patient is identified by ID number
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: p, Clock: c, Events: bus, Offline: pol})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: p, Clock: c, Events: bus, Offline: pol})
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Service: svc, Events: bus})
 	if err != nil {
 		t.Fatal(err)
@@ -316,13 +314,6 @@ func TestASlowClientIsCutOffNotSkippedAndResumesWhereItStopped(t *testing.T) {
 
 func TestRefundAndVoidAtTheWindowAreAnnouncedWithoutPersonalData(t *testing.T) {
 	f := newEventsFixture(t, events.Options{})
-	f.platform.Script[protocol.CancelSettle.Infno] = func(req agent.PlatformRequest) (json.RawMessage, error) {
-		// goodBody is 25.00 settled 70% fund, the rest from the account.
-		return json.Marshal(protocol.CancelOutput{Setlinfo: protocol.SetlInfo{
-			SetlID: "R" + req.Msgid, MedfeeSumamt: protocol.Amount(money.Fen(-2500)),
-			FundPaySumamt: protocol.Amount(money.Fen(-1750)), AcctPay: protocol.Amount(money.Fen(-750)),
-		}})
-	}
 	op := `{"operator":{"id":"W01","type":"1"},"reason":"patient left"}`
 	cases := []struct {
 		name, mode, action string

@@ -190,6 +190,46 @@ func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rc)
 }
 
+// ConfirmBody is the body of POST /v1/settlements/{id}/confirm: the
+// patient confirmed, at the kiosk, a part that needs it.
+type ConfirmBody struct {
+	Operator agent.Operator `json:"operator"`
+}
+
+// CollectBody is the body of POST /v1/settlements/{id}/collect: the
+// patient's part paid at the window by another channel.
+type CollectBody struct {
+	Operator  agent.Operator `json:"operator"`
+	Channel   string         `json:"channel"`             // cash, wechat, alipay, card
+	Reference string         `json:"reference,omitempty"` // the channel's transaction number
+}
+
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	var body ConfirmBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	st, err := s.cfg.Service.ConfirmPayment(r.Context(), r.PathValue("id"), body.Operator)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, View(st, false, false))
+}
+
+func (s *Server) collect(w http.ResponseWriter, r *http.Request) {
+	var body CollectBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	st, err := s.cfg.Service.Collect(r.Context(), agent.CollectRequest{ID: r.PathValue("id"), Channel: body.Channel, Reference: body.Reference, Operator: body.Operator})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, View(st, false, false))
+}
+
 func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 	var body RefundBody
 	if !decodeBody(w, r, &body) {

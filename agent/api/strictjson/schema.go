@@ -31,6 +31,10 @@ type schema struct {
 	elem   *schema            // arrays and maps
 	fields map[string]*schema // structs, by exact JSON name
 	names  string             // the field names, for messages
+	// unmarshaler is a type that reads its own JSON (a quantity, a
+	// price): the value is handed to it during the check, so that its
+	// refusal names the field like any other.
+	unmarshaler reflect.Type
 }
 
 var (
@@ -57,7 +61,10 @@ func build(t reflect.Type, seen map[reflect.Type]*schema) *schema {
 	if s, ok := seen[t]; ok {
 		return s
 	}
-	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
+	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(unmarshalerType) {
+		return &schema{kind: kindAny, unmarshaler: t}
+	}
+	if t.Implements(unmarshalerType) {
 		return anySchema
 	}
 	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(textUnmarshalerType) || t.Implements(textUnmarshalerType) {

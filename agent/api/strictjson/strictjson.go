@@ -127,6 +127,20 @@ func (sc *scanner) skipSpace() {
 // value reads one value that must fit s.
 func (sc *scanner) value(s *schema) error {
 	sc.skipSpace()
+	start := sc.pos
+	if err := sc.shape(s); err != nil || s.unmarshaler == nil {
+		return err
+	}
+	v := reflect.New(s.unmarshaler).Interface().(json.Unmarshaler)
+	if err := v.UnmarshalJSON(sc.data[start:sc.pos]); err != nil {
+		// Its own words may quote the value: only the field is named.
+		return sc.fail(start, ErrType, "the decimal number this field takes")
+	}
+	return nil
+}
+
+// shape checks the value at the scanner against s's shape.
+func (sc *scanner) shape(s *schema) error {
 	if sc.pos == len(sc.data) {
 		return sc.syntax()
 	}
