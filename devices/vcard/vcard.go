@@ -18,8 +18,6 @@ import (
 	"io"
 	"net"
 	"time"
-
-	"github.com/seed-a859fada/medterm/agent"
 )
 
 // Addresses where vpcd's two readers wait for a virtual card, as the
@@ -136,21 +134,27 @@ func serveConn(ctx context.Context, conn *net.TCPConn, a Applet) error {
 	}
 }
 
-// Direct returns the applet as an agent.Card in process, freshly powered
-// on: unit tests read the virtual card without PC/SC.
-func Direct(a Applet) agent.Card {
+// Direct returns the applet as a card connection in process, freshly
+// powered on: unit tests read the virtual card without PC/SC. It has the
+// methods of a PC/SC card connection, so it goes wherever one does.
+func Direct(a Applet) DirectCard {
 	a.Reset()
-	return direct{a}
+	return DirectCard{a}
 }
 
-type direct struct{ a Applet }
+// DirectCard is an applet connected in process.
+type DirectCard struct{ a Applet }
 
-func (d direct) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+// Transmit hands one command APDU to the applet.
+func (d DirectCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return d.a.Process(cmd)
 }
 
-func (d direct) ATR() []byte  { return d.a.ATR() }
-func (d direct) Close() error { return nil }
+// ATR is the applet's answer to reset.
+func (d DirectCard) ATR() []byte { return d.a.ATR() }
+
+// Close does nothing: there is no connection to end.
+func (d DirectCard) Close() error { return nil }
