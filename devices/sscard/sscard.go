@@ -19,6 +19,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/devices/apdu"
+	"github.com/seed-a859fada/medterm/devices/psam"
 )
 
 // Identity is what a card says about itself and its holder. Dates are
@@ -57,10 +58,18 @@ func (id Identity) LogValue() slog.Value {
 // Reader.KeyID is zero.
 const DefaultKeyID = 0x04
 
+// SecureModule answers a 3.0 card's external authentication: a PSAM
+// (package psam's Module) or a network encryption machine taking the same
+// request. The request is the PSAM package's, the one implementation
+// there is, so that a Module needs no adapter to sit here.
+type SecureModule interface {
+	Authenticate(ctx context.Context, req psam.Request) ([]byte, error)
+}
+
 // Reader reads cards. The zero value reads 1.0 and 2.0 cards.
 type Reader struct {
 	// Module answers 3.0 cards' external authentication.
-	Module agent.SecureModule
+	Module SecureModule
 	// KeyID is P2 of EXTERNAL AUTHENTICATE; 0 means DefaultKeyID.
 	KeyID byte
 	// Clock decides whether a card has expired; nil is the wall clock.
@@ -148,7 +157,7 @@ func (r *Reader) authenticate(ctx context.Context, card agent.Card, cardID []byt
 	if err != nil {
 		return fmt.Errorf("get challenge: %w", err)
 	}
-	crypt, err := r.Module.Authenticate(ctx, agent.AuthRequest{CardID: cardID, Region: region, Challenge: chal, KeyID: keyID})
+	crypt, err := r.Module.Authenticate(ctx, psam.Request{CardID: cardID, Region: region, Challenge: chal, KeyID: keyID})
 	if err != nil {
 		return fmt.Errorf("secure module: %w", err)
 	}
