@@ -12,6 +12,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/events"
+	"github.com/seed-a859fada/medterm/agent/glue"
 	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/psam"
@@ -51,7 +52,7 @@ for a program, not a screen). Works whether or not the daemon runs.`,
 			}
 			readers, rd, skip := cf.open(g)
 			defer readers.Close()
-			reader, err := pickReader(cmd.Context(), readers, cf.reader, skip)
+			reader, err := pickReader(cmd.Context(), glue.Readers{R: readers}, cf.reader, skip)
 			if err != nil {
 				return err
 			}
@@ -88,7 +89,7 @@ for a program, not a screen). Works whether or not the daemon runs.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			readers, rd, skip := cf.open(g)
 			defer readers.Close()
-			return watchCards(cmd.Context(), cmd.OutOrStdout(), readers, rd, skip)
+			return watchCards(cmd.Context(), cmd.OutOrStdout(), glue.Readers{R: readers}, rd, skip)
 		},
 	}
 	cmd.AddCommand(read, watch)

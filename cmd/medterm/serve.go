@@ -22,6 +22,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/events"
+	"github.com/seed-a859fada/medterm/agent/glue"
 	"github.com/seed-a859fada/medterm/agent/metrics"
 	"github.com/seed-a859fada/medterm/agent/supervise"
 	"github.com/seed-a859fada/medterm/devices/credential"
@@ -107,7 +108,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			ident.Module = psam.New(readers, cfg.Cards.PSAMReader)
 			skip = append(skip, cfg.Cards.PSAMReader)
 		}
-		desk = agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: ident, Events: bus, Logger: log, Skip: skip})
+		desk = agent.NewDesk(agent.DeskConfig{Readers: glue.Readers{R: readers}, Identifier: ident, Events: bus, Logger: log, Skip: skip})
 		services = append(services, supervise.Service{Name: "cards", Run: desk.Run})
 	}
 	verifier, err := credential.NewVerifier(&credential.TrustList{}, j, clock.Real{},

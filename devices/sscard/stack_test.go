@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/pcsctest"
@@ -191,22 +190,22 @@ func TestReadsAgainAfterPCSCDRestarts(t *testing.T) {
 	}
 }
 
-// counting is a CardReader whose connections count their APDUs, to
+// counting is a PC/SC reader whose connections count their APDUs, to
 // measure the PSAM's share of a 3.0 read.
 type counting struct {
-	agent.CardReader
+	r *pcsc.Reader
 	n *int
 }
 
 type countedCard struct {
-	agent.Card
+	pcsc.Card
 	n *int
 }
 
-func (c counting) Connect(ctx context.Context, reader string) (agent.Card, error) {
-	card, err := c.CardReader.Connect(ctx, reader)
+func (c counting) Connect(ctx context.Context, reader string) (countedCard, error) {
+	card, err := c.r.Connect(ctx, reader)
 	if err != nil {
-		return nil, err
+		return countedCard{}, err
 	}
 	return countedCard{card, c.n}, nil
 }
