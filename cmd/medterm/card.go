@@ -141,7 +141,7 @@ func watchCards(ctx context.Context, out io.Writer, readers agent.CardReader, rd
 	bus := newBus()
 	sub := bus.Subscribe(16)
 	defer func() { sub.Close() }()
-	desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: rd, Events: bus, Skip: skip})
+	desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: glue.Identifier{R: rd}, Events: bus, Skip: skip})
 	errc := make(chan error, 1)
 	go func() { errc <- desk.Run(ctx) }()
 	fmt.Fprintln(out, "waiting for cards (Ctrl-C to stop)")

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/devices/apdu"
@@ -54,6 +53,14 @@ func (id Identity) LogValue() slog.Value {
 	)
 }
 
+// Card is what a read needs of the connection to the card: its APDUs and
+// its answer to reset. A connection that is also an apdu.Transactor is
+// held for the whole read.
+type Card interface {
+	Transmit(ctx context.Context, command []byte) ([]byte, error)
+	ATR() []byte
+}
+
 // DefaultKeyID is the key a 3.0 card's EXTERNAL AUTHENTICATE names when
 // Reader.KeyID is zero.
 const DefaultKeyID = 0x04
@@ -81,7 +88,7 @@ var china = time.FixedZone("CST", 8*3600)
 
 // Read reads and validates the card. An expired card is returned with
 // ErrCardExpired; any other error returns no identity.
-func (r *Reader) Read(ctx context.Context, card agent.Card) (*Identity, error) {
+func (r *Reader) Read(ctx context.Context, card Card) (*Identity, error) {
 	if t, ok := card.(apdu.Transactor); ok {
 		if err := t.BeginTransaction(); err != nil {
 			return nil, fmt.Errorf("begin transaction: %w", err)
@@ -125,7 +132,7 @@ var ssse = []byte{0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7, 0xBB, 0x
 // readFields reads each field by tag with its file's short identifier, so
 // no file selection is needed and record numbers, which differ between
 // card versions, do not matter.
-func readFields(ctx context.Context, card agent.Card, fields []field) (map[byte][]byte, error) {
+func readFields(ctx context.Context, card apdu.Card, fields []field) (map[byte][]byte, error) {
 	out := make(map[byte][]byte, len(fields))
 	for _, f := range fields {
 		cmd := apdu.Command{INS: 0xB2, P1: f.tag, P2: f.sfi << 3, Le: f.size + 2}
@@ -145,7 +152,7 @@ func readFields(ctx context.Context, card agent.Card, fields []field) (map[byte]
 	return out, nil
 }
 
-func (r *Reader) authenticate(ctx context.Context, card agent.Card, cardID []byte, region string) error {
+func (r *Reader) authenticate(ctx context.Context, card apdu.Card, cardID []byte, region string) error {
 	if r.Module == nil {
 		return ErrNoSecureModule
 	}
