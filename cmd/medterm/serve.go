@@ -111,12 +111,12 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		desk = agent.NewDesk(agent.DeskConfig{Readers: glue.Readers{R: readers}, Identifier: glue.Identifier{R: ident}, Events: bus, Logger: log, Skip: skip})
 		services = append(services, supervise.Service{Name: "cards", Run: desk.Run})
 	}
-	verifier, err := credential.NewVerifier(&credential.TrustList{}, j, clock.Real{},
+	verifier, err := credential.NewVerifier(&credential.TrustList{}, glue.Counters{Store: j}, clock.Real{},
 		credential.Options{Lifetime: cfg.Codes.Lifetime.Duration, Skew: cfg.Codes.Skew.Duration})
 	if err != nil {
 		return fmt.Errorf("%w: codes: %w", config.ErrConfig, err)
 	}
-	kiosk := agent.NewKiosk(agent.KioskConfig{Verifier: credential.ForAgent{V: verifier}, Events: bus, Logger: log})
+	kiosk := agent.NewKiosk(agent.KioskConfig{Verifier: glue.Verifier{V: verifier}, Events: bus, Logger: log})
 	if cfg.Scanner.Enabled {
 		sc, err := scanner.New(cfg.Scanner.Config, scanner.Options{Logger: log})
 		if err != nil {
