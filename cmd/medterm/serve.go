@@ -124,7 +124,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		}
 		services = append(services,
 			supervise.Service{Name: "scanner", Run: sc.Run},
-			supervise.Service{Name: "kiosk", Run: func(ctx context.Context) error { return kiosk.Run(ctx, sc.Codes()) }},
+			supervise.Service{Name: "kiosk", Run: func(ctx context.Context) error { return kiosk.Run(ctx, glue.Codes(ctx, sc.Codes())) }},
 		)
 	}
 	svc := agent.NewService(agent.ServiceConfig{
