@@ -5,9 +5,12 @@
 //
 // The card behaves like a T=0 card: SELECT answers 61xx and the FCI comes
 // with GET RESPONSE, a wrong Le gets 6Cxx, records are read by tag, and on
-// a 3.0 card EF06 needs external authentication with an SM4 key. Faults
-// can be scripted: a card pulled mid-read, GET RESPONSE chains on every
-// record, 6Cxx before every record, corrupt records.
+// a 3.0 card EF06 needs external authentication with an SM4 key. A card
+// with a financial function also carries the UnionPay debit application
+// (PBOCDebit) with the account number in SFI 1 record 1; one without
+// answers 6A82 to its SELECT. Faults can be scripted: a card pulled
+// mid-read, GET RESPONSE chains on every record, 6Cxx before every record,
+// corrupt records, a corrupt financial record.
 package vcard
 
 import (
