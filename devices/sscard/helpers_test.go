@@ -22,6 +22,10 @@ var (
 
 const testKeyID = DefaultKeyID
 
+// testAccount is an invented UnionPay debit account number with a valid
+// check digit.
+const testAccount = "6217000000000000004"
+
 // profile is a valid card of the given version held by a fictitious
 // person.
 func profile(version string) vcard.Profile {

@@ -3,7 +3,9 @@
 // data (EF05) and the holder's basic data (EF06) record by record, runs
 // the external authentication a 3.0 card needs through a secure module,
 // validates everything it reads, and offers the result as JSON and as the
-// iReadCardBas string that hospital systems already parse.
+// iReadCardBas string that hospital systems already parse. On a card with
+// a financial function it also reads the account number of the UnionPay
+// debit application beside SSSE, for the payment leg.
 package sscard
 
 import (
@@ -39,6 +41,14 @@ type Identity struct {
 	Birthplace  string `json:"birthplace"`
 	BirthDate   string `json:"birth_date"`
 	ATR         string `json:"atr"` // hex
+	// AccountNo is the account number (PAN) of the card's financial
+	// application, for the payment leg to debit under the patient's
+	// agreement; empty when the card has no financial function or its
+	// answers were malformed.
+	AccountNo string `json:"account_no,omitempty"`
+	// AccountErr says why a card with a financial application gave no
+	// account number. It does not fail the read: the identity is good.
+	AccountErr error `json:"-"`
 }
 
 // LogValue shows what identifies a read in a log without the personal
@@ -50,6 +60,7 @@ func (id Identity) LogValue() slog.Value {
 		slog.String("region", id.Region),
 		slog.String("id_number", mask.IDNo(id.IDNumber)),
 		slog.String("name", mask.Name(id.Name)),
+		slog.String("account_no", mask.PAN(id.AccountNo)),
 	)
 }
 
@@ -87,7 +98,9 @@ type Reader struct {
 var china = time.FixedZone("CST", 8*3600)
 
 // Read reads and validates the card. An expired card is returned with
-// ErrCardExpired; any other error returns no identity.
+// ErrCardExpired; any other error returns no identity. A malformed answer
+// of the financial application is no error of the read: the identity
+// comes back with AccountErr set.
 func (r *Reader) Read(ctx context.Context, card Card) (*Identity, error) {
 	if t, ok := card.(apdu.Transactor); ok {
 		if err := t.BeginTransaction(); err != nil {
@@ -122,6 +135,11 @@ func (r *Reader) Read(ctx context.Context, card Card) (*Identity, error) {
 		return nil, err
 	}
 	if err := id.decodeEF06(ef06); err != nil {
+		return nil, err
+	}
+	// Last, as it leaves SSSE: the financial application, whose malformed
+	// answers cost the account number only.
+	if id.AccountNo, id.AccountErr, err = readAccountNo(ctx, card); err != nil {
 		return nil, err
 	}
 	return id, r.checkExpiry(id)
