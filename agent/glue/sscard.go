@@ -3,6 +3,7 @@ package glue
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/sscard"
@@ -12,6 +13,9 @@ import (
 // agent.CardIdentifier.
 type Identifier struct {
 	R *sscard.Reader
+	// Log hears of a financial application whose answers were malformed:
+	// the card is identified without its account. Nil discards.
+	Log *slog.Logger
 }
 
 var _ agent.CardIdentifier = Identifier{}
@@ -25,6 +29,10 @@ func (i Identifier) Identify(ctx context.Context, card agent.Card) (agent.CardId
 	if err != nil && !expired {
 		return agent.CardIdentity{}, err
 	}
+	if id.AccountErr != nil && i.Log != nil {
+		// The error names tags and lengths, never a digit of the number.
+		i.Log.Warn("card read without its financial account", "version", id.Version, "err", id.AccountErr)
+	}
 	return identity(id, expired), nil
 }
 
@@ -33,6 +41,6 @@ func identity(id *sscard.Identity, expired bool) agent.CardIdentity {
 	return agent.CardIdentity{
 		CardNo: id.CardNumber, CardSN: id.CardID, IDNo: id.IDNumber, Name: id.Name,
 		Gender: id.Gender, BirthDate: id.BirthDate, Version: id.Version,
-		ExpiryDate: id.ExpiryDate, Expired: expired,
+		ExpiryDate: id.ExpiryDate, Expired: expired, AccountNo: id.AccountNo,
 	}
 }

@@ -108,7 +108,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			ident.Module = psam.New(readers, cfg.Cards.PSAMReader)
 			skip = append(skip, cfg.Cards.PSAMReader)
 		}
-		desk = agent.NewDesk(agent.DeskConfig{Readers: glue.Readers{R: readers}, Identifier: glue.Identifier{R: ident}, Events: bus, Logger: log, Skip: skip})
+		desk = agent.NewDesk(agent.DeskConfig{Readers: glue.Readers{R: readers}, Identifier: glue.Identifier{R: ident, Log: log}, Events: bus, Logger: log, Skip: skip})
 		services = append(services, supervise.Service{Name: "cards", Run: desk.Run})
 	}
 	verifier, err := credential.NewVerifier(&credential.TrustList{}, glue.Counters{Store: j}, clock.Real{},
