@@ -44,7 +44,9 @@ func newCardCmd(g *globals) *cobra.Command {
 		Long: `Read the card now in the reader and print the holder's identity: masked
 JSON by default, in full with --reveal, or the iReadCardBas string that
 hospital systems parse (--format ireadcardbas, always in full: it is meant
-for a program, not a screen). Works whether or not the daemon runs.`,
+for a program, not a screen). The JSON includes the account number of the
+card's financial account (account_no) when the card has one; iReadCardBas
+has no field for it. Works whether or not the daemon runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "json" && format != "ireadcardbas" {
@@ -71,11 +73,17 @@ for a program, not a screen). Works whether or not the daemon runs.`,
 				v := *id
 				if !reveal {
 					v.IDNumber, v.Name, v.CardNumber, v.CardID = mask.IDNo(v.IDNumber), mask.Name(v.Name), mask.Card(v.CardNumber), mask.Card(v.CardID)
+					v.AccountNo = mask.PAN(v.AccountNo)
 					v.BirthDate = ""
 				}
 				if perr := printJSON(cmd.OutOrStdout(), v); perr != nil {
 					return perr
 				}
+			}
+			if id.AccountErr != nil {
+				// Beside the output, which stays what a program parses: the
+				// holder was read, the financial account was not.
+				fmt.Fprintf(cmd.ErrOrStderr(), "medterm: the card's financial account could not be read: %v\n", id.AccountErr)
 			}
 			return err // an expired card is printed, then reported
 		},
