@@ -40,8 +40,7 @@ func TestIdentifierCarriesTheFinancialAccount(t *testing.T) {
 // inserts virtual cards.
 type slots struct {
 	changes chan []pcsc.ReaderState
-	card    chan vcard.DirectCard
-	current vcard.DirectCard
+	current vcard.DirectCard // the card last inserted
 }
 
 func (s *slots) Readers(context.Context) ([]string, error) { return []string{"Desk"}, nil }

@@ -17,7 +17,6 @@ type fakePCSC struct {
 	asked   [][]pcsc.ReaderState
 	answer  []pcsc.ReaderState
 	err     error
-	card    pcsc.Card
 	connect func(reader string) (pcsc.Card, error)
 }
 
