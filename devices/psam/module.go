@@ -35,8 +35,7 @@ type Request struct {
 // authentications; when a kept connection fails (the PSAM was reseated,
 // the PC/SC service restarted), it retries once on a new one.
 type Module struct {
-	connect func(ctx context.Context) (Card, error)
-	reader  string
+	connect func(ctx context.Context) (Card, error) // the PSAM's reader
 
 	mu   sync.Mutex
 	card Card
@@ -47,7 +46,7 @@ type Module struct {
 // (psam.New(pcscReader, name)) or a test's fake is passed as it is, with no
 // adapter between two packages that do not know each other.
 func New[C Card, R Readers[C]](readers R, reader string) *Module {
-	return &Module{reader: reader, connect: func(ctx context.Context) (Card, error) {
+	return &Module{connect: func(ctx context.Context) (Card, error) {
 		c, err := readers.Connect(ctx, reader)
 		if err != nil {
 			return nil, err
