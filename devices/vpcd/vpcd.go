@@ -28,7 +28,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 )
 
@@ -208,7 +207,7 @@ func (d *Daemon) Stop() error {
 // WaitReaders waits, by reader events, until two readers named after vpcd
 // are present, and returns them with their card ports.
 func WaitReaders(ctx context.Context, r *pcsc.Reader, c Conf) (card, psam Slot, err error) {
-	var known []agent.ReaderState
+	var known []pcsc.ReaderState
 	backoff := 5 * time.Millisecond
 	for {
 		states, err := r.WaitChange(ctx, known)
@@ -242,12 +241,12 @@ func WaitReaders(ctx context.Context, r *pcsc.Reader, c Conf) (card, psam Slot, 
 
 // WaitCard waits, by reader events, until the reader holds a card
 // (present) or is empty, and returns its state.
-func WaitCard(ctx context.Context, r agent.CardReader, reader string, present bool) (agent.ReaderState, error) {
-	var known []agent.ReaderState
+func WaitCard(ctx context.Context, r *pcsc.Reader, reader string, present bool) (pcsc.ReaderState, error) {
+	var known []pcsc.ReaderState
 	for {
 		states, err := r.WaitChange(ctx, known)
 		if err != nil {
-			return agent.ReaderState{}, fmt.Errorf("wait for %q present=%v: %w", reader, present, err)
+			return pcsc.ReaderState{}, fmt.Errorf("wait for %q present=%v: %w", reader, present, err)
 		}
 		for _, st := range states {
 			if st.Reader == reader && st.Present == present && !st.Mute {
