@@ -24,7 +24,7 @@ type Price int64
 // Bounds of a bill line. Nothing an outpatient bill holds comes near them;
 // anything above is a corrupt or hostile message.
 const (
-	MaxQuantity Quantity = 10_000 * 10_000        // 10,000 units
+	MaxQuantity Quantity = 10_000 * 10_000       // 10,000 units
 	MaxPrice    Price    = 1_000_000 * 1_000_000 // 1,000,000 yuan
 )
 

@@ -278,20 +278,31 @@ func Start(ctx context.Context) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{unlock: unlock}
-	if !Running() {
-		if s.Daemon, err = StartDaemon(ctx); err != nil {
-			unlock()
+	s.Reader = pcsc.New()
+	// A pcscd that answers now but is not ours may be on its way out: one
+	// whose starter was killed gets SIGTERM (Pdeathsig) as the lock is
+	// released, and another that nobody uses exits by itself
+	// (--auto-exit). If it goes while we wait for the readers, we start
+	// our own and wait again, rather than fail a test for another
+	// process's exit.
+	for attempt := 0; ; attempt++ {
+		if !Running() && s.Daemon == nil {
+			if s.Daemon, err = StartDaemon(ctx); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		s.Card, s.PSAM, err = WaitReaders(wctx, s.Reader, conf)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if s.Daemon != nil || Running() || attempt > 0 || ctx.Err() != nil {
+			s.Close()
 			return nil, err
 		}
 	}
-	s.Reader = pcsc.New()
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if s.Card, s.PSAM, err = WaitReaders(wctx, s.Reader, conf); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
 }
 
 // Close releases the readers and stops a pcscd started by Start.
