@@ -10,7 +10,7 @@ FUZZTIME ?= 60s
 BRIEF_FUZZTIME ?= 8s
 # The parsers that take bytes from outside (cards, scanners, codes): fuzzed
 # briefly by `make test`, longer by `make fuzz`.
-BRIEF_FUZZ := ./devices/sscard:FuzzRecord ./devices/credential:FuzzVerify ./devices/scanner:FuzzFramer ./agent/api:FuzzDecodeSettleBody
+BRIEF_FUZZ := ./devices/sscard:FuzzRecord ./devices/sscard:FuzzAccountRecord ./devices/credential:FuzzVerify ./devices/scanner:FuzzFramer ./agent/api:FuzzDecodeSettleBody
 SOAKTIME ?= 10m
 REPEAT ?= 10
 

@@ -15,7 +15,9 @@ import (
 )
 
 // CardIdentity is what a social-security card says about its holder, read
-// at the desk.
+// at the desk. AccountNo is the account number of the card's own financial
+// account (社保卡金融账户), which the payment leg may debit under the
+// patient's agreement.
 type CardIdentity struct {
 	Reader     string    `json:"reader"`
 	CardNo     string    `json:"card_no"`
@@ -27,12 +29,14 @@ type CardIdentity struct {
 	Version    string    `json:"version"` // "1.00", "2.00", "3.00"
 	ExpiryDate string    `json:"expiry_date"`
 	Expired    bool      `json:"expired"`
+	AccountNo  string    `json:"account_no,omitempty"` // the card's financial account; "" without one
 	ReadAt     time.Time `json:"read_at"`
 }
 
 // Masked returns the identity with its personal fields masked.
 func (c CardIdentity) Masked() CardIdentity {
 	c.CardNo, c.CardSN, c.IDNo, c.Name = mask.Card(c.CardNo), mask.Card(c.CardSN), mask.IDNo(c.IDNo), mask.Name(c.Name)
+	c.AccountNo = mask.PAN(c.AccountNo)
 	c.BirthDate = ""
 	return c
 }

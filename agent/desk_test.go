@@ -38,13 +38,13 @@ func next(t *testing.T, evs <-chan events.Event) events.Event {
 }
 
 func TestInsertedCardIsReadAndAnnouncedMasked(t *testing.T) {
-	d, readers, evs := startDesk(t, agenttest.Identities{deskReader: {CardNo: "D19880001", IDNo: "441900197504120115", Name: "陈建国", Version: "3.00", ExpiryDate: "2031-03-15"}})
+	d, readers, evs := startDesk(t, agenttest.Identities{deskReader: {CardNo: "D19880001", IDNo: "441900197504120115", Name: "陈建国", Version: "3.00", ExpiryDate: "2031-03-15", AccountNo: "6217000000198800017"}})
 	readers.Set(agent.ReaderState{Reader: deskReader, Present: true, Counter: 1}, agent.ReaderState{Reader: psamReader, Present: true})
 	ev := next(t, evs)
 	if ev.Type != events.CardInserted {
 		t.Fatalf("event %s", ev.Type)
 	}
-	if id := ev.Data.(agent.CardIdentity); id.Name != "陈**" || id.IDNo != "4419**********0115" || id.Reader != deskReader {
+	if id := ev.Data.(agent.CardIdentity); id.Name != "陈**" || id.IDNo != "4419**********0115" || id.AccountNo != "6217 **** **** 0017" || id.Reader != deskReader {
 		t.Fatalf("event data not masked or not complete: %+v", id)
 	}
 	id, err := d.Card("")

@@ -12,6 +12,19 @@ func IDNo(s string) string { return keep(s, 4, 4) }
 // Card keeps the last 4 characters of a card number or identifier.
 func Card(s string) string { return keep(s, 0, 4) }
 
+// PAN shows a bank account number (a card's PAN) as receipts do: the first
+// and last four digits around a fixed mask, 6217 **** **** 0001, so that
+// neither the hidden digits nor how many there are can be read off it.
+// Anything shorter than 12 characters is not a PAN and is masked as a card
+// number.
+func PAN(s string) string {
+	r := []rune(s)
+	if len(r) < 12 {
+		return Card(s)
+	}
+	return string(r[:4]) + " **** **** " + string(r[len(r)-4:])
+}
+
 // Name keeps the first character (the family name in most Chinese names)
 // and hides the rest: 张三丰 becomes 张**.
 func Name(s string) string { return keep(s, 1, 0) }

@@ -14,6 +14,10 @@ func TestMaskHidesAllButWhatIdentifiesTheRecordToStaff(t *testing.T) {
 		{mask.Name("龚䶮"), "龚*"},
 		{mask.Name("A"), "*"},
 		{mask.Card("D19880001"), "*****0001"},
+		{mask.PAN("6217000000000000001"), "6217 **** **** 0001"},
+		{mask.PAN("6217000012345678"), "6217 **** **** 5678"},
+		{mask.PAN("62170001"), "****0001"},
+		{mask.PAN(""), ""},
 		{mask.IDNo("123"), "1**"},
 		{mask.IDNo(""), ""},
 	}

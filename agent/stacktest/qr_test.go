@@ -10,6 +10,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/glue"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/agent/stacktest"
 	"github.com/seed-a859fada/medterm/devices/credential"
@@ -28,11 +29,11 @@ func startKiosk(t *testing.T, opts stacktest.Options) *kioskStack {
 	t.Helper()
 	opts.Proxy = true
 	s := stacktest.Start(t, opts)
-	v, err := credential.NewVerifier(&credential.TrustList{}, s.Journal, clock.Real{}, credential.DefaultOptions())
+	v, err := credential.NewVerifier(&credential.TrustList{}, glue.Counters{Store: s.Journal}, clock.Real{}, credential.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := agent.NewKiosk(agent.KioskConfig{Verifier: credential.ForAgent{V: v}})
+	k := agent.NewKiosk(agent.KioskConfig{Verifier: glue.Verifier{V: v}})
 	svc := agent.NewService(agent.ServiceConfig{Journal: s.Journal, Platform: s.Client, Kiosk: k,
 		Offline: agent.DefaultOfflinePolicy(), Receipt: agent.ReceiptHeader{TerminalID: "DESK01"}})
 	ctx, cancel := context.WithCancel(context.Background())

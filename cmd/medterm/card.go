@@ -12,6 +12,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/events"
+	"github.com/seed-a859fada/medterm/agent/glue"
 	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/psam"
@@ -43,7 +44,9 @@ func newCardCmd(g *globals) *cobra.Command {
 		Long: `Read the card now in the reader and print the holder's identity: masked
 JSON by default, in full with --reveal, or the iReadCardBas string that
 hospital systems parse (--format ireadcardbas, always in full: it is meant
-for a program, not a screen). Works whether or not the daemon runs.`,
+for a program, not a screen). The JSON includes the account number of the
+card's financial account (account_no) when the card has one; iReadCardBas
+has no field for it. Works whether or not the daemon runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "json" && format != "ireadcardbas" {
@@ -51,7 +54,7 @@ for a program, not a screen). Works whether or not the daemon runs.`,
 			}
 			readers, rd, skip := cf.open(g)
 			defer readers.Close()
-			reader, err := pickReader(cmd.Context(), readers, cf.reader, skip)
+			reader, err := pickReader(cmd.Context(), glue.Readers{R: readers}, cf.reader, skip)
 			if err != nil {
 				return err
 			}
@@ -70,11 +73,17 @@ for a program, not a screen). Works whether or not the daemon runs.`,
 				v := *id
 				if !reveal {
 					v.IDNumber, v.Name, v.CardNumber, v.CardID = mask.IDNo(v.IDNumber), mask.Name(v.Name), mask.Card(v.CardNumber), mask.Card(v.CardID)
+					v.AccountNo = mask.PAN(v.AccountNo)
 					v.BirthDate = ""
 				}
 				if perr := printJSON(cmd.OutOrStdout(), v); perr != nil {
 					return perr
 				}
+			}
+			if id.AccountErr != nil {
+				// Beside the output, which stays what a program parses: the
+				// holder was read, the financial account was not.
+				fmt.Fprintf(cmd.ErrOrStderr(), "medterm: the card's financial account could not be read: %v\n", id.AccountErr)
 			}
 			return err // an expired card is printed, then reported
 		},
@@ -88,7 +97,7 @@ for a program, not a screen). Works whether or not the daemon runs.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			readers, rd, skip := cf.open(g)
 			defer readers.Close()
-			return watchCards(cmd.Context(), cmd.OutOrStdout(), readers, rd, skip)
+			return watchCards(cmd.Context(), cmd.OutOrStdout(), glue.Readers{R: readers}, rd, skip)
 		},
 	}
 	cmd.AddCommand(read, watch)
@@ -140,7 +149,7 @@ func watchCards(ctx context.Context, out io.Writer, readers agent.CardReader, rd
 	bus := newBus()
 	sub := bus.Subscribe(16)
 	defer func() { sub.Close() }()
-	desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: rd, Events: bus, Skip: skip})
+	desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: glue.Identifier{R: rd}, Events: bus, Skip: skip})
 	errc := make(chan error, 1)
 	go func() { errc <- desk.Run(ctx) }()
 	fmt.Fprintln(out, "waiting for cards (Ctrl-C to stop)")

@@ -22,6 +22,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/agent/events"
+	"github.com/seed-a859fada/medterm/agent/glue"
 	"github.com/seed-a859fada/medterm/agent/metrics"
 	"github.com/seed-a859fada/medterm/agent/supervise"
 	"github.com/seed-a859fada/medterm/devices/credential"
@@ -107,15 +108,15 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 			ident.Module = psam.New(readers, cfg.Cards.PSAMReader)
 			skip = append(skip, cfg.Cards.PSAMReader)
 		}
-		desk = agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: ident, Events: bus, Logger: log, Skip: skip})
+		desk = agent.NewDesk(agent.DeskConfig{Readers: glue.Readers{R: readers}, Identifier: glue.Identifier{R: ident, Log: log}, Events: bus, Logger: log, Skip: skip})
 		services = append(services, supervise.Service{Name: "cards", Run: desk.Run})
 	}
-	verifier, err := credential.NewVerifier(&credential.TrustList{}, j, clock.Real{},
+	verifier, err := credential.NewVerifier(&credential.TrustList{}, glue.Counters{Store: j}, clock.Real{},
 		credential.Options{Lifetime: cfg.Codes.Lifetime.Duration, Skew: cfg.Codes.Skew.Duration})
 	if err != nil {
 		return fmt.Errorf("%w: codes: %w", config.ErrConfig, err)
 	}
-	kiosk := agent.NewKiosk(agent.KioskConfig{Verifier: credential.ForAgent{V: verifier}, Events: bus, Logger: log})
+	kiosk := agent.NewKiosk(agent.KioskConfig{Verifier: glue.Verifier{V: verifier}, Events: bus, Logger: log})
 	if cfg.Scanner.Enabled {
 		sc, err := scanner.New(cfg.Scanner.Config, scanner.Options{Logger: log})
 		if err != nil {
@@ -123,7 +124,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		}
 		services = append(services,
 			supervise.Service{Name: "scanner", Run: sc.Run},
-			supervise.Service{Name: "kiosk", Run: func(ctx context.Context) error { return kiosk.Run(ctx, sc.Codes()) }},
+			supervise.Service{Name: "kiosk", Run: func(ctx context.Context) error { return kiosk.Run(ctx, glue.Codes(ctx, sc.Codes())) }},
 		)
 	}
 	svc := agent.NewService(agent.ServiceConfig{

@@ -4,9 +4,22 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-
-	"github.com/seed-a859fada/medterm/agent"
 )
+
+// Card is what Exchange needs of a card connection: one command APDU in,
+// the raw response APDU out. The package declares it rather than take the
+// core's card type, so that it stays a codec any reader can use.
+type Card interface {
+	Transmit(ctx context.Context, command []byte) ([]byte, error)
+}
+
+// Conn is a whole card connection as a reader hands it out; Counter
+// wraps one and stands in for it.
+type Conn interface {
+	Card
+	ATR() []byte
+	Close() error
+}
 
 // MaxRounds bounds the 61xx and 6Cxx rounds of one Exchange. A record of
 // the social-security card is at most 32 bytes, so a card that still wants
@@ -20,7 +33,7 @@ const maxData = 4096
 // 9000. It follows 61xx with GET RESPONSE (00 C0 00 00 xx), collecting the
 // data of every round, and answers 6Cxx by resending the last command with
 // Le = xx. Any other status word is a *StatusError.
-func Exchange(ctx context.Context, card agent.Card, cmd Command) ([]byte, error) {
+func Exchange(ctx context.Context, card Card, cmd Command) ([]byte, error) {
 	var data []byte
 	last := cmd
 	for range MaxRounds {
@@ -60,17 +73,17 @@ func Exchange(ctx context.Context, card agent.Card, cmd Command) ([]byte, error)
 // Counter is a card that counts the command APDUs sent through it,
 // GET RESPONSE and resends included: what a read really costs on the wire.
 type Counter struct {
-	agent.Card
+	Conn
 	n atomic.Int64
 }
 
 // Count wraps card in a Counter.
-func Count(card agent.Card) *Counter { return &Counter{Card: card} }
+func Count(card Conn) *Counter { return &Counter{Conn: card} }
 
 // Transmit counts and forwards one command.
 func (c *Counter) Transmit(ctx context.Context, command []byte) ([]byte, error) {
 	c.n.Add(1)
-	return c.Card.Transmit(ctx, command)
+	return c.Conn.Transmit(ctx, command)
 }
 
 // N is the number of commands sent so far.
@@ -86,7 +99,7 @@ type Transactor interface {
 
 // BeginTransaction forwards to the wrapped card when it is a Transactor.
 func (c *Counter) BeginTransaction() error {
-	if t, ok := c.Card.(Transactor); ok {
+	if t, ok := c.Conn.(Transactor); ok {
 		return t.BeginTransaction()
 	}
 	return nil
@@ -94,7 +107,7 @@ func (c *Counter) BeginTransaction() error {
 
 // EndTransaction forwards to the wrapped card when it is a Transactor.
 func (c *Counter) EndTransaction() error {
-	if t, ok := c.Card.(Transactor); ok {
+	if t, ok := c.Conn.(Transactor); ok {
 		return t.EndTransaction()
 	}
 	return nil

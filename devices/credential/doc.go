@@ -8,5 +8,5 @@
 // vectors are specified in FORMAT.md beside this file. The platform (and
 // the sandbox) uses Issuer, Phone and TrustList; the terminal uses
 // Verifier, with the trust list from transaction E001 and a durable
-// agent.CounterStore.
+// CounterStore.
 package credential

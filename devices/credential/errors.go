@@ -61,7 +61,8 @@ var (
 		zhRefresh, enRefresh)
 	ErrRevoked = reject("REVOKED", "certificate serial is revoked",
 		"此医保码已停用，请到人工窗口办理", "this insurance code has been withdrawn; please go to the service window")
-	// ErrReplayed also matches agent.ErrReplayed.
+	// ErrReplayed is also what a CounterStore answers for a counter not
+	// above the highest it has seen.
 	ErrReplayed = reject("REPLAYED", "code counter already seen for this credential",
 		"此码已使用过，请在手机上刷新医保码", "this code was already used; please refresh the code on your phone")
 )

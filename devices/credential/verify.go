@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/mask"
 )
@@ -56,17 +55,28 @@ func (id Identity) LogValue() slog.Value {
 	)
 }
 
+// CounterStore keeps, durably, the highest code counter seen for each
+// credential serial on this terminal, so that a screenshot of a code that
+// was already used is refused, also after a restart.
+type CounterStore interface {
+	// Advance records counter for serial if it is above the highest seen,
+	// atomically and durably before it returns. Otherwise it records
+	// nothing and returns an error that matches ErrReplayed; any other
+	// error is the store's own failure (a full disk), not the code's.
+	Advance(ctx context.Context, serial string, counter uint64) error
+}
+
 // Verifier checks codes offline against a trust list, the terminal's clock
 // and the counters this terminal has seen. It is safe for concurrent use.
 type Verifier struct {
 	trust    atomic.Pointer[trust]
-	counters agent.CounterStore
+	counters CounterStore
 	clock    clock.Clock
 	opt      Options
 }
 
 // NewVerifier returns a verifier of codes signed under tl.
-func NewVerifier(tl *TrustList, counters agent.CounterStore, clk clock.Clock, opt Options) (*Verifier, error) {
+func NewVerifier(tl *TrustList, counters CounterStore, clk clock.Clock, opt Options) (*Verifier, error) {
 	if counters == nil || clk == nil {
 		return nil, errors.New("new verifier: counter store and clock are required")
 	}
@@ -187,8 +197,8 @@ func (v *Verifier) verify(ctx context.Context, text string) (Identity, error) {
 
 	// 8. The counter, last: only a code that verifies may move it.
 	if err := v.counters.Advance(ctx, cert.Serial.String(), uint64(code.Counter)); err != nil {
-		if errors.Is(err, agent.ErrReplayed) {
-			return Identity{}, fmt.Errorf("certificate %s counter %d: %w: %w", cert.Serial, code.Counter, ErrReplayed, err)
+		if errors.Is(err, ErrReplayed) {
+			return Identity{}, fmt.Errorf("certificate %s counter %d: %w", cert.Serial, code.Counter, err)
 		}
 		return Identity{}, fmt.Errorf("record counter: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ebfe/scard"
-	"github.com/seed-a859fada/medterm/agent"
 )
 
 // mon is the process's one PC/SC status wait. Every WaitChange, of every
@@ -33,14 +32,14 @@ type monitor struct {
 type run struct {
 	sctx    *scard.Context // set once established, nil after release
 	have    bool           // states holds a first answer
-	states  []agent.ReaderState
+	states  []ReaderState
 	changed chan struct{} // closed when states change or the run ends
 	ended   bool
 	err     error // why the run ended; nil when nobody was waiting
 	done    chan struct{}
 }
 
-func (m *monitor) wait(ctx context.Context, closed <-chan struct{}, known []agent.ReaderState) ([]agent.ReaderState, error) {
+func (m *monitor) wait(ctx context.Context, closed <-chan struct{}, known []ReaderState) ([]ReaderState, error) {
 	m.mu.Lock()
 	m.waiters++
 	defer m.leave()
@@ -208,15 +207,15 @@ func rebuild(old []scard.ReaderState, names []string) []scard.ReaderState {
 	return append(out, scard.ReaderState{Reader: PnPReader, CurrentState: pnp})
 }
 
-// convert turns PC/SC states into the agent's, leaving out the PnP
+// convert turns scard's states into ReaderStates, leaving out the PnP
 // pseudo-reader and readers that vanished.
-func convert(states []scard.ReaderState) []agent.ReaderState {
-	out := make([]agent.ReaderState, 0, len(states))
+func convert(states []scard.ReaderState) []ReaderState {
+	out := make([]ReaderState, 0, len(states))
 	for _, s := range states {
 		if s.Reader == PnPReader || s.EventState&(scard.StateUnknown|scard.StateIgnore) != 0 {
 			continue
 		}
-		rs := agent.ReaderState{
+		rs := ReaderState{
 			Reader:  s.Reader,
 			Present: s.EventState&scard.StatePresent != 0,
 			Mute:    s.EventState&scard.StateMute != 0,
@@ -232,7 +231,7 @@ func convert(states []scard.ReaderState) []agent.ReaderState {
 	return out
 }
 
-func (m *monitor) publish(rn *run, states []agent.ReaderState) {
+func (m *monitor) publish(rn *run, states []ReaderState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if rn.have && sameStates(rn.states, states) {
@@ -244,11 +243,11 @@ func (m *monitor) publish(rn *run, states []agent.ReaderState) {
 }
 
 // sameStates compares two reader lists in any order.
-func sameStates(a, b []agent.ReaderState) bool {
+func sameStates(a, b []ReaderState) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	byName := make(map[string]agent.ReaderState, len(b))
+	byName := make(map[string]ReaderState, len(b))
 	for _, s := range b {
 		byName[s.Reader] = s
 	}
@@ -261,8 +260,8 @@ func sameStates(a, b []agent.ReaderState) bool {
 	return true
 }
 
-func cloneStates(s []agent.ReaderState) []agent.ReaderState {
-	out := make([]agent.ReaderState, len(s))
+func cloneStates(s []ReaderState) []ReaderState {
+	out := make([]ReaderState, len(s))
 	for i, x := range s {
 		x.ATR = bytes.Clone(x.ATR)
 		out[i] = x

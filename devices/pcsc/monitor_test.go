@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/ebfe/scard"
-	"github.com/seed-a859fada/medterm/agent"
 )
 
 // Reader plugging cannot be driven through vpcd, whose readers are fixed
@@ -47,7 +46,7 @@ func TestConvertLeavesOutThePnPReaderAndVanishedReaders(t *testing.T) {
 		{Reader: "D", EventState: scard.StateUnknown | scard.StateIgnore | scard.StateChanged},
 		{Reader: PnPReader, EventState: scard.StateChanged | 3<<16},
 	})
-	want := []agent.ReaderState{
+	want := []ReaderState{
 		{Reader: "A", Present: true, ATR: []byte{0x3B, 0x00}, Counter: 5},
 		{Reader: "B", Counter: 4}, // an ATR left over from a card no longer there is dropped
 		{Reader: "C", Present: true, Mute: true, Counter: 1},
@@ -58,8 +57,8 @@ func TestConvertLeavesOutThePnPReaderAndVanishedReaders(t *testing.T) {
 }
 
 func TestSameStatesIgnoresOrderButNotCounters(t *testing.T) {
-	a := []agent.ReaderState{{Reader: "A", Counter: 1}, {Reader: "B", Present: true, ATR: []byte{1}}}
-	b := []agent.ReaderState{{Reader: "B", Present: true, ATR: []byte{1}}, {Reader: "A", Counter: 1}}
+	a := []ReaderState{{Reader: "A", Counter: 1}, {Reader: "B", Present: true, ATR: []byte{1}}}
+	b := []ReaderState{{Reader: "B", Present: true, ATR: []byte{1}}, {Reader: "A", Counter: 1}}
 	if !sameStates(a, b) {
 		t.Error("order matters")
 	}

@@ -4,15 +4,11 @@ package pcsc
 
 import (
 	"context"
-
-	"github.com/seed-a859fada/medterm/agent"
 )
 
 // Reader is the PC/SC card reader; in this build, without cgo, it only
 // reports ErrNoCgo.
 type Reader struct{}
-
-var _ agent.CardReader = (*Reader)(nil)
 
 // New returns a Reader whose every call fails with ErrNoCgo.
 func New() *Reader { return &Reader{} }
@@ -21,12 +17,12 @@ func New() *Reader { return &Reader{} }
 func (*Reader) Readers(context.Context) ([]string, error) { return nil, ErrNoCgo }
 
 // WaitChange fails with ErrNoCgo.
-func (*Reader) WaitChange(context.Context, []agent.ReaderState) ([]agent.ReaderState, error) {
+func (*Reader) WaitChange(context.Context, []ReaderState) ([]ReaderState, error) {
 	return nil, ErrNoCgo
 }
 
 // Connect fails with ErrNoCgo.
-func (*Reader) Connect(context.Context, string) (agent.Card, error) { return nil, ErrNoCgo }
+func (*Reader) Connect(context.Context, string) (Card, error) { return nil, ErrNoCgo }
 
 // Close does nothing.
 func (*Reader) Close() error { return nil }

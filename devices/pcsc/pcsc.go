@@ -11,19 +11,16 @@ import (
 	"time"
 
 	"github.com/ebfe/scard"
-	"github.com/seed-a859fada/medterm/agent"
 )
 
-// Reader is an agent.CardReader over PC/SC. Its methods are safe for
-// concurrent use.
+// Reader is a card reader over PC/SC: the readers present, their changes,
+// and connections to their cards. Its methods are safe for concurrent use.
 type Reader struct {
 	mu     sync.Mutex
 	sctx   *scard.Context // nil until first use and after the service went away
 	closed chan struct{}
 	once   sync.Once
 }
-
-var _ agent.CardReader = (*Reader)(nil)
 
 // New returns a Reader. It reaches the PC/SC service on first use, so it
 // can be created before the service runs.
@@ -42,7 +39,7 @@ func (r *Reader) Readers(ctx context.Context) ([]string, error) {
 
 // WaitChange blocks until a reader or card differs from known, or ctx
 // ends. See monitor for how calls share one PC/SC wait.
-func (r *Reader) WaitChange(ctx context.Context, known []agent.ReaderState) ([]agent.ReaderState, error) {
+func (r *Reader) WaitChange(ctx context.Context, known []ReaderState) ([]ReaderState, error) {
 	select {
 	case <-r.closed:
 		return nil, ErrClosed
@@ -51,8 +48,9 @@ func (r *Reader) WaitChange(ctx context.Context, known []agent.ReaderState) ([]a
 	return mon.wait(ctx, r.closed, known)
 }
 
-// Connect opens the card in reader in shared mode.
-func (r *Reader) Connect(ctx context.Context, reader string) (agent.Card, error) {
+// Connect opens the card in reader in shared mode, so that another
+// program (the CLI while the daemon runs) may read it too.
+func (r *Reader) Connect(ctx context.Context, reader string) (Card, error) {
 	var c *card
 	err := r.do(ctx, "connect "+reader, func(sc *scard.Context) error {
 		h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolAny)
@@ -147,6 +145,8 @@ func listReaders(c *scard.Context) ([]string, error) {
 	}
 	return names, err
 }
+
+var _ Card = (*card)(nil)
 
 // card is one connection to an inserted card.
 type card struct {
@@ -246,7 +246,7 @@ func (c *card) lostContact(ctx context.Context, op string, cause error) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, settleTime)
 	defer cancel()
-	var known []agent.ReaderState
+	var known []ReaderState
 	for {
 		states, err := mon.wait(ctx, c.reader.closed, known)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/pcsctest"
@@ -44,13 +43,13 @@ func timeout(t *testing.T) context.Context {
 
 var selectSSSE = apdu.Command{INS: 0xA4, P1: 0x04, Data: vcard.SSSE}
 
-func state(states []agent.ReaderState, reader string) agent.ReaderState {
+func state(states []pcsc.ReaderState, reader string) pcsc.ReaderState {
 	for _, s := range states {
 		if s.Reader == reader {
 			return s
 		}
 	}
-	return agent.ReaderState{}
+	return pcsc.ReaderState{}
 }
 
 func TestListsTheVirtualReaders(t *testing.T) {

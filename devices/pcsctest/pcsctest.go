@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/vcard"
 	"github.com/seed-a859fada/medterm/devices/vpcd"
@@ -130,6 +129,6 @@ func (in *Inserted) Done() <-chan struct{} { return in.done }
 
 // WaitCard waits, by reader events, until the reader holds a card
 // (present) or is empty, and returns its state.
-func WaitCard(ctx context.Context, r agent.CardReader, reader string, present bool) (agent.ReaderState, error) {
+func WaitCard(ctx context.Context, r *pcsc.Reader, reader string, present bool) (pcsc.ReaderState, error) {
 	return vpcd.WaitCard(ctx, r, reader, present)
 }

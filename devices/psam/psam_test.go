@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/emmansun/gmsm/sm4"
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/psam"
 	"github.com/seed-a859fada/medterm/devices/vcard"
@@ -70,22 +69,18 @@ func TestSchemeRejectsWrongSizes(t *testing.T) {
 
 // readers hands out one connection per Connect and counts them.
 type readers struct {
-	card     func() agent.Card
+	card     func() *flaky
 	connects int
 }
 
-func (r *readers) Readers(context.Context) ([]string, error) { return []string{"PSAM"}, nil }
-func (r *readers) WaitChange(context.Context, []agent.ReaderState) ([]agent.ReaderState, error) {
-	return nil, errors.New("not used")
-}
-func (r *readers) Connect(context.Context, string) (agent.Card, error) {
+func (r *readers) Connect(context.Context, string) (*flaky, error) {
 	r.connects++
 	return r.card(), nil
 }
 
 // flaky fails its next transmission like a reseated PSAM.
 type flaky struct {
-	agent.Card
+	psam.Card
 	fail bool
 }
 
@@ -105,10 +100,10 @@ func TestModuleAuthenticatesThroughTheVirtualPSAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	card := &flaky{Card: vcard.Direct(vp)}
-	r := &readers{card: func() agent.Card { return card }}
+	r := &readers{card: func() *flaky { return card }}
 	m := psam.New(r, "PSAM")
 	defer m.Close()
-	req := agent.AuthRequest{CardID: cardID, Region: "440100", Challenge: challenge, KeyID: 0x04}
+	req := psam.Request{CardID: cardID, Region: "440100", Challenge: challenge, KeyID: 0x04}
 
 	got, err := m.Authenticate(context.Background(), req)
 	if err != nil {
@@ -121,7 +116,7 @@ func TestModuleAuthenticatesThroughTheVirtualPSAM(t *testing.T) {
 	}
 
 	t.Run("an unknown key id is the PSAM's own refusal", func(t *testing.T) {
-		_, err := m.Authenticate(context.Background(), agent.AuthRequest{CardID: cardID, Challenge: challenge, KeyID: 0x09})
+		_, err := m.Authenticate(context.Background(), psam.Request{CardID: cardID, Challenge: challenge, KeyID: 0x09})
 		var se *apdu.StatusError
 		if !errors.As(err, &se) || se.SW != 0x6A88 {
 			t.Fatalf("err %v, want status 6A88", err)
@@ -147,7 +142,7 @@ func TestModuleAuthenticatesThroughTheVirtualPSAM(t *testing.T) {
 		}
 	})
 	t.Run("a malformed request never reaches the PSAM", func(t *testing.T) {
-		_, err := m.Authenticate(context.Background(), agent.AuthRequest{CardID: cardID[:4], Challenge: challenge})
+		_, err := m.Authenticate(context.Background(), psam.Request{CardID: cardID[:4], Challenge: challenge})
 		if !errors.Is(err, psam.ErrBadRequest) {
 			t.Fatalf("err %v", err)
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
 )
 
@@ -84,7 +83,7 @@ type harness struct {
 	t       *testing.T
 	s       *Serial
 	dev     *fakeDevice
-	codes   <-chan agent.ScannedCode
+	codes   <-chan Code
 	read    atomic.Int64 // bytes the scanner has read and framed
 	written int64        // bytes the test has written
 	readSig chan struct{}
@@ -113,7 +112,7 @@ func newHarness(t *testing.T, cfg Config, opts Options) *harness {
 func startScan(t *testing.T, cfg Config, opts Options) *harness {
 	h := newHarness(t, cfg, opts)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan agent.ScannedCode)
+	out := make(chan Code)
 	h.codes, h.cancel = out, cancel
 	go func() { h.done <- h.s.Scan(ctx, out) }()
 	t.Cleanup(func() { cancel(); <-h.done })
@@ -156,7 +155,7 @@ func (h *harness) send(chunk string) []string {
 }
 
 // next waits for the next code.
-func (h *harness) next() agent.ScannedCode {
+func (h *harness) next() Code {
 	h.t.Helper()
 	select {
 	case c := <-h.codes:
@@ -166,7 +165,7 @@ func (h *harness) next() agent.ScannedCode {
 	case <-time.After(patience):
 		h.t.Fatal("no code")
 	}
-	return agent.ScannedCode{}
+	return Code{}
 }
 
 // stopped waits for Scan or Run to return.
@@ -240,7 +239,7 @@ func TestSerialSendsCodesWithTheScanTimeAndPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := h.next()
-	want := agent.ScannedCode{Text: "HQR0001", At: epoch, Source: dev.slave.Name()}
+	want := Code{Text: "HQR0001", At: epoch, Source: dev.slave.Name()}
 	if got != want {
 		t.Fatalf("code = %+v, want %+v", got, want)
 	}
@@ -354,7 +353,7 @@ func TestSerialScanCannotOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = s.Scan(context.Background(), make(chan agent.ScannedCode))
+			err = s.Scan(context.Background(), make(chan Code))
 			if !errors.Is(err, ErrOpen) || !strings.Contains(err.Error(), port) {
 				t.Fatalf("Scan = %v, want ErrOpen naming the port", err)
 			}
@@ -370,7 +369,7 @@ func TestSerialOneScanAtATime(t *testing.T) {
 	h := startScan(t, testConfig(dev.slave.Name(), nil), Options{})
 	h.dev = dev
 	h.send("A1\r") // the first Scan holds the port once it has read
-	err := h.s.Scan(context.Background(), make(chan agent.ScannedCode))
+	err := h.s.Scan(context.Background(), make(chan Code))
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("second Scan = %v, want ErrBusy", err)
 	}

@@ -1,9 +1,9 @@
 // Package scanner reads codes from a serial QR scanner (a kiosk's or a
 // window's, on /dev/ttyUSB0, COM3 or a udev name) through
-// github.com/tarm/serial, and implements agent.Scanner. A Framer turns the
-// bytes into codes: terminators, AIM identifiers, noise, half lines and
-// re-reads of the same code are handled there, without I/O. Run keeps the
-// port open across unplugging and replugging, with no restart.
+// github.com/tarm/serial, and yields each code it reads once. A Framer
+// turns the bytes into codes: terminators, AIM identifiers, noise, half
+// lines and re-reads of the same code are handled there, without I/O. Run
+// keeps the port open across unplugging and replugging, with no restart.
 //
 // Code text identifies a patient: it is never logged, only its length and
 // a short hash.
@@ -23,7 +23,6 @@ import (
 
 	"github.com/tarm/serial"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
 )
 
@@ -33,13 +32,20 @@ type Options struct {
 	Logger *slog.Logger // nil: discard
 }
 
+// Code is one code read by the scanner. Its text identifies a patient.
+type Code struct {
+	Text   string
+	At     time.Time // when the scanner's line was complete
+	Source string    // the port it came from
+}
+
 // Serial is a scanner on a serial port.
 type Serial struct {
 	cfg    Config
 	clk    clock.Clock
 	log    *slog.Logger
 	framer *Framer // used only by the Scan holding reading
-	codes  chan agent.ScannedCode
+	codes  chan Code
 
 	reading sync.Mutex // held by the one Scan that owns the port
 	// afterRead, when set (by tests), is told the size of each read once
@@ -50,8 +56,6 @@ type Serial struct {
 	mu    sync.Mutex
 	stats PortStats
 }
-
-var _ agent.Scanner = (*Serial)(nil)
 
 // PortStats are the counters of a Serial, for metrics: the framer's, and
 // the port's life.
@@ -84,7 +88,7 @@ func New(cfg Config, opts Options) (*Serial, error) {
 		clk:    opts.Clock,
 		log:    opts.Logger.With("port", cfg.Port),
 		framer: f,
-		codes:  make(chan agent.ScannedCode),
+		codes:  make(chan Code),
 	}, nil
 }
 
@@ -97,13 +101,13 @@ func (s *Serial) Stats() PortStats {
 
 // Codes is where Run sends the codes it reads. It is never closed: Run may
 // be restarted.
-func (s *Serial) Codes() <-chan agent.ScannedCode { return s.codes }
+func (s *Serial) Codes() <-chan Code { return s.codes }
 
 // Scan opens the port and sends each code it reads to out until ctx ends
 // (nil) or the port fails: ErrOpen if it cannot be opened, ErrUnplugged if
 // it fails or vanishes while open. It notices the end of ctx within the
 // configured read timeout.
-func (s *Serial) Scan(ctx context.Context, out chan<- agent.ScannedCode) error {
+func (s *Serial) Scan(ctx context.Context, out chan<- Code) error {
 	if !s.reading.TryLock() {
 		return fmt.Errorf("scan %s: %w", s.cfg.Port, ErrBusy)
 	}
@@ -179,7 +183,7 @@ func (p Parity) serial() serial.Parity {
 // read timeout.
 const hangupReads = 3
 
-func (s *Serial) read(ctx context.Context, port io.Reader, id portID, out chan<- agent.ScannedCode) error {
+func (s *Serial) read(ctx context.Context, port io.Reader, id portID, out chan<- Code) error {
 	buf := make([]byte, 512)
 	quick := 0
 	noiseLogged := false
@@ -207,7 +211,7 @@ func (s *Serial) read(ctx context.Context, port io.Reader, id portID, out chan<-
 			for _, code := range codes {
 				s.log.Debug("code read", "len", len(code), "hash", shortHash(code))
 				select {
-				case out <- agent.ScannedCode{Text: code, At: s.clk.Now(), Source: s.cfg.Port}:
+				case out <- Code{Text: code, At: s.clk.Now(), Source: s.cfg.Port}:
 				case <-ctx.Done():
 					return nil
 				}

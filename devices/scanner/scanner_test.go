@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/seed-a859fada/medterm/agent"
 )
 
 func TestConfigValidateNamesTheField(t *testing.T) {
@@ -114,7 +112,7 @@ func readScript(t *testing.T, reads ...scriptedRead) ([]string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make(chan agent.ScannedCode, 16)
+	out := make(chan Code, 16)
 	err = s.read(context.Background(), &scriptedPort{reads: reads}, id, out)
 	close(out)
 	var got []string

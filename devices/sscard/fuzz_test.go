@@ -83,3 +83,35 @@ func copyMap(m map[byte][]byte) map[byte][]byte {
 	}
 	return out
 }
+
+// FuzzAccountRecord feeds arbitrary records and FCIs to the financial
+// application's parsers: whatever a card sends, they return an account
+// number or an error, never a panic, and a number they accept is 16 to 19
+// digits with a valid check digit.
+func FuzzAccountRecord(f *testing.F) {
+	card := vcard.Direct(newCard(f, withAccount(), vcard.Faults{}))
+	ctx := context.Background()
+	fci, err := apdu.Exchange(ctx, card, selectDebit)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rec, err := apdu.Exchange(ctx, card, readAccount)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rec)
+	f.Add(fci)
+	f.Add(unhexT("70 11 57 0F 6217000000000000004D3001220000"))
+	f.Add(unhexT("70 81 0C 5A 0A 6217000000000000004F"))
+	f.Add(unhexT("70 13 5F3401 01 5A0A 6217000000000000004F 9F0800"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = checkFCI(b)
+		pan, err := parseAccountRecord(b)
+		if err != nil {
+			return
+		}
+		if len(pan) < 16 || len(pan) > 19 || !digits(pan) || !luhn(pan) {
+			t.Fatalf("accepted account number of %d characters that does not check", len(pan))
+		}
+	})
+}

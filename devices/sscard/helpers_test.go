@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/psam"
 	"github.com/seed-a859fada/medterm/devices/vcard"
 )
@@ -21,6 +21,10 @@ var (
 )
 
 const testKeyID = DefaultKeyID
+
+// testAccount is an invented UnionPay debit account number with a valid
+// check digit.
+const testAccount = "6217000000000000004"
 
 // profile is a valid card of the given version held by a fictitious
 // person.
@@ -58,14 +62,10 @@ func newCard(t testing.TB, p vcard.Profile, f vcard.Faults) *vcard.Card {
 	return c
 }
 
-// slot is a CardReader with one card in one reader, for the PSAM.
-type slot struct{ card agent.Card }
+// slot is a reader with one card in it, for the PSAM.
+type slot struct{ card vcard.DirectCard }
 
-func (s slot) Readers(context.Context) ([]string, error) { return []string{"PSAM"}, nil }
-func (s slot) WaitChange(context.Context, []agent.ReaderState) ([]agent.ReaderState, error) {
-	return []agent.ReaderState{{Reader: "PSAM", Present: true}}, nil
-}
-func (s slot) Connect(context.Context, string) (agent.Card, error) { return s.card, nil }
+func (s slot) Connect(context.Context, string) (vcard.DirectCard, error) { return s.card, nil }
 
 // virtualPSAM is a psam.Module over an in-process virtual PSAM holding
 // master.
@@ -90,7 +90,7 @@ func unhexT(s string) []byte {
 // the rest to a real (virtual) card: each malformed answer is one entry,
 // everything around it is a genuine card.
 type patched struct {
-	agent.Card
+	apdu.Conn
 	answers map[string]string // command hex → response hex
 	sent    []string
 }
@@ -101,5 +101,5 @@ func (p *patched) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if resp, ok := p.answers[key]; ok {
 		return unhexT(resp), nil
 	}
-	return p.Card.Transmit(ctx, cmd)
+	return p.Conn.Transmit(ctx, cmd)
 }

@@ -3,7 +3,9 @@
 // data (EF05) and the holder's basic data (EF06) record by record, runs
 // the external authentication a 3.0 card needs through a secure module,
 // validates everything it reads, and offers the result as JSON and as the
-// iReadCardBas string that hospital systems already parse.
+// iReadCardBas string that hospital systems already parse. On a card with
+// a financial function it also reads the account number of the UnionPay
+// debit application beside SSSE, for the payment leg.
 package sscard
 
 import (
@@ -15,10 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/devices/apdu"
+	"github.com/seed-a859fada/medterm/devices/psam"
 )
 
 // Identity is what a card says about itself and its holder. Dates are
@@ -39,6 +41,14 @@ type Identity struct {
 	Birthplace  string `json:"birthplace"`
 	BirthDate   string `json:"birth_date"`
 	ATR         string `json:"atr"` // hex
+	// AccountNo is the account number (PAN) of the card's financial
+	// application, for the payment leg to debit under the patient's
+	// agreement; empty when the card has no financial function or its
+	// answers were malformed.
+	AccountNo string `json:"account_no,omitempty"`
+	// AccountErr says why a card with a financial application gave no
+	// account number. It does not fail the read: the identity is good.
+	AccountErr error `json:"-"`
 }
 
 // LogValue shows what identifies a read in a log without the personal
@@ -50,17 +60,34 @@ func (id Identity) LogValue() slog.Value {
 		slog.String("region", id.Region),
 		slog.String("id_number", mask.IDNo(id.IDNumber)),
 		slog.String("name", mask.Name(id.Name)),
+		slog.String("account_no", mask.PAN(id.AccountNo)),
 	)
+}
+
+// Card is what a read needs of the connection to the card: its APDUs and
+// its answer to reset. A connection that is also an apdu.Transactor is
+// held for the whole read.
+type Card interface {
+	Transmit(ctx context.Context, command []byte) ([]byte, error)
+	ATR() []byte
 }
 
 // DefaultKeyID is the key a 3.0 card's EXTERNAL AUTHENTICATE names when
 // Reader.KeyID is zero.
 const DefaultKeyID = 0x04
 
+// SecureModule answers a 3.0 card's external authentication: a PSAM
+// (package psam's Module) or a network encryption machine taking the same
+// request. The request is the PSAM package's, the one implementation
+// there is, so that a Module needs no adapter to sit here.
+type SecureModule interface {
+	Authenticate(ctx context.Context, req psam.Request) ([]byte, error)
+}
+
 // Reader reads cards. The zero value reads 1.0 and 2.0 cards.
 type Reader struct {
 	// Module answers 3.0 cards' external authentication.
-	Module agent.SecureModule
+	Module SecureModule
 	// KeyID is P2 of EXTERNAL AUTHENTICATE; 0 means DefaultKeyID.
 	KeyID byte
 	// Clock decides whether a card has expired; nil is the wall clock.
@@ -71,8 +98,10 @@ type Reader struct {
 var china = time.FixedZone("CST", 8*3600)
 
 // Read reads and validates the card. An expired card is returned with
-// ErrCardExpired; any other error returns no identity.
-func (r *Reader) Read(ctx context.Context, card agent.Card) (*Identity, error) {
+// ErrCardExpired; any other error returns no identity. A malformed answer
+// of the financial application is no error of the read: the identity
+// comes back with AccountErr set.
+func (r *Reader) Read(ctx context.Context, card Card) (*Identity, error) {
 	if t, ok := card.(apdu.Transactor); ok {
 		if err := t.BeginTransaction(); err != nil {
 			return nil, fmt.Errorf("begin transaction: %w", err)
@@ -108,6 +137,11 @@ func (r *Reader) Read(ctx context.Context, card agent.Card) (*Identity, error) {
 	if err := id.decodeEF06(ef06); err != nil {
 		return nil, err
 	}
+	// Last, as it leaves SSSE: the financial application, whose malformed
+	// answers cost the account number only.
+	if id.AccountNo, id.AccountErr, err = readAccountNo(ctx, card); err != nil {
+		return nil, err
+	}
 	return id, r.checkExpiry(id)
 }
 
@@ -116,7 +150,7 @@ var ssse = []byte{0x73, 0x78, 0x31, 0x2E, 0x73, 0x68, 0x2E, 0xC9, 0xE7, 0xBB, 0x
 // readFields reads each field by tag with its file's short identifier, so
 // no file selection is needed and record numbers, which differ between
 // card versions, do not matter.
-func readFields(ctx context.Context, card agent.Card, fields []field) (map[byte][]byte, error) {
+func readFields(ctx context.Context, card apdu.Card, fields []field) (map[byte][]byte, error) {
 	out := make(map[byte][]byte, len(fields))
 	for _, f := range fields {
 		cmd := apdu.Command{INS: 0xB2, P1: f.tag, P2: f.sfi << 3, Le: f.size + 2}
@@ -136,7 +170,7 @@ func readFields(ctx context.Context, card agent.Card, fields []field) (map[byte]
 	return out, nil
 }
 
-func (r *Reader) authenticate(ctx context.Context, card agent.Card, cardID []byte, region string) error {
+func (r *Reader) authenticate(ctx context.Context, card apdu.Card, cardID []byte, region string) error {
 	if r.Module == nil {
 		return ErrNoSecureModule
 	}
@@ -148,7 +182,7 @@ func (r *Reader) authenticate(ctx context.Context, card agent.Card, cardID []byt
 	if err != nil {
 		return fmt.Errorf("get challenge: %w", err)
 	}
-	crypt, err := r.Module.Authenticate(ctx, agent.AuthRequest{CardID: cardID, Region: region, Challenge: chal, KeyID: keyID})
+	crypt, err := r.Module.Authenticate(ctx, psam.Request{CardID: cardID, Region: region, Challenge: chal, KeyID: keyID})
 	if err != nil {
 		return fmt.Errorf("secure module: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 	"github.com/seed-a859fada/medterm/devices/pcsctest"
@@ -87,17 +86,27 @@ func TestReadsThroughPCSC(t *testing.T) {
 	s := startStack(t, testMaster)
 	ctx := stackContext(t)
 	cases := []struct {
-		version, name string
-		apdus         int
+		version, name, account string
+		apdus                  int
 	}{
-		{"1.00", "张三", 15},
-		{"2.00", "刘䶮", 16},
-		{"3.00", "王𠮷", 18},
+		// As read in process, and the SELECT of a financial application
+		// that these cards lack.
+		{"1.00", "张三", "", 16},
+		{"2.00", "刘䶮", "", 17},
+		{"3.00", "王𠮷", "", 19},
+		// With one: its SELECT and FCI, and READ RECORD with Le 00 that
+		// the T=0 card answers 6Cxx before the record.
+		{"2.00", "张三", testAccount, 20},
+		{"3.00", "王𠮷", testAccount, 22},
 	}
 	for _, c := range cases {
-		t.Run(c.version, func(t *testing.T) {
+		name := c.version
+		if c.account != "" {
+			name += " with a financial account"
+		}
+		t.Run(name, func(t *testing.T) {
 			p := profile(c.version)
-			p.Name = c.name
+			p.Name, p.AccountNo = c.name, c.account
 			in := s.insert(ctx, t, newCard(t, p, vcard.Faults{}))
 			defer s.remove(ctx, t, in)
 			id, n, err := s.read(ctx, t)
@@ -112,10 +121,27 @@ func TestReadsThroughPCSC(t *testing.T) {
 			if *id != *want {
 				t.Fatalf("through PC/SC\n%+v\nin process\n%+v", *id, *want)
 			}
-			if id.Name != c.name || n != c.apdus {
-				t.Fatalf("name %q in %d APDUs, want %q in %d", id.Name, n, c.name, c.apdus)
+			if id.Name != c.name || id.AccountNo != c.account || id.AccountErr != nil || n != c.apdus {
+				t.Fatalf("name %q, account %q (%v) in %d APDUs, want %q, %q in %d", id.Name, id.AccountNo, id.AccountErr, n, c.name, c.account, c.apdus)
 			}
 		})
+	}
+}
+
+// A malformed financial record through the real stack: the identity is
+// read, the account is not, and the error says why.
+func TestMalformedFinancialRecordThroughPCSC(t *testing.T) {
+	s := startStack(t, testMaster)
+	ctx := stackContext(t)
+	p := profile("2.00")
+	p.AccountNo = testAccount
+	s.insert(ctx, t, newCard(t, p, vcard.Faults{AccountRecord: unhexT("70 0C 5A 0A 6217000000000000001F")}))
+	id, _, err := s.read(ctx, t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.IDNumber != p.IDNumber || id.AccountNo != "" || !errors.Is(id.AccountErr, ErrAccountCheckDigit) {
+		t.Fatalf("read %+v, account error %v; want the holder, no account and ErrAccountCheckDigit", id, id.AccountErr)
 	}
 }
 
@@ -191,22 +217,22 @@ func TestReadsAgainAfterPCSCDRestarts(t *testing.T) {
 	}
 }
 
-// counting is a CardReader whose connections count their APDUs, to
+// counting is a PC/SC reader whose connections count their APDUs, to
 // measure the PSAM's share of a 3.0 read.
 type counting struct {
-	agent.CardReader
+	r *pcsc.Reader
 	n *int
 }
 
 type countedCard struct {
-	agent.Card
+	pcsc.Card
 	n *int
 }
 
-func (c counting) Connect(ctx context.Context, reader string) (agent.Card, error) {
-	card, err := c.CardReader.Connect(ctx, reader)
+func (c counting) Connect(ctx context.Context, reader string) (countedCard, error) {
+	card, err := c.r.Connect(ctx, reader)
 	if err != nil {
-		return nil, err
+		return countedCard{}, err
 	}
 	return countedCard{card, c.n}, nil
 }

@@ -25,6 +25,11 @@ type Faults struct {
 	WrongLe bool
 	// Corrupt replaces the record of a tag with these bytes, as read.
 	Corrupt map[byte][]byte
+	// AccountRecord replaces the financial application's record (SFI 1,
+	// record 1) with these bytes, as read: an account number whose check
+	// digit is wrong, a template with the wrong tag. It applies to cards
+	// with a financial application only.
+	AccountRecord []byte
 }
 
 // Card is a virtual social-security card.
@@ -33,14 +38,16 @@ type Card struct {
 	profile    Profile
 	faults     Faults
 	ef05, ef06 map[byte][]byte
+	account    []byte // the financial application's record, nil without one
 	key        []byte // 3.0 external-authentication key
 	atr        []byte
 	tries      int // wrong cryptograms left before the key blocks
 	commands   int
 
 	// volatile state, cleared by a reset
-	selected bool
-	current  int // 5 or 6: the EF selected by identifier, 0 none
+	selected bool // SSSE is the current application
+	pboc     bool // the financial application is
+	current  int  // 5 or 6: the EF selected by identifier, 0 none
 	authed   bool
 	chal     []byte
 	pending  []byte // data waiting for GET RESPONSE
@@ -67,6 +74,14 @@ func NewCard(p Profile, f Faults) (*Card, error) {
 			return nil, fmt.Errorf("%w: %w", ErrProfile, err)
 		}
 	}
+	if p.AccountNo != "" {
+		if c.account, err = p.accountRecord(); err != nil {
+			return nil, err
+		}
+		if f.AccountRecord != nil {
+			c.account = bytes.Clone(f.AccountRecord)
+		}
+	}
 	for tag, rec := range f.Corrupt {
 		if _, ok := c.ef05[tag]; ok {
 			c.ef05[tag] = rec
@@ -85,7 +100,7 @@ func (c *Card) ATR() []byte { return bytes.Clone(c.atr) }
 func (c *Card) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.selected, c.current, c.authed, c.chal, c.pending, c.resent = false, 0, false, nil, nil, false
+	c.selected, c.pboc, c.current, c.authed, c.chal, c.pending, c.resent = false, false, 0, false, nil, nil, false
 }
 
 // Process answers one command APDU.
@@ -128,8 +143,13 @@ func (c *Card) sel(cmd apdu.Command) []byte {
 			c.selected = false
 			return sw(apdu.SWBlocked)
 		}
-		c.selected, c.current, c.authed = true, 0, false
+		c.selected, c.pboc, c.current, c.authed = true, false, 0, false
 		return respondLater(&c.pending, fci(SSSE, c.profile.Version == "3.00"))
+	case cmd.P1 == 0x04 && bytes.Equal(cmd.Data, PBOCDebit) && c.account != nil:
+		// Another application: SSSE, its file and its authentication
+		// are left, as on a real card.
+		c.selected, c.pboc, c.current, c.authed = false, true, 0, false
+		return respondLater(&c.pending, pbocFCI())
 	case (cmd.P1 == 0x00 || cmd.P1 == 0x02) && c.selected && len(cmd.Data) == 2 && cmd.Data[0] == 0xEF:
 		switch cmd.Data[1] {
 		case 0x05, 0x06:
@@ -141,6 +161,9 @@ func (c *Card) sel(cmd apdu.Command) []byte {
 }
 
 func (c *Card) readRecord(cmd apdu.Command) []byte {
+	if c.pboc {
+		return c.readAccountRecord(cmd)
+	}
 	if !c.selected {
 		return sw(apdu.SWFileNotFound)
 	}
@@ -167,6 +190,29 @@ func (c *Card) readRecord(cmd apdu.Command) []byte {
 	}
 	if rec == nil {
 		return sw(apdu.SWRecordNotFound)
+	}
+	return c.answerRecord(cmd, rec)
+}
+
+// readAccountRecord reads the financial application by record number
+// (P1) and short file identifier (P2 = SFI << 3 | 4), as EMV does.
+func (c *Card) readAccountRecord(cmd apdu.Command) []byte {
+	switch {
+	case cmd.P2&0x07 != 0x04:
+		return sw(apdu.SWWrongP1P2)
+	case int(cmd.P2>>3) != pbocSFI:
+		return sw(apdu.SWFileNotFound)
+	case cmd.P1 != pbocRecord:
+		return sw(apdu.SWRecordNotFound)
+	}
+	return c.answerRecord(cmd, c.account)
+}
+
+// answerRecord hands out a record as a T=0 card does, with the scripted
+// transport quirks.
+func (c *Card) answerRecord(cmd apdu.Command, rec []byte) []byte {
+	if len(rec) == 0 { // a scripted empty record: nothing but the status
+		return sw(apdu.SWOK)
 	}
 	if c.faults.WrongLe && !c.resent {
 		c.resent = true

@@ -24,6 +24,11 @@ type Profile struct {
 	Ethnicity   string // 2 digits
 	Birthplace  string // up to 6 digits
 	BirthDate   string // YYYYMMDD
+	// AccountNo is the account number (PAN) of the card's financial
+	// application (PBOCDebit), up to 19 digits; empty for a card without a
+	// financial function, which answers 6A82 when that application is
+	// selected.
+	AccountNo string
 	// Blocked makes the card answer 6983 when its application is selected.
 	Blocked bool
 	// MasterKey is the 16-byte SM4 master key a 3.0 card's key is

@@ -5,9 +5,12 @@
 //
 // The card behaves like a T=0 card: SELECT answers 61xx and the FCI comes
 // with GET RESPONSE, a wrong Le gets 6Cxx, records are read by tag, and on
-// a 3.0 card EF06 needs external authentication with an SM4 key. Faults
-// can be scripted: a card pulled mid-read, GET RESPONSE chains on every
-// record, 6Cxx before every record, corrupt records.
+// a 3.0 card EF06 needs external authentication with an SM4 key. A card
+// with a financial function also carries the UnionPay debit application
+// (PBOCDebit) with the account number in SFI 1 record 1; one without
+// answers 6A82 to its SELECT. Faults can be scripted: a card pulled
+// mid-read, GET RESPONSE chains on every record, 6Cxx before every record,
+// corrupt records, a corrupt financial record.
 package vcard
 
 import (
@@ -18,8 +21,6 @@ import (
 	"io"
 	"net"
 	"time"
-
-	"github.com/seed-a859fada/medterm/agent"
 )
 
 // Addresses where vpcd's two readers wait for a virtual card, as the
@@ -136,21 +137,27 @@ func serveConn(ctx context.Context, conn *net.TCPConn, a Applet) error {
 	}
 }
 
-// Direct returns the applet as an agent.Card in process, freshly powered
-// on: unit tests read the virtual card without PC/SC.
-func Direct(a Applet) agent.Card {
+// Direct returns the applet as a card connection in process, freshly
+// powered on: unit tests read the virtual card without PC/SC. It has the
+// methods of a PC/SC card connection, so it goes wherever one does.
+func Direct(a Applet) DirectCard {
 	a.Reset()
-	return direct{a}
+	return DirectCard{a}
 }
 
-type direct struct{ a Applet }
+// DirectCard is an applet connected in process.
+type DirectCard struct{ a Applet }
 
-func (d direct) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+// Transmit hands one command APDU to the applet.
+func (d DirectCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return d.a.Process(cmd)
 }
 
-func (d direct) ATR() []byte  { return d.a.ATR() }
-func (d direct) Close() error { return nil }
+// ATR is the applet's answer to reset.
+func (d DirectCard) ATR() []byte { return d.a.ATR() }
+
+// Close does nothing: there is no connection to end.
+func (d DirectCard) Close() error { return nil }

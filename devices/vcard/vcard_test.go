@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -150,6 +152,8 @@ func TestProfilesThatCannotBeWritten(t *testing.T) {
 		"card number too long":         func(p *Profile) { p.CardNumber = "A123456789" },
 		"3.0 without a 16-byte key":    func(p *Profile) { p.Version = "3.00"; p.MasterKey = []byte{1} },
 		"birthplace with seven digits": func(p *Profile) { p.Birthplace = "4401061" },
+		"account number of 20 digits":  func(p *Profile) { p.AccountNo = "62170000000000000040" },
+		"account number with a letter": func(p *Profile) { p.AccountNo = "621700000000000000A" },
 	}
 	for name, change := range cases {
 		p := testProfile()
@@ -186,6 +190,88 @@ func TestGetResponseHandsOutWhatIsPending(t *testing.T) {
 
 func mustCard(t *testing.T) *Card {
 	c, err := NewCard(testProfile(), Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestTheFinancialApplicationAnswersAsAT0DebitCard(t *testing.T) {
+	p := testProfile()
+	p.AccountNo = "6217000000000000004"
+	c := Direct(mustCardOf(t, p, Faults{}))
+	ctx := context.Background()
+	exchange := func(hexCmd string) string {
+		t.Helper()
+		cmd, _ := hex.DecodeString(hexCmd)
+		resp, err := c.Transmit(ctx, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ToUpper(hex.EncodeToString(resp))
+	}
+	if got := exchange("00A4040008A00000033301010100"); got != "611D" {
+		t.Fatalf("SELECT answered %s, want 611D", got)
+	}
+	fci := exchange("00C000001D")
+	if !strings.HasPrefix(fci, "6F1B8408A000000333010101A50F50"+"0A"+strings.ToUpper(hex.EncodeToString([]byte("PBOC DEBIT")))) || !strings.HasSuffix(fci, "9000") {
+		t.Fatalf("FCI %s", fci)
+	}
+	le := exchange("00B2010C00")
+	if !strings.HasPrefix(le, "6C") {
+		t.Fatalf("READ RECORD with Le 00 answered %s, want 6Cxx (T=0)", le)
+	}
+	rec := exchange("00B2010C" + le[2:])
+	if !strings.Contains(rec, "5A0A6217000000000000004F") || !strings.HasPrefix(rec, "70") || !strings.Contains(rec, "57") {
+		t.Fatalf("record %s lacks the template, track 2 or the F-padded account number", rec)
+	}
+	for cmd, want := range map[string]string{
+		"00B2020C00":      "6A83", // no record 2
+		"00B20114" + "00": "6A82", // SFI 2
+		"00B2010800":      "6A86", // not "record number in P1"
+	} {
+		if got := exchange(cmd); got != want {
+			t.Errorf("%s answered %s, want %s", cmd, got, want)
+		}
+	}
+	// Selecting the financial application leaves SSSE.
+	if got := exchange("00A4020002EF05"); got != "6A82" {
+		t.Errorf("EF05 selected in the financial application: %s", got)
+	}
+}
+
+func TestACardWithoutAFinancialFunctionHasNoSuchApplication(t *testing.T) {
+	c := Direct(mustCard(t))
+	ctx := context.Background()
+	sel := append([]byte{0x00, 0xA4, 0x04, 0x00, byte(len(SSSE))}, SSSE...)
+	if resp, _ := c.Transmit(ctx, sel); resp[0] != 0x61 {
+		t.Fatalf("SELECT SSSE %X", resp)
+	}
+	if resp, _ := c.Transmit(ctx, append(append([]byte{0x00, 0xA4, 0x04, 0x00, 0x08}, PBOCDebit...), 0x00)); !bytes.Equal(resp, []byte{0x6A, 0x82}) {
+		t.Fatalf("SELECT of the financial application %X, want 6A82", resp)
+	}
+	// A failed SELECT leaves the current application as it was.
+	if resp, _ := c.Transmit(ctx, []byte{0x00, 0xA4, 0x02, 0x00, 0x02, 0xEF, 0x05}); !bytes.Equal(resp, []byte{0x90, 0x00}) {
+		t.Fatalf("EF05 after the failed SELECT: %X", resp)
+	}
+}
+
+func TestAccountRecordFaultReplacesTheRecord(t *testing.T) {
+	p := testProfile()
+	p.AccountNo = "6217000000000000004"
+	bad := []byte{0x71, 0x03, 0x5A, 0x01, 0x62}
+	c := Direct(mustCardOf(t, p, Faults{AccountRecord: bad}))
+	ctx := context.Background()
+	c.Transmit(ctx, append(append([]byte{0x00, 0xA4, 0x04, 0x00, 0x08}, PBOCDebit...), 0x00))
+	resp, _ := c.Transmit(ctx, []byte{0x00, 0xB2, 0x01, 0x0C, byte(len(bad))})
+	if !bytes.Equal(resp, append(bad, 0x90, 0x00)) {
+		t.Fatalf("record %X, want the scripted %X", resp, bad)
+	}
+}
+
+func mustCardOf(t *testing.T, p Profile, f Faults) *Card {
+	t.Helper()
+	c, err := NewCard(p, f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/devices/pcsc"
 )
 
@@ -208,7 +207,7 @@ func (d *Daemon) Stop() error {
 // WaitReaders waits, by reader events, until two readers named after vpcd
 // are present, and returns them with their card ports.
 func WaitReaders(ctx context.Context, r *pcsc.Reader, c Conf) (card, psam Slot, err error) {
-	var known []agent.ReaderState
+	var known []pcsc.ReaderState
 	backoff := 5 * time.Millisecond
 	for {
 		states, err := r.WaitChange(ctx, known)
@@ -242,12 +241,12 @@ func WaitReaders(ctx context.Context, r *pcsc.Reader, c Conf) (card, psam Slot, 
 
 // WaitCard waits, by reader events, until the reader holds a card
 // (present) or is empty, and returns its state.
-func WaitCard(ctx context.Context, r agent.CardReader, reader string, present bool) (agent.ReaderState, error) {
-	var known []agent.ReaderState
+func WaitCard(ctx context.Context, r *pcsc.Reader, reader string, present bool) (pcsc.ReaderState, error) {
+	var known []pcsc.ReaderState
 	for {
 		states, err := r.WaitChange(ctx, known)
 		if err != nil {
-			return agent.ReaderState{}, fmt.Errorf("wait for %q present=%v: %w", reader, present, err)
+			return pcsc.ReaderState{}, fmt.Errorf("wait for %q present=%v: %w", reader, present, err)
 		}
 		for _, st := range states {
 			if st.Reader == reader && st.Present == present && !st.Mute {
@@ -279,20 +278,31 @@ func Start(ctx context.Context) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{unlock: unlock}
-	if !Running() {
-		if s.Daemon, err = StartDaemon(ctx); err != nil {
-			unlock()
+	s.Reader = pcsc.New()
+	// A pcscd that answers now but is not ours may be on its way out: one
+	// whose starter was killed gets SIGTERM (Pdeathsig) as the lock is
+	// released, and another that nobody uses exits by itself
+	// (--auto-exit). If it goes while we wait for the readers, we start
+	// our own and wait again, rather than fail a test for another
+	// process's exit.
+	for attempt := 0; ; attempt++ {
+		if !Running() && s.Daemon == nil {
+			if s.Daemon, err = StartDaemon(ctx); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		s.Card, s.PSAM, err = WaitReaders(wctx, s.Reader, conf)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if s.Daemon != nil || Running() || attempt > 0 || ctx.Err() != nil {
+			s.Close()
 			return nil, err
 		}
 	}
-	s.Reader = pcsc.New()
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if s.Card, s.PSAM, err = WaitReaders(wctx, s.Reader, conf); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
 }
 
 // Close releases the readers and stops a pcscd started by Start.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/devices/credential"
 	"github.com/seed-a859fada/medterm/sync/protocol"
@@ -154,7 +153,7 @@ func (c *call) byOpaqueCode(text string) (*personas.Person, error) {
 // transaction: an advance is committed with the answer, or not at all.
 type txCounters struct{ c *call }
 
-var _ agent.CounterStore = txCounters{}
+var _ credential.CounterStore = txCounters{}
 
 func (s txCounters) Advance(_ context.Context, serial string, counter uint64) error {
 	b := s.c.tx.Bucket(bucketQRCounters)
@@ -163,7 +162,7 @@ func (s txCounters) Advance(_ context.Context, serial string, counter uint64) er
 			return fmt.Errorf("%w: counter of %s", ErrState, serial)
 		}
 		if high := binary.BigEndian.Uint64(v); counter <= high {
-			return fmt.Errorf("serial %s counter %d, highest %d: %w", serial, counter, high, agent.ErrReplayed)
+			return fmt.Errorf("serial %s counter %d, highest %d: %w", serial, counter, high, credential.ErrReplayed)
 		}
 	}
 	if err := b.Put([]byte(serial), binary.BigEndian.AppendUint64(nil, counter)); err != nil {

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/devices/credential"
 )
 
-// Counters is an in-memory agent.CounterStore. Fail, when set, is asked
+// Counters is an in-memory credential.CounterStore. Fail, when set, is asked
 // before each Advance and its error returned as the store's own (a full
 // disk, a closed journal).
 type Counters struct {
@@ -21,7 +21,7 @@ type Counters struct {
 	calls   int
 }
 
-var _ agent.CounterStore = (*Counters)(nil)
+var _ credential.CounterStore = (*Counters)(nil)
 
 // Advance records counter for serial if it is above the highest seen.
 func (c *Counters) Advance(ctx context.Context, serial string, counter uint64) error {
@@ -37,7 +37,7 @@ func (c *Counters) Advance(ctx context.Context, serial string, counter uint64) e
 		return err
 	}
 	if high, seen := c.highest[serial]; seen && counter <= high {
-		return fmt.Errorf("serial %s counter %d, highest %d: %w", serial, counter, high, agent.ErrReplayed)
+		return fmt.Errorf("serial %s counter %d, highest %d: %w", serial, counter, high, credential.ErrReplayed)
 	}
 	if c.highest == nil {
 		c.highest = make(map[string]uint64)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/devices/credential"
 	"github.com/seed-a859fada/medterm/devices/credential/credtest"
 )
 
@@ -25,7 +25,7 @@ func TestCountersRefuseAnythingNotAboveTheHighest(t *testing.T) {
 	}
 	for _, s := range steps {
 		err := c.Advance(ctx, s.serial, s.counter)
-		if got := errors.Is(err, agent.ErrReplayed); got != s.replay || (err != nil && !got) {
+		if got := errors.Is(err, credential.ErrReplayed); got != s.replay || (err != nil && !got) {
 			t.Errorf("Advance(%s, %d) = %v, want replay %v", s.serial, s.counter, err, s.replay)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ func TestEveryPersonaCardReadsAsItsPersona(t *testing.T) {
 	d := dataset(t)
 	r := reader(t, d)
 	versions := map[string]bool{}
+	financial := map[bool][]string{} // with an account → versions
 	for _, p := range d.People {
 		if p.Card == nil {
 			continue
@@ -86,10 +88,12 @@ func TestEveryPersonaCardReadsAsItsPersona(t *testing.T) {
 				Institution: p.Card.CardSn[:12], IssueDate: p.Card.IssueDate, ExpiryDate: p.Card.ExpiryDate,
 				CardNumber: p.Card.CardNo, IDNumber: p.Certno, Name: p.Name, Gender: p.Gender,
 				Ethnicity: p.Nation, Birthplace: p.Birthplace, BirthDate: p.BirthDate, ATR: id.ATR,
+				AccountNo: cards.AccountNo(&p),
 			}
 			if *id != want {
 				t.Fatalf("read\n%+v\nwant\n%+v", *id, want)
 			}
+			financial[id.AccountNo != ""] = append(financial[id.AccountNo != ""], id.Version)
 		})
 	}
 	for _, v := range []string{"1.00", "2.00", "3.00"} {
@@ -97,6 +101,42 @@ func TestEveryPersonaCardReadsAsItsPersona(t *testing.T) {
 			t.Errorf("no card of version %s was read", v)
 		}
 	}
+	if len(financial[true]) == 0 || !slices.Contains(financial[false], "2.00") || !slices.Contains(financial[false], "3.00") {
+		t.Errorf("cards with a financial account %v, without %v: want some of each, of both generations without", financial[true], financial[false])
+	}
+}
+
+// Each financial account is an invented UnionPay debit number that checks,
+// distinct for each persona.
+func TestFinancialAccountsAreValidAndDistinct(t *testing.T) {
+	seen := map[string]string{}
+	for _, p := range dataset(t).People {
+		acct := cards.AccountNo(&p)
+		if acct == "" {
+			continue
+		}
+		if len(acct) != 19 || !strings.HasPrefix(acct, "6217") || !luhn(acct) {
+			t.Errorf("%s: account %s is not a 19-digit 6217 number with a valid check digit", p.Key, acct)
+		}
+		if other, dup := seen[acct]; dup {
+			t.Errorf("%s and %s share account %s", p.Key, other, acct)
+		}
+		seen[acct] = p.Key
+	}
+}
+
+func luhn(s string) bool {
+	sum := 0
+	for i := range len(s) {
+		d := int(s[len(s)-1-i] - '0')
+		if i%2 == 1 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
 }
 
 // A 3.0 card is keyed from the data set's PSAM key: a PSAM with another
@@ -190,5 +230,18 @@ func TestFaultsReachTheCard(t *testing.T) {
 	}
 	if _, err := r.Read(t.Context(), vcard.Direct(card)); err == nil || !strings.Contains(err.Error(), "0D") {
 		t.Fatalf("a card with a 13th month of birth read: %v", err)
+	}
+	// A financial record with the wrong template: the holder is read, the
+	// account is not.
+	card, p, err := cards.NewCard(d, "bank-card", cards.Faults{AccountRecord: "710C5A0A6217000000198800025F"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := r.Read(t.Context(), vcard.Direct(card))
+	if err != nil || id.IDNumber != p.Certno || id.AccountNo != "" || !errors.Is(id.AccountErr, sscard.ErrWrongTag) {
+		t.Fatalf("a card with a wrong financial template: %+v, %v", id, err)
+	}
+	if _, _, err := cards.NewCard(d, "bank-card", cards.Faults{AccountRecord: "7"}); !errors.Is(err, cards.ErrFaults) {
+		t.Fatalf("an account record that is not hex: %v, want ErrFaults", err)
 	}
 }

@@ -1,4 +1,4 @@
-package scanner_test
+package glue_test
 
 import (
 	"bytes"
@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/glue"
 	"github.com/seed-a859fada/medterm/devices/credential"
 	"github.com/seed-a859fada/medterm/devices/scanner"
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
@@ -16,7 +16,7 @@ import (
 var benchNow = time.Date(2026, 11, 23, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 // phoneWorld is an issuer and one phone of the given algorithm.
-func phoneWorld(b *testing.B, alg credential.Algorithm) (*credential.TrustList, *credential.Phone) {
+func phoneWorld(b testing.TB, alg credential.Algorithm) (*credential.TrustList, *credential.Phone) {
 	ik, err := credential.NewKeyFromSeed(alg, bytes.Repeat([]byte{1}, 32))
 	if err != nil {
 		b.Fatal(err)
@@ -41,7 +41,8 @@ func phoneWorld(b *testing.B, alg credential.Algorithm) (*credential.TrustList, 
 	return tl, phone
 }
 
-// BenchmarkLineToVerifiedIdentity is what a kiosk does per code: the
+// BenchmarkLineToVerifiedIdentity is what a kiosk does per code, across
+// the packages that this one joins (hence here, where they meet): the
 // scanner's bytes framed into a line, the code verified offline (two
 // signatures) and its counter advanced durably in the journal (one
 // fsync'd bbolt commit). Baselines measured in the same run: the verify
@@ -53,7 +54,7 @@ func BenchmarkLineToVerifiedIdentity(b *testing.B) {
 			tl, phone := phoneWorld(b, alg)
 			j := journaltest.MustOpen(b)
 			fc := clock.NewFake(benchNow)
-			v, err := credential.NewVerifier(tl, j, fc, credential.DefaultOptions())
+			v, err := credential.NewVerifier(tl, glue.Counters{Store: j}, fc, credential.DefaultOptions())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -129,4 +130,4 @@ type memCounters struct{}
 
 func (memCounters) Advance(context.Context, string, uint64) error { return nil }
 
-var _ agent.CounterStore = memCounters{}
+var _ credential.CounterStore = memCounters{}
