@@ -52,10 +52,9 @@ var rules = []rule{
 		deny:  []string{"agent/api"},
 	},
 	{
-		says:    "the core imports no wire, device or journal package",
-		from:    []string{"agent"},
-		deny:    []string{"sync/...", "devices/...", "offline/..."},
-		pending: "agent still imports sync/protocol for the platform's wire types, which the counterparties' ports are replacing",
+		says: "the core imports no wire, device or journal package",
+		from: []string{"agent"},
+		deny: []string{"sync/...", "devices/...", "offline/..."},
 	},
 }
 
