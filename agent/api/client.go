@@ -154,6 +154,22 @@ func (c *Client) Refund(ctx context.Context, id string, body RefundBody) (Settle
 	return v, err
 }
 
+// Collect records the patient's part as paid at the window by another
+// channel.
+func (c *Client) Collect(ctx context.Context, id string, body CollectBody) (SettlementView, error) {
+	var v SettlementView
+	_, err := c.Do(ctx, http.MethodPost, "/v1/settlements/"+url.PathEscape(id)+"/collect", nil, body, &v)
+	return v, err
+}
+
+// Confirm records the patient's confirmation of a part that needs it, and
+// has it taken.
+func (c *Client) Confirm(ctx context.Context, id string, body ConfirmBody) (SettlementView, error) {
+	var v SettlementView
+	_, err := c.Do(ctx, http.MethodPost, "/v1/settlements/"+url.PathEscape(id)+"/confirm", nil, body, &v)
+	return v, err
+}
+
 // ReceiptText fetches the printable receipt.
 func (c *Client) ReceiptText(ctx context.Context, id string) (string, error) {
 	var s string

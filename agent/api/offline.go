@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // VoidBody is the body of POST /v1/settlements/{id}/void.
@@ -61,7 +60,7 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 	}
 	day := time.Now()
 	if body.Date != "" {
-		d, err := protocol.ParseDate(body.Date)
+		d, err := time.ParseInLocation(time.DateOnly, body.Date, agent.CST)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, codeInvalid, "date must be yyyy-MM-dd")
 			return

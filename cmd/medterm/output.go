@@ -24,10 +24,10 @@ func summary(v api.SettlementView) string {
 		total = v.Bill.Total() // not settled: the bill's own total
 	}
 	fmt.Fprintf(&b, "%-18s %-10s %-12s total %9s", v.ID, v.State, v.Patient.Name, total)
-	if v.Payment.Status != "" {
-		fmt.Fprintf(&b, "  self-pay %s", v.Payment.Status)
-		if v.Payment.Reason != "" {
-			fmt.Fprintf(&b, " (%s)", v.Payment.Reason)
+	if v.Pay.Status != "" {
+		fmt.Fprintf(&b, "  patient's part %s %s", v.Pay.Amount, v.Pay.Status)
+		if v.Pay.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", v.Pay.Reason)
 		}
 	}
 	if v.Error != nil {

@@ -5,7 +5,6 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 func newRefundCmd(g *globals) *cobra.Command {
@@ -20,7 +19,7 @@ func newRefundCmd(g *globals) *cobra.Command {
 				return err
 			}
 			v, err := c.Refund(cmd.Context(), args[0], api.RefundBody{
-				Operator: agent.Operator{ID: operator, Name: operatorName, Type: protocol.OpterClerk},
+				Operator: agent.Operator{ID: operator, Name: operatorName, Type: agent.OpterClerk},
 				Reason:   reason,
 			})
 			if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/idno"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 func newSettleCmd(g *globals) *cobra.Command {
@@ -55,8 +54,8 @@ derived from the ID number and the bill unless --key is given.`,
 				return err
 			}
 			v, err := c.Settle(cmd.Context(), key, api.SettleBody{
-				Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: idNo, Name: name},
-				Operator: agent.Operator{ID: operator, Name: operatorName, Type: protocol.OpterClerk},
+				Identity: agent.IdentityInput{CertType: agent.CertIDNo, CertNo: idNo, Name: name},
+				Operator: agent.Operator{ID: operator, Name: operatorName, Type: agent.OpterClerk},
 				Bill:     bill,
 			})
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 func newVoidCmd(g *globals) *cobra.Command {
@@ -24,7 +23,7 @@ func newVoidCmd(g *globals) *cobra.Command {
 			}
 			var v api.SettlementView
 			_, err = c.Do(cmd.Context(), http.MethodPost, "/v1/settlements/"+url.PathEscape(args[0])+"/void", nil,
-				api.VoidBody{Operator: agent.Operator{ID: operator, Type: protocol.OpterClerk}, Reason: reason}, &v)
+				api.VoidBody{Operator: agent.Operator{ID: operator, Type: agent.OpterClerk}, Reason: reason}, &v)
 			if err != nil {
 				return err
 			}
