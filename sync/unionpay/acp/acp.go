@@ -83,7 +83,12 @@ const (
 	BagRegion      = "insuRegion"  // reserved: medterm
 	BagOperator    = "operatorId"  // reserved: medterm
 	BagOperatorTp  = "operatorType"
-	BagCertifTp    = "certifTp" // customerInfo: 01 resident ID card
+	BagSourceKind  = "sourceKind"   // reserved: medterm, the kind of a source signed
+	BagBank        = "bank"         // reserved: medterm
+	BagAcctFirst   = "accountFirst" // reserved: medterm, "1" or "0"
+	BagPerTxn      = "perTxnLimit"  // reserved: medterm, fen
+	BagDaily       = "dailyLimit"   // reserved: medterm, fen
+	BagCertifTp    = "certifTp"     // customerInfo: 01 resident ID card
 	BagCertifID    = "certifId"
 	BagCustomerNm  = "customerNm"
 	CertifResident = "01"
