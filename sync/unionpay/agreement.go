@@ -32,7 +32,7 @@ func (c *Client) Agreement(ctx context.Context, q agent.AgreementQuery) (agent.A
 	if ans[acp.FRespCode] == acp.CodeNoBinding {
 		return agent.Agreement{}, fmt.Errorf("%s: %w", op, agent.ErrNoAgreement)
 	}
-	return c.agreementAnswer(op, ans, nil)
+	return c.agreementAnswer(op, ans, agent.ErrInvalid)
 }
 
 // Sign binds a source (txnType M1). Its Token is the card or account
@@ -164,11 +164,11 @@ func (c *Client) agreementCall(ctx context.Context, op string, req acp.Fields) (
 const maxSources = 16
 
 // agreementAnswer reads an agreement from a 00 answer; any other code is
-// a *RespError of kind (with 40, an unknown agreement, as ErrNotFound).
+// a *RespError of kind, but 40 (no such agreement) is of ErrNotFound.
 func (c *Client) agreementAnswer(op string, ans acp.Fields, kind error) (agent.Agreement, error) {
 	code := ans[acp.FRespCode]
 	switch {
-	case code == acp.CodeNoBinding && kind != nil:
+	case code == acp.CodeNoBinding:
 		return agent.Agreement{}, &RespError{Op: op, Code: code, Msg: ans[acp.FRespMsg], Kind: agent.ErrNotFound}
 	case code != acp.CodeOK:
 		return agent.Agreement{}, &RespError{Op: op, Code: code, Msg: ans[acp.FRespMsg], Kind: kind}
