@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/sync/unionpay/acp"
@@ -288,5 +289,27 @@ func TestRequestsTheChannelWouldRefuseAreNotSent(t *testing.T) {
 		if _, err := r.client.Pay(ctx(t), o); !errors.Is(err, agent.ErrInvalid) {
 			t.Errorf("%s: err %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+func TestAnAnswerLaterThanTheAttemptTimeoutIsLostAndTheOrderInDoubt(t *testing.T) {
+	release := make(chan struct{})
+	r := newRig(t, func(w http.ResponseWriter, n int, req acp.Fields) {
+		<-release // the channel took the request and never answers in time
+	})
+	t.Cleanup(func() { close(release) })
+	cfg := r.cfg
+	cfg.AttemptTimeout = 50 * time.Millisecond
+	cfg.Attempts = 2
+	c, err := New(cfg, Options{Clock: autoClock(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Pay(ctx(t), order("MT2026031000017", 1800))
+	if !errors.Is(err, agent.ErrInDoubt) {
+		t.Fatalf("err %v, want ErrInDoubt", err)
+	}
+	if n := len(r.requests()); n != 2 {
+		t.Fatalf("%d attempts, want 2", n)
 	}
 }
