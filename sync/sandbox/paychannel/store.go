@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/sync/unionpay/acp"
 )
@@ -119,7 +120,11 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("%w: %s/%s: %v", ErrState, bucketName(b), key, err)
+		name, shown := bucketName(b), string(key)
+		if name == string(bucketHolders) {
+			shown = mask.IDNo(shown) // the key is an ID number: errors end up in logs
+		}
+		return false, fmt.Errorf("%w: %s/%s: %v", ErrState, name, shown, err)
 	}
 	return true, nil
 }
