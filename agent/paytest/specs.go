@@ -62,7 +62,7 @@ var specs = []specCase{
 	}},
 	{"the daily limit counts password-free payments of the Beijing day", func(s *spec) {
 		a := s.agreement("daily-limit")
-		acct := s.source(a, agent.SourceCardAccount) // the card's own financial account
+		acct := s.source(a, agent.SourceBankCard)
 		if a.Daily != money.CNY(150) {
 			s.Fatalf("own daily limit %s", a.Daily)
 		}
@@ -82,6 +82,26 @@ var specs = []specCase{
 		}
 		s.pay(s.order(b, card, money.CNY(200)), agent.PayRefused, agent.ReasonLimitDaily)
 		s.pay(s.order(b, card, money.CNY(100)), agent.PaySucceeded, "")
+	}},
+	{"a social-security card's financial account pays like a bank card, and is signed like one", func(s *spec) {
+		a := s.agreement("acct-first")
+		acct := s.source(a, agent.SourceCardAccount)
+		before := s.Balance(acct.Token)
+		s.pay(s.order(a, acct, money.CNY(70)), agent.PaySucceeded, "")
+		s.wantBalance(acct.Token, before-money.CNY(70))
+		// bank-card's card has a financial function (account
+		// 6217000000198800025): read at the desk, signed by the cashier.
+		signed, err := s.Channel.Sign(s.ctx(), agent.SignRequest{Patient: s.Patient("bank-card"),
+			Operator: agent.Operator{ID: "C01", Type: "1"},
+			Source:   agent.PaySource{Kind: agent.SourceCardAccount, Token: "6217000000198800025"}})
+		if err != nil {
+			s.Fatal(err)
+		}
+		if len(signed.Sources) != 2 || signed.Sources[0].Kind != agent.SourceBankCard || signed.Sources[1].Kind != agent.SourceCardAccount ||
+			signed.Sources[1].Masked != "6217 **** 0025" {
+			s.Fatalf("signed %+v", signed.Sources)
+		}
+		s.pay(s.order(signed, signed.Sources[1], money.CNY(20)), agent.PaySucceeded, "")
 	}},
 	{"a source that cannot cover the whole amount pays none of it", func(s *spec) {
 		a := s.agreement("insufficient")
