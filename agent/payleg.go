@@ -110,6 +110,10 @@ func (s *Service) pay(ctx context.Context, cur *Settlement) (*Settlement, error)
 		switch {
 		case errors.Is(err, ErrNoAgreement):
 			return s.finishPay(ctx, cur, PayPending, ReasonNoAgreement, "")
+		case errors.Is(err, ErrInvalid):
+			// A clear no (the name is not the ID number's, say): asking
+			// again will not change it.
+			return s.finishPay(ctx, cur, PayPending, ReasonOther, "the payment channel refused to look up the agreement")
 		case err != nil:
 			return s.payLater(ctx, cur, fmt.Errorf("look up the agreement: %w", err))
 		}

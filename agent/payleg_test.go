@@ -9,6 +9,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/agenttest"
 	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/idno"
 	"github.com/seed-a859fada/medterm/agent/money"
 )
 
@@ -18,17 +19,41 @@ import (
 type payRig struct {
 	svc *agent.Service
 	ins *agenttest.Insurance
-	pay *agenttest.Payments
+	pay *agenttest.PayChannel
 	c   *clock.Fake
 }
 
+// The patient: 41 years old, so a credit line may pay.
+var payPatient = func() string {
+	c, _ := idno.CheckChar("11010519850615001")
+	return "11010519850615001" + string(c)
+}()
+
+const (
+	cardToken   = "tok-card"
+	creditToken = "tok-credit"
+)
+
 // newPayRig is a service whose patient has no money left in the personal
-// account: the part that is not the fund's is the patient's, 30% of a bill.
+// account (the part that is not the fund's is the patient's: 30% of a
+// bill) and has signed a bank card with 1,000 CNY on it.
 func newPayRig(t *testing.T) payRig {
+	return newPayRigWith(t, agenttest.PayPatient{AccountFirst: true, Sources: []agenttest.PayFunds{
+		{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: cardToken, Masked: "6217 **** **** 0001"}, Balance: money.CNY(1000)},
+	}})
+}
+
+func newPayRigWith(t *testing.T, signer agenttest.PayPatient) payRig {
 	t.Helper()
 	c := clock.NewFake(agenttest.Epoch)
-	ins, pay := agenttest.NewInsurance(), agenttest.NewPayments()
+	ins, pay := agenttest.NewInsurance(), &agenttest.PayChannel{Clock: c}
 	ins.AccountBalance = 0
+	signer.IDNo, signer.Name = payPatient, "张三"
+	if signer.Sources != nil || signer.Family != nil {
+		pay.AddPatient(signer)
+	} else {
+		pay.AddPerson(payPatient, "张三")
+	}
 	svc := agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Insurance: ins, Payment: pay, Clock: c,
 		Offline: agent.DefaultOfflinePolicy()})
 	return payRig{svc, ins, pay, c}
@@ -38,11 +63,23 @@ var kiosk = agent.Operator{ID: "KIOSK1", Type: agent.OpterKiosk}
 
 func (r payRig) settle(t *testing.T, key string, fen money.Fen) *agent.Settlement {
 	t.Helper()
-	st, _, err := r.svc.Settle(context.Background(), request(key, bill(fen)))
+	req := request(key, bill(fen))
+	req.Identity.CertNo = payPatient
+	st, _, err := r.svc.Settle(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// taken is how much the channel took from the card.
+func (r payRig) taken(t *testing.T) money.Fen {
+	t.Helper()
+	b, ok := r.pay.Balance(cardToken)
+	if !ok {
+		t.Fatal("no card")
+	}
+	return money.CNY(1000) - b
 }
 
 func TestThePatientsPartIsTakenOnceFromTheSignedCardAfterTheInsuredPartIsBooked(t *testing.T) {
@@ -54,23 +91,22 @@ func TestThePatientsPartIsTakenOnceFromTheSignedCardAfterTheInsuredPartIsBooked(
 	if st.Pay.Source == nil || st.Pay.Source.Kind != agent.SourceBankCard || st.Pay.Source.Token != "" || st.Pay.Source.Masked == "" {
 		t.Fatalf("source %+v: the kind and the masked number, never the token", st.Pay.Source)
 	}
-	if got := r.pay.Paid(); got != 3000 {
+	if got := r.taken(t); got != 3000 {
 		t.Fatalf("the channel took %s, want 30.00", got)
 	}
-	again, _, _ := r.svc.Settle(context.Background(), request("k1", bill(10000)))
-	if again.ID != st.ID || r.pay.Orders(agent.EntryPayment) != 1 {
-		t.Fatalf("resubmission sent %d payment orders; want the one", r.pay.Orders(agent.EntryPayment))
+	again := r.settle(t, "k1", 10000)
+	if again.ID != st.ID || len(again.Pay.Orders) != 1 || r.taken(t) != 3000 {
+		t.Fatalf("resubmission: %d orders, %s taken; want the one order", len(again.Pay.Orders), r.taken(t))
 	}
 }
 
 func TestNoAgreementLeavesTheInsuredPartStandingAndThePatientsPartPending(t *testing.T) {
-	r := newPayRig(t)
-	r.pay.Agreements["11010519491231002X"] = nil
+	r := newPayRigWith(t, agenttest.PayPatient{})
 	st := r.settle(t, "k1", 10000)
 	if st.State != agent.StateSettled || st.SetlID == "" || st.Pay.Status != agent.PayPending || st.Pay.Reason != agent.ReasonNoAgreement {
 		t.Fatalf("%s setl %q pay %+v; want booked, the part pending for no agreement", st.State, st.SetlID, st.Pay)
 	}
-	if r.pay.Orders(agent.EntryPayment) != 0 {
+	if len(st.Pay.Orders) != 0 {
 		t.Fatal("a payment was sent without an agreement")
 	}
 }
@@ -78,12 +114,12 @@ func TestNoAgreementLeavesTheInsuredPartStandingAndThePatientsPartPending(t *tes
 func TestAPartOverThePasswordFreeLimitIsPaidOnceThePatientConfirms(t *testing.T) {
 	r := newPayRig(t)
 	st := r.settle(t, "k1", 200000) // the patient's part 600 CNY, over 300
-	if st.Pay.Status != agent.PayConfirmRequired || st.Pay.Reason != agent.ReasonLimitPerPayment || r.pay.Paid() != 0 {
+	if st.Pay.Status != agent.PayConfirmRequired || st.Pay.Reason != agent.ReasonLimitPerPayment || r.taken(t) != 0 {
 		t.Fatalf("pay %+v; want awaiting confirmation", st.Pay)
 	}
 	st, err := r.svc.ConfirmPayment(context.Background(), st.ID, kiosk)
-	if err != nil || st.Pay.Status != agent.PayPaid || r.pay.Paid() != 60000 {
-		t.Fatalf("confirmed: %v %+v, channel took %s", err, st.Pay, r.pay.Paid())
+	if err != nil || st.Pay.Status != agent.PayPaid || r.taken(t) != 60000 {
+		t.Fatalf("confirmed: %v %+v, channel took %s", err, st.Pay, r.taken(t))
 	}
 	if _, err := r.svc.ConfirmPayment(context.Background(), st.ID, kiosk); !errors.Is(err, agent.ErrConflict) {
 		t.Fatalf("confirming a paid bill: %v; want a conflict", err)
@@ -91,10 +127,13 @@ func TestAPartOverThePasswordFreeLimitIsPaidOnceThePatientConfirms(t *testing.T)
 }
 
 func TestAConfirmFirstFamilyBillWaitsForTheConfirmation(t *testing.T) {
-	r := newPayRig(t)
-	a := agenttest.DefaultAgreement()
-	a.Family = &agent.FamilyLink{Relation: "child", ConfirmFirst: true, Signer: "王芳"}
-	r.pay.Agreements["11010519491231002X"] = &a
+	c := clock.NewFake(agenttest.Epoch)
+	ins, pay := agenttest.NewInsurance(), &agenttest.PayChannel{Clock: c}
+	ins.AccountBalance = 0
+	pay.AddPatient(agenttest.PayPatient{IDNo: idOf("11010519600101002"), Name: "王芳", Sources: []agenttest.PayFunds{
+		{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: cardToken}, Balance: money.CNY(1000)}},
+		Family: []agenttest.PayFamily{{Member: payPatient, Name: "张三", Relation: "child", ConfirmFirst: true}}})
+	r := payRig{agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Insurance: ins, Payment: pay, Clock: c}), ins, pay, c}
 	st := r.settle(t, "k1", 10000)
 	if st.Pay.Status != agent.PayConfirmRequired || st.Pay.Family == nil || st.Pay.Family.Signer == "王芳" {
 		t.Fatalf("pay %+v family %+v; want awaiting confirmation, the signer masked", st.Pay, st.Pay.Family)
@@ -106,7 +145,7 @@ func TestAConfirmFirstFamilyBillWaitsForTheConfirmation(t *testing.T) {
 
 func TestAnUnknownPaymentOutcomeIsQueriedOnTheChannelsScheduleAndTakenOnce(t *testing.T) {
 	r := newPayRig(t)
-	r.pay.Answer = []agent.PayOutcome{{Status: agent.PayUnknown}}
+	r.pay.AnswerUnknownNext(1)
 	st := r.settle(t, "k1", 10000)
 	if st.State != agent.StatePaying || st.Pay.Status != agent.PayPaying {
 		t.Fatalf("%s %+v; want paying, the outcome unknown", st.State, st.Pay)
@@ -120,40 +159,37 @@ func TestAnUnknownPaymentOutcomeIsQueriedOnTheChannelsScheduleAndTakenOnce(t *te
 	}
 	r.c.Advance(time.Second)
 	st, err := r.svc.Forward(context.Background(), st.ID)
-	if err != nil || st.State != agent.StateSettled || st.Pay.Status != agent.PayPaid || r.pay.Paid() != 3000 || r.pay.Orders(agent.EntryPayment) != 1 {
-		t.Fatalf("after the query: %v %s %+v, channel %s in %d orders", err, st.State, st.Pay, r.pay.Paid(), r.pay.Orders(agent.EntryPayment))
+	if err != nil || st.State != agent.StateSettled || st.Pay.Status != agent.PayPaid || r.taken(t) != 3000 || len(st.Pay.Orders) != 1 {
+		t.Fatalf("after the query: %v %s %+v, channel took %s", err, st.State, st.Pay, r.taken(t))
 	}
 }
 
 func TestALostPaymentAnswerIsResolvedByAQueryOfTheSameOrder(t *testing.T) {
 	r := newPayRig(t)
+	real := r.pay
 	lost := true
-	r.pay.Hooks["pay"] = func(agent.OrderRef) error {
-		if lost {
-			lost = false
-			return agent.ErrInDoubt
-		}
-		return nil
-	}
+	r.svc = agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(r.c), Insurance: r.ins, Clock: r.c,
+		Payment: losingPays{PayChannel: real, lost: &lost}})
 	st := r.settle(t, "k1", 10000)
 	if st.State != agent.StatePaying {
 		t.Fatalf("%s; want paying", st.State)
 	}
 	r.c.Advance(time.Second)
 	st, _ = r.svc.Forward(context.Background(), st.ID) // the channel never had it: sent again, the same order
-	if st.Pay.Status != agent.PayPaid || len(st.Pay.Orders) != 1 || r.pay.Paid() != 3000 {
-		t.Fatalf("pay %+v, channel took %s; want one order, paid once", st.Pay, r.pay.Paid())
+	if st.Pay.Status != agent.PayPaid || len(st.Pay.Orders) != 1 || r.taken(t) != 3000 || real.Booked(st.Pay.Orders[0].OrderID) != 1 {
+		t.Fatalf("pay %+v, channel took %s; want one order, paid once", st.Pay, r.taken(t))
 	}
 }
 
 func TestAnUnreachableChannelLeavesThePartDueForTheForwarder(t *testing.T) {
 	r := newPayRig(t)
 	down := true
-	r.pay.Hooks["agreement"] = func(agent.OrderRef) error {
+	r.pay.AgreementFunc = func(ctx context.Context, q agent.AgreementQuery) (agent.Agreement, error) {
 		if down {
-			return agent.ErrUnreachable
+			return agent.Agreement{}, agent.ErrUnreachable
 		}
-		return nil
+		r.pay.AgreementFunc = nil
+		return r.pay.Agreement(ctx, q)
 	}
 	st := r.settle(t, "k1", 10000)
 	if st.State != agent.StatePaying || st.Pay.Status != agent.PayDue || st.NextTry.IsZero() {
@@ -170,23 +206,21 @@ func TestAnUnreachableChannelLeavesThePartDueForTheForwarder(t *testing.T) {
 }
 
 func TestACardWithoutFundsFallsBackToTheCreditLineWhole(t *testing.T) {
-	r := newPayRig(t)
-	a := agenttest.DefaultAgreement()
-	a.Sources = append(a.Sources, agent.PaySource{Kind: agent.SourceCreditLine, Token: "tok-credit", Masked: "信用就医"})
-	r.pay.Agreements["11010519491231002X"] = &a
-	r.pay.Answer = []agent.PayOutcome{{Status: agent.PayRefused, Reason: agent.ReasonInsufficient}}
+	r := newPayRigWith(t, agenttest.PayPatient{Sources: []agenttest.PayFunds{
+		{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: cardToken}, Balance: 1000}, // 10 CNY left
+		{PaySource: agent.PaySource{Kind: agent.SourceCreditLine, Token: creditToken, Masked: "信用就医"}, Balance: money.CNY(3000), Limit: money.CNY(3000)},
+	}})
 	st := r.settle(t, "k1", 10000)
-	if st.Pay.Status != agent.PayPaid || st.Pay.Source.Kind != agent.SourceCreditLine || len(st.Pay.Orders) != 2 || r.pay.Paid() != 3000 {
+	if credit, _ := r.pay.Balance(creditToken); st.Pay.Status != agent.PayPaid || st.Pay.Source.Kind != agent.SourceCreditLine || len(st.Pay.Orders) != 2 || credit != money.CNY(3000)-3000 {
 		t.Fatalf("pay %+v; want the whole part from the credit line after the card was refused", st.Pay)
 	}
 }
 
 func TestAnAccountThatCannotCoverThePartLeavesItWholeToTheCreditLine(t *testing.T) {
-	r := newPayRig(t)
+	r := newPayRigWith(t, agenttest.PayPatient{AccountFirst: true, Sources: []agenttest.PayFunds{
+		{PaySource: agent.PaySource{Kind: agent.SourceCreditLine, Token: creditToken}, Balance: money.CNY(3000), Limit: money.CNY(3000)},
+	}})
 	r.ins.AccountBalance = 1000 // 10 CNY of a 30 CNY part
-	a := agenttest.DefaultAgreement()
-	a.Sources = []agent.PaySource{{Kind: agent.SourceCreditLine, Token: "tok-credit"}}
-	r.pay.Agreements["11010519491231002X"] = &a
 	st := r.settle(t, "k1", 10000)
 	if !st.Pay.CreditWhole || st.Split.Account != 0 || st.Split.Cash != 3000 || st.Pay.Source.Kind != agent.SourceCreditLine {
 		t.Fatalf("split %s pay %+v; want the account left out and the credit line taking all 30.00", st.Split, st.Pay)
@@ -209,21 +243,20 @@ func TestARefundReturnsEachPartWhereItCameFrom(t *testing.T) {
 
 	paid := r.settle(t, "paid", 10000)
 	st, err := r.svc.Refund(ctx, agent.RefundRequest{ID: paid.ID, Operator: op, Reason: "wrong item"})
-	if err != nil || st.State != agent.StateRefunded || !st.Refund.Insured || st.Pay.Status != agent.PayReturned || r.pay.Paid() != 0 {
-		t.Fatalf("refund of a paid bill: %v %s %+v, channel holds %s", err, st.State, st.Pay, r.pay.Paid())
+	if err != nil || st.State != agent.StateRefunded || !st.Refund.Insured || st.Pay.Status != agent.PayReturned || r.taken(t) != 0 {
+		t.Fatalf("refund of a paid bill: %v %s %+v, channel holds %s", err, st.State, st.Pay, r.taken(t))
 	}
-	if r.pay.Orders(agent.EntryCancel) != 1 {
-		t.Fatal("a payment of the same day is cancelled, not refunded")
+	if o := st.Pay.Orders[len(st.Pay.Orders)-1]; o.Kind != agent.OrderCancel || o.Status != agent.OrderSucceeded {
+		t.Fatalf("return order %+v; a payment of the same day is cancelled, not refunded", o)
 	}
 
-	r.pay.Agreements["11010519491231002X"] = nil
-	pending := r.settle(t, "pending", 10000)
+	pending := r.settle(t, "pending", 200000) // over the limit: waits for a confirmation
 	st, err = r.svc.Refund(ctx, agent.RefundRequest{ID: pending.ID, Operator: op})
-	if err != nil || st.State != agent.StateRefunded || st.Pay.Status != agent.PayNotTaken {
+	if err != nil || st.State != agent.StateRefunded || st.Pay.Status != agent.PayNotTaken || len(st.Pay.Orders) != 1 {
 		t.Fatalf("refund of a bill whose part was never paid: %v %s %+v; want not_taken, never 'refunded'", err, st.State, st.Pay)
 	}
 
-	cash := r.settle(t, "cash", 10000)
+	cash := r.settle(t, "cash", 200000)
 	if st, err = r.svc.Collect(ctx, agent.CollectRequest{ID: cash.ID, Channel: agent.CollectCash, Operator: op}); err != nil || st.Pay.Status != agent.PayCollected {
 		t.Fatalf("collect: %v %+v", err, st.Pay)
 	}
@@ -238,14 +271,13 @@ func TestAPartPaidNextDayIsRefundedNotCancelled(t *testing.T) {
 	st := r.settle(t, "k1", 10000)
 	r.c.Advance(24 * time.Hour)
 	st, err := r.svc.Refund(context.Background(), agent.RefundRequest{ID: st.ID, Operator: agent.Operator{ID: "W01", Type: agent.OpterClerk}})
-	if err != nil || st.Pay.Status != agent.PayReturned || r.pay.Orders(agent.EntryRefund) != 1 || r.pay.Orders(agent.EntryCancel) != 0 {
+	if o := st.Pay.Orders[len(st.Pay.Orders)-1]; err != nil || st.Pay.Status != agent.PayReturned || o.Kind != agent.OrderRefund || r.taken(t) != 0 {
 		t.Fatalf("%v %+v; want a refund order", err, st.Pay)
 	}
 }
 
 func TestCollectingNeedsAReferenceExceptForCash(t *testing.T) {
-	r := newPayRig(t)
-	r.pay.Agreements["11010519491231002X"] = nil
+	r := newPayRigWith(t, agenttest.PayPatient{})
 	st := r.settle(t, "k1", 10000)
 	op := agent.Operator{ID: "W01", Type: agent.OpterClerk}
 	if _, err := r.svc.Collect(context.Background(), agent.CollectRequest{ID: st.ID, Channel: agent.CollectWeChat, Operator: op}); !errors.Is(err, agent.ErrInvalid) {
@@ -255,4 +287,24 @@ func TestCollectingNeedsAReferenceExceptForCash(t *testing.T) {
 	if err != nil || st.Pay.Collected.Reference != "4200001234567890" || st.Pay.Collected.Amount != 3000 {
 		t.Fatalf("%v %+v", err, st.Pay)
 	}
+}
+
+func idOf(first17 string) string {
+	c, _ := idno.CheckChar(first17)
+	return first17 + string(c)
+}
+
+// losingPays loses the first payment on its way to the channel: sent, and
+// never arrived.
+type losingPays struct {
+	*agenttest.PayChannel
+	lost *bool
+}
+
+func (l losingPays) Pay(ctx context.Context, o agent.PayOrder) (agent.PayOutcome, error) {
+	if *l.lost {
+		*l.lost = false
+		return agent.PayOutcome{}, agent.ErrInDoubt
+	}
+	return l.PayChannel.Pay(ctx, o)
 }

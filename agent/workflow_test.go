@@ -19,15 +19,6 @@ func newService(t *testing.T) (*agent.Service, *agenttest.Journal, *agenttest.In
 	return agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Clock: c}), j, ins
 }
 
-// newPayingService is newService with a payment channel.
-func newPayingService(t *testing.T) (*agent.Service, *agenttest.Journal, *agenttest.Insurance, *agenttest.Payments) {
-	t.Helper()
-	c := clock.NewFake(agenttest.Epoch)
-	j := agenttest.NewJournal(c)
-	ins, pay := agenttest.NewInsurance(), agenttest.NewPayments()
-	return agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: c}), j, ins, pay
-}
-
 func bill(amounts ...money.Fen) agent.Bill {
 	b := agent.Bill{VisitNo: "MZ001", DeptCode: "A03", DoctorID: "D01"}
 	for _, a := range amounts {

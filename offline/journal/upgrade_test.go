@@ -63,8 +63,12 @@ func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
 		t.Fatalf("personal fields after the upgrade: %+v", personal)
 	}
 
-	ins, pay := agenttest.NewInsurance(), agenttest.NewPayments()
+	ins, pay := agenttest.NewInsurance(), &agenttest.PayChannel{Clock: j.Clock}
 	ins.AccountBalance = 0
+	for _, n := range []string{"1", "2", "3"} {
+		pay.AddPatient(agenttest.PayPatient{IDNo: withCheck("4419001988021704" + n), Name: "林小梅", Sources: []agenttest.PayFunds{
+			{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: "tok-" + n}, Balance: money.CNY(1000)}}})
+	}
 	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: j.Clock, Offline: agent.DefaultOfflinePolicy()})
 	if b, _ := svc.Backlog(ctx); b.Count != 2 || b.Amount != money.Fen(2*3300+2*880) {
 		t.Fatalf("backlog after the upgrade %+v; want the two deferred bills", b)
