@@ -69,7 +69,9 @@ func NewOAuthSM(cfg OAuthSMConfig) (*OAuthSM, error) {
 		return nil, fmt.Errorf("%w: oauth_sm needs a %d-byte SM4 key", ErrConfig, SM4KeyLen)
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+		// Like settlement traffic, the token request bypasses any proxy
+		// the environment names.
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
