@@ -92,10 +92,10 @@ func (s *Service) Reconcile(ctx context.Context, day time.Time) (Report, error) 
 		if err != nil {
 			return rep, fmt.Errorf("reconcile %s totals: %w", insutype, err)
 		}
-		tot.Balanced = res.Data.StmtRslt == protocol.StmtBalanced
+		tot.Balanced = res.Stmtinfo.StmtRslt == protocol.StmtBalanced
 		if !tot.Balanced {
 			rep.Balanced = false
-			tot.Platform = res.Data.StmtRsltDscr
+			tot.Platform = res.Stmtinfo.StmtRsltDscr
 			diffs, err := s.reconcileDetail(ctx, date, insutype, list, all)
 			if err != nil {
 				return rep, err

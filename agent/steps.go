@@ -77,7 +77,7 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		fees[i] = protocol.FeeDetail{
 			FeedetlSn: fmt.Sprintf("%s-%03d", st.ID, i+1), MdtrtID: p.mdtrtID, PsnNo: p.psnNo, ChrgBchno: st.ID,
 			FeeOcurTime: protocol.FormatInfTime(st.CreatedAt), MedListCodg: it.Code, MedinsListCodg: it.HospCode,
-			DetItemFeeSumamt: protocol.Amount(it.Amount), Cnt: it.Quantity, Pric: protocol.Amount(it.UnitPrice), ChrgitmLv: it.Class,
+			DetItemFeeSumamt: protocol.Amount(it.Amount), Cnt: protocol.Cnt(money.QuantityOf(it.Quantity)), Pric: protocol.Pric(money.PriceOfFen(it.UnitPrice)), ChrgitmLv: it.Class,
 		}
 	}
 	up, err := call(ctx, s, st, protocol.UploadFees, p.insuplc, protocol.UploadFeesInput{Feedetail: fees})

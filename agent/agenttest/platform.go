@@ -64,7 +64,7 @@ func DefaultAnswer(req agent.PlatformRequest) (json.RawMessage, error) {
 	switch req.Infno {
 	case protocol.PersonInfo.Infno:
 		return json.Marshal(protocol.PersonInfoOutput{
-			Baseinfo: protocol.BaseInfo{PsnNo: "P0001", Certno: "11010519491231002X", PsnName: "张三", Age: 40},
+			Baseinfo: protocol.BaseInfo{PsnNo: "P0001", Certno: "11010519491231002X", PsnName: "张三", Age: 400},
 			Insuinfo: []protocol.InsuInfo{{Insutype: "310", Balc: protocol.Amount(money.CNY(500)), InsuplcAdmdvs: "441900", PsnInsuStas: "1"}},
 			Payinfo:  protocol.PayInfo{Agreement: true, Sources: []protocol.PaySource{{Kind: protocol.SourceAccount}}},
 		})
