@@ -19,14 +19,14 @@ func TestEveryOutcomeOfDeferralForwardingVoidAndRefundIsAnnounced(t *testing.T) 
 	c := clock.NewFake(agenttest.Epoch)
 	p := agenttest.NewInsurance()
 	down := true
-	downHook := func(context.Context, agent.Exchange) error {
+	downHook := func(context.Context, string) error {
 		if down {
 			return agent.ErrUnreachable
 		}
 		return nil
 	}
-	for _, step := range []string{agent.StepIdentify, agent.StepRegister, agent.StepUpload, agent.StepPreSettle, agent.StepSettle, agent.StepReverse, agent.StepCancel, "policy"} {
-		p.Hook(step, downHook)
+	for _, step := range []string{"Identify", "Register", "UploadFees", "PreSettle", "Settle", "Reverse", "Cancel", "Policy"} {
+		p.Before(step, downHook)
 	}
 	bus := events.NewBus(nil)
 	sub := bus.Subscribe(256)
@@ -79,15 +79,15 @@ func TestEveryOutcomeOfDeferralForwardingVoidAndRefundIsAnnounced(t *testing.T) 
 	_, _ = svc.Forward(ctx, k1.ID)
 	step("forwarded and settled", "settled")
 
-	p.Hook(agent.StepCancel, func(context.Context, agent.Exchange) error {
+	p.Before("Cancel", func(context.Context, string) error {
 		return &agent.Refusal{Op: "2208", Kind: agent.RefusedNotFound, Message: "结算信息不存在"}
 	})
 	_, _ = svc.Refund(ctx, agent.RefundRequest{ID: k1.ID, Operator: op, Reason: "x"})
 	step("refund declined", "refunding/refund refunding", "settled/refund declined")
-	p.Hook(agent.StepCancel, func(context.Context, agent.Exchange) error { return agent.ErrUnreachable })
+	p.Before("Cancel", func(context.Context, string) error { return agent.ErrUnreachable })
 	_, _ = svc.Refund(ctx, agent.RefundRequest{ID: k1.ID, Operator: op, Reason: "x"})
 	step("refund unanswered", "refunding/refund refunding", "refunding/refund in_doubt")
-	p.Hook(agent.StepCancel, nil)
+	p.Before("Cancel", nil)
 	_, _ = svc.Forward(ctx, k1.ID)
 	step("refund forwarded and done", "refunded/refund refunded")
 
@@ -96,26 +96,26 @@ func TestEveryOutcomeOfDeferralForwardingVoidAndRefundIsAnnounced(t *testing.T) 
 	step("voided", "deferred", "voided")
 
 	k3 := settle("k3", agent.ModeForceOffline)
-	p.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error {
+	p.Before("Identify", func(context.Context, string) error {
 		return &agent.Refusal{Op: "1101", Kind: agent.RefusedProcessed, Message: "卡已挂失"}
 	})
 	_, _ = svc.Forward(ctx, k3.ID)
 	step("forwarded and declined", "deferred", "arrears")
-	p.Hook(agent.StepIdentify, nil)
+	p.Before("Identify", nil)
 
-	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error { return agent.ErrInDoubt })
+	p.Before("Settle", func(context.Context, string) error { return agent.ErrInDoubt })
 	k4 := settle("k4", "")
 	step("answer lost", "in_doubt")
 	c.Advance(2 * time.Minute)
-	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error {
+	p.Before("Reverse", func(context.Context, string) error {
 		return &agent.Refusal{Op: "2601", Kind: agent.RefusedProcessed, Message: "冲正失败"}
 	})
 	_, _ = svc.Forward(ctx, k4.ID)
 	step("reversal refused", "reversing")
-	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error { return agent.ErrUnreachable })
+	p.Before("Reverse", func(context.Context, string) error { return agent.ErrUnreachable })
 	_, _ = svc.Forward(ctx, k4.ID)
 	step("reversal unanswered", "reversing")
-	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error {
+	p.Before("Reverse", func(context.Context, string) error {
 		return &agent.Refusal{Op: "2601", Kind: agent.RefusedNotFound, Message: "原交易不存在"}
 	})
 	_, _ = svc.Forward(ctx, k4.ID)

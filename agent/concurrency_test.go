@@ -17,9 +17,9 @@ func TestConcurrentSameKeyForwardRefund(t *testing.T) {
 	p := agenttest.NewInsurance()
 	var mu sync.Mutex
 	booked := map[string]int{}
-	p.Hook(agent.StepSettle, func(_ context.Context, x agent.Exchange) error {
+	p.Before("Settle", func(_ context.Context, msgid string) error {
 		mu.Lock()
-		booked[x.Msgid]++
+		booked[msgid]++
 		mu.Unlock()
 		return nil
 	})

@@ -26,7 +26,7 @@ func TestADoorRefusalAfterALostAnswerKeepsTheBillInDoubt(t *testing.T) {
 	}
 	up()
 	n := 0
-	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error {
+	p.Before("Settle", func(context.Context, string) error {
 		n++
 		if n == 1 {
 			return agent.ErrInDoubt // sent, answer lost (maybe booked)
@@ -53,7 +53,7 @@ func TestAnOnlineBillInDoubtIsNotFailedByADoorRefusal(t *testing.T) {
 	up()
 	ctx := context.Background()
 	n := 0
-	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error {
+	p.Before("Settle", func(context.Context, string) error {
 		n++
 		if n == 1 {
 			return agent.ErrInDoubt

@@ -23,7 +23,7 @@ func TestACallerThatHungUpStillHasItsBillSettled(t *testing.T) {
 	if err != nil || !created || st.State != agent.StateSettled {
 		t.Fatalf("Settle after the caller hung up = %v, created %v, %+v; want settled", err, created, st)
 	}
-	if n := p.Count(agent.StepSettle); n != 1 {
+	if n := p.Count("Settle"); n != 1 {
 		t.Fatalf("2207 sent %d times, want 1", n)
 	}
 }
@@ -37,7 +37,7 @@ func TestABillLeftAcceptedByAnEndedProcessIsDrivenByTheNext(t *testing.T) {
 	j := journaltest.MustOpen(t)
 	entered := make(chan struct{})
 	stuck := agenttest.NewInsurance()
-	stuck.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error {
+	stuck.Before("Identify", func(context.Context, string) error {
 		close(entered)
 		<-release // the process ends here, its first request unanswered
 		return agent.ErrUnreachable
@@ -56,7 +56,7 @@ func TestABillLeftAcceptedByAnEndedProcessIsDrivenByTheNext(t *testing.T) {
 	if err != nil || st.State != agent.StateSettled {
 		t.Fatalf("Forward = %v, %+v; want settled", err, st)
 	}
-	if n := p.Count(agent.StepSettle); n != 1 {
+	if n := p.Count("Settle"); n != 1 {
 		t.Fatalf("2207 sent %d times, want 1", n)
 	}
 }

@@ -80,8 +80,8 @@ func offlineService(t *testing.T) (svc *agent.Service, p *agenttest.Insurance, u
 	var down atomic.Bool
 	down.Store(true)
 	p = agenttest.NewInsurance()
-	for _, step := range []string{agent.StepIdentify, agent.StepRegister, agent.StepUpload, agent.StepPreSettle, agent.StepSettle, agent.StepReverse, "policy"} {
-		p.Hook(step, func(context.Context, agent.Exchange) error {
+	for _, step := range []string{"Identify", "Register", "UploadFees", "PreSettle", "Settle", "Reverse", "Policy"} {
+		p.Before(step, func(context.Context, string) error {
 			if down.Load() {
 				return agent.ErrUnreachable
 			}
@@ -120,7 +120,7 @@ func TestUnreachablePlatformDefersACardBillAndTheForwarderSettlesItLater(t *test
 	if err != nil || st.State != agent.StateSettled || st.Split.Estimate {
 		t.Fatalf("forward when up: %v %s %+v", err, st.State, st.Split)
 	}
-	if n := p.Count(agent.StepSettle); n != 1 {
+	if n := p.Count("Settle"); n != 1 {
 		t.Fatalf("2207 sent %d times", n)
 	}
 	if b, _ := svc.Backlog(ctx); b.Count != 0 {
@@ -145,8 +145,8 @@ func TestForceOfflineNeverCallsThePlatform(t *testing.T) {
 	req := cardRequest("k1", bill(3000))
 	req.Mode = agent.ModeForceOffline
 	st, _, _ := svc.Settle(context.Background(), req)
-	if st.State != agent.StateDeferred || len(p.Calls) != 0 {
-		t.Fatalf("state %s, %d requests sent", st.State, len(p.Calls))
+	if st.State != agent.StateDeferred || len(p.Calls()) != 0 {
+		t.Fatalf("state %s, %d requests sent", st.State, len(p.Calls()))
 	}
 }
 
@@ -154,7 +154,7 @@ func TestDeclinedDeferredBillBecomesArrears(t *testing.T) {
 	svc, p, up, _ := offlineService(t)
 	st, _, _ := svc.Settle(context.Background(), cardRequest("k1", bill(3000)))
 	up()
-	p.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error {
+	p.Before("Identify", func(context.Context, string) error {
 		return &agent.Refusal{Op: "1101", Kind: agent.RefusedProcessed, Message: "卡已挂失"}
 	})
 	st, _ = svc.Forward(context.Background(), st.ID)
@@ -169,7 +169,7 @@ func TestInDoubtPastItsWindowIsReversedThenSettledUnderANewMsgid(t *testing.T) {
 	ctx := context.Background()
 	var lost atomic.Bool
 	lost.Store(true)
-	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error {
+	p.Before("Settle", func(context.Context, string) error {
 		if lost.Load() {
 			return agent.ErrInDoubt
 		}
@@ -181,11 +181,11 @@ func TestInDoubtPastItsWindowIsReversedThenSettledUnderANewMsgid(t *testing.T) {
 	}
 	first := st.Msgids[agent.StepSettle]
 	st, _ = svc.Forward(ctx, st.ID) // within the window: the same msgid again
-	if st.State != agent.StateInDoubt || p.Msgids(agent.StepSettle)[1] != first {
-		t.Fatalf("resend: %s %v", st.State, p.Msgids(agent.StepSettle))
+	if st.State != agent.StateInDoubt || p.Msgids("Settle")[1] != first {
+		t.Fatalf("resend: %s %v", st.State, p.Msgids("Settle"))
 	}
 	c.Advance(2 * time.Minute)
-	p.Hook(agent.StepReverse, func(context.Context, agent.Exchange) error {
+	p.Before("Reverse", func(context.Context, string) error {
 		return &agent.Refusal{Op: "2601", Kind: agent.RefusedNotFound, Message: "原交易不存在"}
 	})
 	st, _ = svc.Forward(ctx, st.ID)
@@ -194,7 +194,7 @@ func TestInDoubtPastItsWindowIsReversedThenSettledUnderANewMsgid(t *testing.T) {
 	}
 	lost.Store(false)
 	st, _, _ = svc.Settle(ctx, cardRequest("k1", bill(3000)))
-	if sent := p.Msgids(agent.StepSettle); st.State != agent.StateSettled || sent[len(sent)-1] == first {
+	if sent := p.Msgids("Settle"); st.State != agent.StateSettled || sent[len(sent)-1] == first {
 		t.Fatalf("settled again: %s", st.State)
 	}
 }
@@ -217,7 +217,7 @@ func TestOnlyADeferredBillCanBeVoided(t *testing.T) {
 func TestFirstSettlementRequestThatNeverLeftIsDeferredNotInDoubt(t *testing.T) {
 	svc, p, up, _ := offlineService(t)
 	up()
-	p.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error { return agent.ErrUnreachable })
+	p.Before("Settle", func(context.Context, string) error { return agent.ErrUnreachable })
 	st, _, _ := svc.Settle(context.Background(), cardRequest("k1", bill(3000)))
 	if st.State != agent.StateDeferred {
 		t.Fatalf("state %s; a 2207 that certainly never left is not in doubt", st.State)

@@ -47,7 +47,8 @@ func newPayRigWith(t *testing.T, signer agenttest.PayPatient) payRig {
 	t.Helper()
 	c := clock.NewFake(agenttest.Epoch)
 	ins, pay := agenttest.NewInsurance(), &agenttest.PayChannel{Clock: c}
-	ins.AccountBalance = 0
+	ins.Model.AddPerson(payPatient, "张三", "", "")
+	ins.Model.SetBalance(payPatient, 0)
 	signer.IDNo, signer.Name = payPatient, "张三"
 	if signer.Sources != nil || signer.Family != nil {
 		pay.AddPatient(signer)
@@ -129,7 +130,8 @@ func TestAPartOverThePasswordFreeLimitIsPaidOnceThePatientConfirms(t *testing.T)
 func TestAConfirmFirstFamilyBillWaitsForTheConfirmation(t *testing.T) {
 	c := clock.NewFake(agenttest.Epoch)
 	ins, pay := agenttest.NewInsurance(), &agenttest.PayChannel{Clock: c}
-	ins.AccountBalance = 0
+	ins.Model.AddPerson(payPatient, "张三", "", "")
+	ins.Model.SetBalance(payPatient, 0)
 	pay.AddPatient(agenttest.PayPatient{IDNo: idOf("11010519600101002"), Name: "王芳", Sources: []agenttest.PayFunds{
 		{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: cardToken}, Balance: money.CNY(1000)}},
 		Family: []agenttest.PayFamily{{Member: payPatient, Name: "张三", Relation: "child", ConfirmFirst: true}}})
@@ -220,16 +222,19 @@ func TestAnAccountThatCannotCoverThePartLeavesItWholeToTheCreditLine(t *testing.
 	r := newPayRigWith(t, agenttest.PayPatient{AccountFirst: true, Sources: []agenttest.PayFunds{
 		{PaySource: agent.PaySource{Kind: agent.SourceCreditLine, Token: creditToken}, Balance: money.CNY(3000), Limit: money.CNY(3000)},
 	}})
-	r.ins.AccountBalance = 1000 // 10 CNY of a 30 CNY part
+	r.ins.Model.SetBalance(payPatient, 1000) // 10 CNY of a 30 CNY part
+	var flags []bool
+	r.ins.PreSettleFunc = func(ctx context.Context, q agent.SplitRequest) (agent.InsuranceSplit, error) {
+		flags = append(flags, q.UseAccount)
+		return r.ins.Model.PreSettle(ctx, q)
+	}
+	r.ins.SettleFunc = func(ctx context.Context, q agent.SplitRequest) (agent.Booking, error) {
+		flags = append(flags, q.UseAccount)
+		return r.ins.Model.Settle(ctx, q)
+	}
 	st := r.settle(t, "k1", 10000)
 	if !st.Pay.CreditWhole || st.Split.Account != 0 || st.Split.Cash != 3000 || st.Pay.Source.Kind != agent.SourceCreditLine {
 		t.Fatalf("split %s pay %+v; want the account left out and the credit line taking all 30.00", st.Split, st.Pay)
-	}
-	var flags []bool
-	for _, c := range r.ins.Calls {
-		if c.Step == agent.StepPreSettle || c.Step == agent.StepSettle {
-			flags = append(flags, c.UseAccount)
-		}
 	}
 	if len(flags) != 3 || !flags[0] || flags[1] || flags[2] {
 		t.Fatalf("acct_used_flag of 2206, 2206, 2207 = %v; want true, false, false", flags)

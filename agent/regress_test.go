@@ -17,7 +17,7 @@ import (
 func TestAnAnswerArrivingAtTheStepDeadlineIsRecorded(t *testing.T) {
 	j := journaltest.MustOpen(t)
 	p := agenttest.NewInsurance()
-	p.Hook(agent.StepSettle, func(ctx context.Context, _ agent.Exchange) error {
+	p.Before("Settle", func(ctx context.Context, _ string) error {
 		<-ctx.Done() // a slow platform: it answers just as the deadline passes
 		return nil
 	})
@@ -111,7 +111,9 @@ func TestAKeyReusedForAnotherBillIsRefusedForCardsAndScans(t *testing.T) {
 	_, _, _, fc := offlineService(t)
 	k := agent.NewKiosk(agent.KioskConfig{Verifier: okVerifier{}, Clock: fc})
 	j := agenttest.NewJournal(fc)
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: fc, Kiosk: k})
+	ins := agenttest.NewInsurance()
+	ins.Model.AcceptToken("CODE-A", agenttest.DefaultIDNo)
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Clock: fc, Kiosk: k})
 	ctx := context.Background()
 	if _, err := k.Handle(ctx, agent.ScannedCode{Text: "CODE-A", Source: "s"}); err != nil {
 		t.Fatal(err)

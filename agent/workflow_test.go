@@ -39,7 +39,7 @@ func request(key string, b agent.Bill) agent.SettleRequest {
 func TestSettleWritesTheJournalBeforeAndAfterTheSettlementRequest(t *testing.T) {
 	svc, j, ins := newService(t)
 	var writesWhenSent int
-	ins.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error { writesWhenSent = j.Writes; return nil })
+	ins.Before("Settle", func(context.Context, string) error { writesWhenSent = j.Writes; return nil })
 	st, created, err := svc.Settle(context.Background(), request("k1", bill(3379)))
 	if err != nil || !created {
 		t.Fatalf("Settle = %v, created %v", err, created)
@@ -62,7 +62,7 @@ func TestSameKeyTwiceIsOneSettlement(t *testing.T) {
 	if err1 != nil || err2 != nil || !created1 || created2 || a.ID != b.ID {
 		t.Fatalf("first %v %v %v, second %v %v %v", a.ID, created1, err1, b.ID, created2, err2)
 	}
-	if n := ins.Count(agent.StepSettle); n != 1 {
+	if n := ins.Count("Settle"); n != 1 {
 		t.Fatalf("2207 sent %d times; want 1", n)
 	}
 }
@@ -81,7 +81,7 @@ func TestSameKeyForAnotherBillIsRefused(t *testing.T) {
 func TestLostSettlementAnswerIsInDoubtAndResentUnderTheSameMsgid(t *testing.T) {
 	svc, _, ins := newService(t)
 	lose := true
-	ins.Hook(agent.StepSettle, func(context.Context, agent.Exchange) error {
+	ins.Before("Settle", func(context.Context, string) error {
 		if lose {
 			return agent.ErrInDoubt
 		}
@@ -99,18 +99,18 @@ func TestLostSettlementAnswerIsInDoubtAndResentUnderTheSameMsgid(t *testing.T) {
 	if err != nil || st.State != agent.StateSettled {
 		t.Fatalf("resumed: %v %s", err, st.State)
 	}
-	ids := ins.Msgids(agent.StepSettle)
+	ids := ins.Msgids("Settle")
 	if len(ids) != 2 || ids[0] != ids[1] {
 		t.Fatalf("2207 msgids %v; want the same msgid twice", ids)
 	}
-	if n := ins.Count(agent.StepIdentify); n != 1 {
+	if n := ins.Count("Identify"); n != 1 {
 		t.Fatalf("resume repeated the identification (%d); settling must resume at 2207", n)
 	}
 }
 
 func TestUnreachableBeforeSettlingFailsWithNothingBooked(t *testing.T) {
 	svc, _, ins := newService(t)
-	ins.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error { return agent.ErrUnreachable })
+	ins.Before("Identify", func(context.Context, string) error { return agent.ErrUnreachable })
 	req := request("k", bill(1000))
 	req.Mode = agent.ModeRequireOnline
 	st, _, err := svc.Settle(context.Background(), req)
@@ -120,14 +120,14 @@ func TestUnreachableBeforeSettlingFailsWithNothingBooked(t *testing.T) {
 	if st.State != agent.StateFailed || st.Error.Code != agent.FailUnreachable {
 		t.Fatalf("state %s error %+v", st.State, st.Error)
 	}
-	if ins.Count(agent.StepSettle) != 0 {
+	if ins.Count("Settle") != 0 {
 		t.Fatal("2207 sent although identification failed")
 	}
 }
 
 func TestDeclinedByThePlatformIsFinal(t *testing.T) {
 	svc, _, ins := newService(t)
-	ins.Hook(agent.StepIdentify, func(context.Context, agent.Exchange) error {
+	ins.Before("Identify", func(context.Context, string) error {
 		return &agent.Refusal{Op: "1101", Kind: agent.RefusedProcessed, Message: "人员信息不存在"}
 	})
 	st, _, _ := svc.Settle(context.Background(), request("k", bill(1000)))
@@ -135,7 +135,7 @@ func TestDeclinedByThePlatformIsFinal(t *testing.T) {
 		t.Fatalf("state %s error %+v", st.State, st.Error)
 	}
 	again, _, _ := svc.Settle(context.Background(), request("k", bill(1000)))
-	if again.State != agent.StateDeclined || ins.Count(agent.StepIdentify) != 1 {
+	if again.State != agent.StateDeclined || ins.Count("Identify") != 1 {
 		t.Fatalf("a declined settlement was retried")
 	}
 }
@@ -167,7 +167,7 @@ func TestFullDiskRefusesBeforeAnythingIsSent(t *testing.T) {
 	if !errors.Is(err, agent.ErrJournal) {
 		t.Fatalf("Settle = %v; want a journal error", err)
 	}
-	if len(ins.Calls) != 0 {
+	if len(ins.Calls()) != 0 {
 		t.Fatal("the platform was called although nothing was journaled")
 	}
 }

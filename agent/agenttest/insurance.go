@@ -2,223 +2,262 @@ package agenttest
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/seed-a859fada/medterm/agent"
-	"github.com/seed-a859fada/medterm/agent/money"
 )
 
-// Insurance is a scriptable agent.Insurance. By default it answers the
-// online workflow consistently: an employee (310) patient, the pooled fund
-// paying 70% of the bill, the personal account what it can of the rest
-// when the request lets it, the patient the remainder; a cancel returns
-// the settlement's amounts negated. Hooks run before the default answer
-// of their step (the agent's Step* names, or "policy", "trust"): an error
-// they return is the answer, which scripts refusals, lost answers and a
-// slow platform. Every call is recorded.
+// Insurance is a scriptable agent.Insurance. Each method calls its Func
+// field when set and the in-memory platform Model otherwise, so a test
+// scripts only what it is about (a settlement in doubt, a refusal) and an
+// override may still call the Model to let the platform book:
+//
+//	ins := agenttest.NewInsurance()
+//	ins.SettleFunc = func(ctx context.Context, r agent.SplitRequest) (agent.Booking, error) {
+//		ins.Model.Settle(ctx, r) // booked ...
+//		return agent.Booking{}, agent.ErrInDoubt // ... and the answer lost
+//	}
+//
+// The Model meets the same contract as the adapter over the sandbox
+// (agent/insurancetest).
 type Insurance struct {
-	mu sync.Mutex
-	// Hooks by step.
-	Hooks map[string]func(ctx context.Context, x agent.Exchange) error
-	// AccountBalance is the personal account's balance (default 500 CNY).
-	AccountBalance money.Fen
-	// FundPct is the fund's share in percent (default 70).
-	FundPct int64
-	Calls   []Call
-	booked  map[string]agent.Booking // by setl_id
+	Model *InsuranceModel
+
+	IdentifyFunc        func(context.Context, agent.IdentifyRequest) (agent.Person, error)
+	RegisterFunc        func(context.Context, agent.RegisterRequest) (agent.Visit, error)
+	UploadFeesFunc      func(context.Context, agent.FeesRequest) ([]agent.LineResult, error)
+	PreSettleFunc       func(context.Context, agent.SplitRequest) (agent.InsuranceSplit, error)
+	SettleFunc          func(context.Context, agent.SplitRequest) (agent.Booking, error)
+	CancelFunc          func(context.Context, agent.CancelRequest) (agent.Booking, error)
+	ReverseFunc         func(context.Context, agent.ReverseRequest) (agent.Reversal, error)
+	ReconcileTotalsFunc func(context.Context, agent.TotalsRequest) (agent.TotalsResult, error)
+	ReconcileDetailFunc func(context.Context, agent.DetailRequest) ([]agent.DetailResult, error)
+	PolicyFunc          func(context.Context, agent.Exchange) (agent.Policy, error)
+	TrustListFunc       func(context.Context, agent.Exchange, uint64) ([]byte, error)
+
+	mu    sync.Mutex
+	calls []Call
+	hooks map[string]func(ctx context.Context, msgid string) error
 }
 
-// Call is one request the fake received.
-type Call struct {
-	Step  string
-	Msgid string
-	// UseAccount is a pre-settlement's or settlement's acct_used_flag.
-	UseAccount bool
-}
-
-var _ agent.Insurance = (*Insurance)(nil)
-
-// NewInsurance returns the fake with its defaults.
-func NewInsurance() *Insurance {
-	return &Insurance{Hooks: map[string]func(context.Context, agent.Exchange) error{}, AccountBalance: money.CNY(500), FundPct: 70, booked: map[string]agent.Booking{}}
-}
-
-// Hook sets the hook of a step.
-func (f *Insurance) Hook(step string, h func(context.Context, agent.Exchange) error) {
+// Before sets a hook that runs when method is called, before its Func or
+// the Model answers: an error it returns is the answer (a lost answer, a
+// refusal, an unreachable platform), nil lets the call go on. It may
+// block on ctx to play a slow platform. nil removes the hook.
+func (f *Insurance) Before(method string, h func(ctx context.Context, msgid string) error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.Hooks[step] = h
-}
-
-// Count returns how many requests of step were received.
-func (f *Insurance) Count(step string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.Calls {
-		if c.Step == step {
-			n++
-		}
+	if f.hooks == nil {
+		f.hooks = map[string]func(context.Context, string) error{}
 	}
-	return n
+	f.hooks[method] = h
 }
 
-// Msgids returns the msgids received for step, in order.
-func (f *Insurance) Msgids(step string) []string {
+func (f *Insurance) before(ctx context.Context, method, msgid string) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	h := f.hooks[method]
+	f.mu.Unlock()
+	if h == nil {
+		return nil
+	}
+	return h(ctx, msgid)
+}
+
+// Msgids returns the msgids a method was called with, in order.
+func (f *Insurance) Msgids(method string) []string {
 	var out []string
-	for _, c := range f.Calls {
-		if c.Step == step {
+	for _, c := range f.Calls() {
+		if c.Method == method {
 			out = append(out, c.Msgid)
 		}
 	}
 	return out
 }
 
-func (f *Insurance) call(ctx context.Context, step string, x agent.Exchange, useAccount bool) error {
+// Call is one call the fake received: the method and the msgid.
+type Call struct {
+	Method, Msgid string
+}
+
+var _ agent.Insurance = (*Insurance)(nil)
+
+// NewInsurance returns the fake over a fresh Model with its default
+// patient (DefaultPatient) and catalogue.
+func NewInsurance() *Insurance { return &Insurance{Model: NewInsuranceModel()} }
+
+// Calls returns the calls received, in order.
+func (f *Insurance) Calls() []Call {
 	f.mu.Lock()
-	f.Calls = append(f.Calls, Call{Step: step, Msgid: x.Msgid, UseAccount: useAccount})
-	h := f.Hooks[step]
-	f.mu.Unlock()
-	if h != nil {
-		return h(ctx, x)
+	defer f.mu.Unlock()
+	return append([]Call(nil), f.calls...)
+}
+
+// Count returns how many times a method was called.
+func (f *Insurance) Count(method string) int {
+	n := 0
+	for _, c := range f.Calls() {
+		if c.Method == method {
+			n++
+		}
 	}
-	return nil
+	return n
+}
+
+func (f *Insurance) record(method, msgid string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, Call{Method: method, Msgid: msgid})
 }
 
 func (f *Insurance) Identify(ctx context.Context, r agent.IdentifyRequest) (agent.Person, error) {
-	if err := f.call(ctx, agent.StepIdentify, r.Exchange, false); err != nil {
-		return agent.Person{}, err
+	f.record("Identify", r.Msgid)
+	if err := f.before(ctx, "Identify", r.Msgid); err != nil {
+		var zero agent.Person
+		return zero, err
 	}
-	f.mu.Lock()
-	balance := f.AccountBalance
-	f.mu.Unlock()
-	id := r.IDNo
-	if r.CertType == agent.CertIDNo {
-		id = r.CertNo
+	if f.IdentifyFunc != nil {
+		return f.IdentifyFunc(ctx, r)
 	}
-	return agent.Person{PsnNo: "P0001", IDNo: id, Name: "张三", AgeTenths: 400,
-		Insurances: []agent.Insured{{Type: agent.InsutypeEmployee, Active: true, Balance: balance, Region: "441900"}}}, nil
+	return f.Model.Identify(ctx, r)
 }
 
 func (f *Insurance) Register(ctx context.Context, r agent.RegisterRequest) (agent.Visit, error) {
-	if err := f.call(ctx, agent.StepRegister, r.Exchange, false); err != nil {
-		return agent.Visit{}, err
+	f.record("Register", r.Msgid)
+	if err := f.before(ctx, "Register", r.Msgid); err != nil {
+		var zero agent.Visit
+		return zero, err
 	}
-	return agent.Visit{MdtrtID: "MD-" + r.Msgid}, nil
+	if f.RegisterFunc != nil {
+		return f.RegisterFunc(ctx, r)
+	}
+	return f.Model.Register(ctx, r)
 }
 
 func (f *Insurance) UploadFees(ctx context.Context, r agent.FeesRequest) ([]agent.LineResult, error) {
-	if err := f.call(ctx, agent.StepUpload, r.Exchange, false); err != nil {
-		return nil, err
+	f.record("UploadFees", r.Msgid)
+	if err := f.before(ctx, "UploadFees", r.Msgid); err != nil {
+		var zero []agent.LineResult
+		return zero, err
 	}
-	out := make([]agent.LineResult, len(r.Lines))
-	for i, l := range r.Lines {
-		out[i] = agent.LineResult{Seq: l.Seq, Class: agent.ClassA, Eligible: l.Amount}
+	if f.UploadFeesFunc != nil {
+		return f.UploadFeesFunc(ctx, r)
 	}
-	return out, nil
-}
-
-// split is the default split of a bill.
-func (f *Insurance) split(total money.Fen, useAccount bool) agent.InsuranceSplit {
-	f.mu.Lock()
-	pct, balance := f.FundPct, f.AccountBalance
-	f.mu.Unlock()
-	fund := total.Percent(pct)
-	sp := agent.InsuranceSplit{Total: total, Fund: fund, Eligible: total, Funds: []agent.FundPart{{Kind: agent.FundPooled, Amount: fund}}}
-	rest := total - fund
-	if useAccount {
-		sp.Account = min(rest, balance)
-	}
-	sp.Cash = rest - sp.Account
-	sp.Balance = balance - sp.Account
-	return sp
+	return f.Model.UploadFees(ctx, r)
 }
 
 func (f *Insurance) PreSettle(ctx context.Context, r agent.SplitRequest) (agent.InsuranceSplit, error) {
-	if err := f.call(ctx, agent.StepPreSettle, r.Exchange, r.UseAccount); err != nil {
-		return agent.InsuranceSplit{}, err
+	f.record("PreSettle", r.Msgid)
+	if err := f.before(ctx, "PreSettle", r.Msgid); err != nil {
+		var zero agent.InsuranceSplit
+		return zero, err
 	}
-	return f.split(r.Total, r.UseAccount), nil
+	if f.PreSettleFunc != nil {
+		return f.PreSettleFunc(ctx, r)
+	}
+	return f.Model.PreSettle(ctx, r)
 }
 
 func (f *Insurance) Settle(ctx context.Context, r agent.SplitRequest) (agent.Booking, error) {
-	if err := f.call(ctx, agent.StepSettle, r.Exchange, r.UseAccount); err != nil {
-		return agent.Booking{}, err
+	f.record("Settle", r.Msgid)
+	if err := f.before(ctx, "Settle", r.Msgid); err != nil {
+		var zero agent.Booking
+		return zero, err
 	}
-	b := agent.Booking{SetlID: "S" + r.Msgid, SetlDay: "2026-11-23 09:00:00", Split: f.split(r.Total, r.UseAccount), ClearingType: "11"}
-	f.mu.Lock()
-	f.booked[b.SetlID] = b
-	f.mu.Unlock()
-	return b, nil
+	if f.SettleFunc != nil {
+		return f.SettleFunc(ctx, r)
+	}
+	return f.Model.Settle(ctx, r)
 }
 
 func (f *Insurance) Cancel(ctx context.Context, r agent.CancelRequest) (agent.Booking, error) {
-	if err := f.call(ctx, agent.StepCancel, r.Exchange, false); err != nil {
-		return agent.Booking{}, err
+	f.record("Cancel", r.Msgid)
+	if err := f.before(ctx, "Cancel", r.Msgid); err != nil {
+		var zero agent.Booking
+		return zero, err
 	}
-	f.mu.Lock()
-	orig, ok := f.booked[r.SetlID]
-	f.mu.Unlock()
-	if !ok {
-		return agent.Booking{}, &agent.Refusal{Op: "2208", Kind: agent.RefusedNotFound, Message: "no such settlement"}
+	if f.CancelFunc != nil {
+		return f.CancelFunc(ctx, r)
 	}
-	sp := orig.Split
-	neg := agent.InsuranceSplit{Total: -sp.Total, Fund: -sp.Fund, Account: -sp.Account, Cash: -sp.Cash, Hospital: -sp.Hospital, Balance: sp.Balance + sp.Account}
-	return agent.Booking{SetlID: "C" + r.Msgid, Split: neg}, nil
+	return f.Model.Cancel(ctx, r)
 }
 
 func (f *Insurance) Reverse(ctx context.Context, r agent.ReverseRequest) (agent.Reversal, error) {
-	if err := f.call(ctx, agent.StepReverse, r.Exchange, false); err != nil {
-		return agent.Reversal{}, err
+	f.record("Reverse", r.Msgid)
+	if err := f.before(ctx, "Reverse", r.Msgid); err != nil {
+		var zero agent.Reversal
+		return zero, err
 	}
-	for _, c := range f.calls() {
-		if c.Msgid == r.Of {
-			return agent.Reversal{Found: true}, nil
-		}
+	if f.ReverseFunc != nil {
+		return f.ReverseFunc(ctx, r)
 	}
-	return agent.Reversal{Found: false}, nil
-}
-
-func (f *Insurance) calls() []Call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Call(nil), f.Calls...)
+	return f.Model.Reverse(ctx, r)
 }
 
 func (f *Insurance) ReconcileTotals(ctx context.Context, r agent.TotalsRequest) (agent.TotalsResult, error) {
-	if err := f.call(ctx, "reconcile", r.Exchange, false); err != nil {
-		return agent.TotalsResult{}, err
+	f.record("ReconcileTotals", r.Msgid)
+	if err := f.before(ctx, "ReconcileTotals", r.Msgid); err != nil {
+		var zero agent.TotalsResult
+		return zero, err
 	}
-	return agent.TotalsResult{Result: agent.TotalsBalanced}, nil
+	if f.ReconcileTotalsFunc != nil {
+		return f.ReconcileTotalsFunc(ctx, r)
+	}
+	return f.Model.ReconcileTotals(ctx, r)
 }
 
 func (f *Insurance) ReconcileDetail(ctx context.Context, r agent.DetailRequest) ([]agent.DetailResult, error) {
-	if err := f.call(ctx, "reconcile_detail", r.Compare, false); err != nil {
-		return nil, err
+	f.record("ReconcileDetail", r.Compare.Msgid)
+	if err := f.before(ctx, "ReconcileDetail", r.Compare.Msgid); err != nil {
+		var zero []agent.DetailResult
+		return zero, err
 	}
-	out := make([]agent.DetailResult, len(r.Lines))
-	for i, l := range r.Lines {
-		out[i] = agent.DetailResult{SetlID: l.SetlID, MdtrtID: l.MdtrtID, PsnNo: l.PsnNo, Result: agent.TotalsBalanced, Total: l.Total, Fund: l.Fund, Account: l.Account}
+	if f.ReconcileDetailFunc != nil {
+		return f.ReconcileDetailFunc(ctx, r)
 	}
-	return out, nil
+	return f.Model.ReconcileDetail(ctx, r)
 }
 
 func (f *Insurance) Policy(ctx context.Context, x agent.Exchange) (agent.Policy, error) {
-	if err := f.call(ctx, "policy", x, false); err != nil {
-		return agent.Policy{}, err
+	f.record("Policy", x.Msgid)
+	if err := f.before(ctx, "Policy", x.Msgid); err != nil {
+		var zero agent.Policy
+		return zero, err
 	}
-	return agent.Policy{Version: "test-1", ClassBSelfPayPct: 10, Insurance: []agent.InsurancePolicy{
-		{Insutype: agent.InsutypeEmployee, Deductible: money.CNY(500), RatioPct: 70, YearCap: money.CNY(20000)},
-		{Insutype: agent.InsutypeResident, Deductible: money.CNY(300), RatioPct: 50, YearCap: money.CNY(10000)},
-	}}, nil
+	if f.PolicyFunc != nil {
+		return f.PolicyFunc(ctx, x)
+	}
+	return f.Model.Policy(ctx, x)
 }
 
 func (f *Insurance) TrustList(ctx context.Context, x agent.Exchange, since uint64) ([]byte, error) {
-	if err := f.call(ctx, "trust", x, false); err != nil {
-		return nil, err
+	f.record("TrustList", x.Msgid)
+	if err := f.before(ctx, "TrustList", x.Msgid); err != nil {
+		var zero []byte
+		return zero, err
 	}
-	return []byte(fmt.Sprintf(`{"version":%d}`, since+1)), nil
+	if f.TrustListFunc != nil {
+		return f.TrustListFunc(ctx, x, since)
+	}
+	return f.Model.TrustList(ctx, x, since)
+}
+
+// EVoucher is a scriptable agent.EVoucher over a Model: Code shows a code
+// for one of the Model's people, and Query resolves it into a token the
+// Model's Identify accepts (certificate type 01). QueryFunc, when set,
+// answers instead.
+type EVoucher struct {
+	Model     *InsuranceModel
+	QueryFunc func(context.Context, agent.EVoucherQuery) (agent.EVoucherHolder, error)
+}
+
+var _ agent.EVoucher = (*EVoucher)(nil)
+
+// Code returns a fresh single-use code for the person with an ID number.
+func (e *EVoucher) Code(idNo string) string { return e.Model.newCode(idNo) }
+
+func (e *EVoucher) Query(ctx context.Context, q agent.EVoucherQuery) (agent.EVoucherHolder, error) {
+	if e.QueryFunc != nil {
+		return e.QueryFunc(ctx, q)
+	}
+	return e.Model.resolveCode(q)
 }

@@ -184,7 +184,7 @@ func (p *PayChannel) once(op, id, fp string, txnTime time.Time, decide func(o *p
 	return o.out, nil
 }
 
-func refused(reason string) agent.PayOutcome {
+func payRefused(reason string) agent.PayOutcome {
 	return agent.PayOutcome{Status: agent.PayRefused, Reason: reason}
 }
 
@@ -223,10 +223,10 @@ func (p *PayChannel) Pay(ctx context.Context, o agent.PayOrder) (agent.PayOutcom
 func (p *PayChannel) decide(rec *payOrder, o agent.PayOrder) agent.PayOutcome {
 	a, l := p.payer(o.AgreementID)
 	if a == nil {
-		return refused(agent.ReasonNoAgreement)
+		return payRefused(agent.ReasonNoAgreement)
 	}
 	if l != nil && l.confirmFirst && !o.Confirmed {
-		return refused(agent.ReasonConfirmRequired)
+		return payRefused(agent.ReasonConfirmRequired)
 	}
 	var src *PayFunds
 	for _, s := range a.sources {
@@ -236,23 +236,23 @@ func (p *PayChannel) decide(rec *payOrder, o agent.PayOrder) agent.PayOutcome {
 	}
 	now := p.Clock.Now()
 	if src == nil || a.cancelled {
-		return refused(agent.ReasonSourceInvalid)
+		return payRefused(agent.ReasonSourceInvalid)
 	}
 	if age, _ := ageOn(a.holder, now); src.Kind == agent.SourceCreditLine && (age < p.CreditMinAge || age > p.CreditMaxAge) {
-		return refused(agent.ReasonSourceInvalid)
+		return payRefused(agent.ReasonSourceInvalid)
 	}
 	day := dayOf(now)
 	if !o.Confirmed {
 		perTxn, daily := p.limits(a)
 		switch {
 		case o.Amount > perTxn:
-			return refused(agent.ReasonLimitPerPayment)
+			return payRefused(agent.ReasonLimitPerPayment)
 		case p.usage[a.id+"/"+day]+o.Amount > daily:
-			return refused(agent.ReasonLimitDaily)
+			return payRefused(agent.ReasonLimitDaily)
 		}
 	}
 	if o.Amount > src.Balance {
-		return refused(agent.ReasonInsufficient)
+		return payRefused(agent.ReasonInsufficient)
 	}
 	src.Balance -= o.Amount
 	if !o.Confirmed {
@@ -272,7 +272,7 @@ func (p *PayChannel) Query(ctx context.Context, o agent.OrderRef) (agent.PayOutc
 	defer p.mu.Unlock()
 	rec := p.orders[o.OrderID]
 	if rec == nil || !rec.txnTime.Equal(o.TxnTime) {
-		return refused(agent.ReasonNotFound), nil
+		return payRefused(agent.ReasonNotFound), nil
 	}
 	if p.lost() {
 		return agent.PayOutcome{}, errLost("query")
@@ -327,7 +327,7 @@ func (p *PayChannel) reverse(name, kind string, r agent.PayReversal, rule func(o
 		}
 		now := p.Clock.Now()
 		if orig == nil || orig.cancelled || !rule(orig, now) {
-			rec.truth = refused(agent.ReasonOther)
+			rec.truth = payRefused(agent.ReasonOther)
 			return
 		}
 		for _, s := range p.agreements[orig.agreement].sources {

@@ -228,8 +228,8 @@ func TestEveryRequestHasOneReading(t *testing.T) {
 					t.Errorf("the answer quotes the caller's %q: %s", v, body)
 				}
 			}
-			if f.journal.Writes != 0 || len(f.platform.Calls) != 0 {
-				t.Errorf("a refused request wrote the journal %d times and sent %d requests", f.journal.Writes, len(f.platform.Calls))
+			if f.journal.Writes != 0 || len(f.platform.Calls()) != 0 {
+				t.Errorf("a refused request wrote the journal %d times and sent %d requests", f.journal.Writes, len(f.platform.Calls()))
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 func TestAStepDeadlineDuringTheSettlementRequestLeavesItInDoubt(t *testing.T) {
@@ -46,8 +47,8 @@ func TestAStepDeadlineDuringTheSettlementRequestLeavesItInDoubt(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	j := journaltest.MustOpen(t)
-	pc, err := client.New(client.Config{BaseURL: srv.URL, InstitutionCode: journaltest.Institution, Region: "441900", DevNo: "T1",
-		Secret: []byte("0123456789abcdef0123456789abcdef"), AttemptTimeout: 5 * time.Second, NextMsgid: j.AllocateMsgid})
+	pc, err := client.New(client.Config{URL: srv.URL, InstitutionCode: journaltest.Institution, Region: "441900", DevNo: "T1",
+		Profile: transport.None{}, AttemptTimeout: 5 * time.Second, NextMsgid: j.AllocateMsgid})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@
 package stacktest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -29,8 +30,10 @@ import (
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/faultproxy"
 	"github.com/seed-a859fada/medterm/sync/forward"
+	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 // Institution is the sandbox institution the agent belongs to.
@@ -186,9 +189,14 @@ func (s *Stack) startAgent(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	profile, err := transport.NewTif(Institution, string(s.secret), opts.Clock)
+	if err != nil {
+		j.Close()
+		t.Fatal(err)
+	}
 	pc, err := client.New(client.Config{
-		BaseURL: s.platformURL, InstitutionCode: Institution, InstitutionName: "sandbox hospital", Region: "441900",
-		DevNo: "DESK01", Secret: s.secret, RetryWindow: opts.RetryWindow, ConnectWindow: opts.ConnectWindow,
+		URL: s.platformURL + sandbox.CallPath, InstitutionCode: Institution, InstitutionName: "sandbox hospital", Region: "441900",
+		DevNo: "DESK01", Profile: profile, RetryWindow: opts.RetryWindow, ConnectWindow: opts.ConnectWindow,
 		AttemptTimeout: opts.AttemptTimeout, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		BreakerThreshold: 3, BreakerCooldown: opts.BreakerCooldown,
 		NextMsgid: j.AllocateMsgid, Clock: opts.Clock, Logger: s.log,
@@ -315,7 +323,7 @@ func (f *Faults) Seen(infno string) int {
 }
 
 func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	infno, _ := strings.CutPrefix(r.URL.Path, "/tx/")
+	infno := PeekInfno(r)
 	f.mu.Lock()
 	lose := f.lose[infno] > 0
 	drop := !lose && f.drop[infno] > 0
@@ -338,6 +346,20 @@ func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hangUp(w)
+}
+
+// PeekInfno reads the transaction of a request to the gateway's one URL
+// from its body, and puts the body back for the platform.
+func PeekInfno(r *http.Request) string {
+	if r.URL.Path != sandbox.CallPath {
+		return ""
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, protocol.MaxBody+1))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return ""
+	}
+	return protocol.PeekInfno(body)
 }
 
 // LoseAnswer lets the platform process and commit the request, then

@@ -16,6 +16,7 @@ import (
 
 type serveFlags struct {
 	addr, state, secrets, personas, addrFile, logLevel string
+	auth                                               string
 	sessionTTL                                         time.Duration
 	reset, allowRemote                                 bool
 	vpcd                                               []string
@@ -31,7 +32,8 @@ func newServeCmd() *cobra.Command {
 protocol's transactions on a loopback address. It prints the bound address
 on standard output, so that a script using port 0 can find it, and with
 --addr-file also writes it to a file (atomically). Logs go to standard
-error. SIGINT or SIGTERM stop it after the requests in flight.
+error. SIGINT or SIGTERM stop it after the requests in flight. Transactions
+are posted to ` + sandbox.CallPath + `, the gateway's one URL.
 
 With --vpcd it also holds the patients' cards: "medterm-sandbox card"
 inserts a persona's card into a vpcd reader (pcscd with vsmartcard-vpcd),
@@ -48,7 +50,8 @@ cards, into the second reader.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:0", "listen address (loopback only unless --allow-remote; port 0 picks one)")
 	fl.StringVar(&f.state, "state", "", "state file (bbolt; created and seeded if missing)")
-	fl.StringVar(&f.secrets, "secrets", "", `institution secrets file, {"H44190000001": "<hex>"}, mode 0600`)
+	fl.StringVar(&f.secrets, "secrets", "", `institution secrets file, {"H44190000001": "<hex>"}, mode 0600: each institution's tif token (its paasid is its code)`)
+	fl.StringVar(&f.auth, "auth", "tif", "the gateway's transport profile: tif, or none for a front-end machine (oauth_sm needs keys: tests configure it in-process)")
 	fl.StringVar(&f.personas, "personas", "", "persona data file (default: the built-in data set)")
 	fl.StringVar(&f.addrFile, "addr-file", "", "write the bound address to this file")
 	fl.DurationVar(&f.sessionTTL, "session-ttl", sandbox.DefaultSessionTTL, "life of a 9001 sign-in session")
@@ -79,7 +82,7 @@ func serve(cmd *cobra.Command, f *serveFlags) error {
 		return err
 	}
 	p, err := sandbox.Open(f.state, sandbox.Options{
-		Personas: data, Secrets: secrets, SessionTTL: f.sessionTTL,
+		Personas: data, Secrets: secrets, SessionTTL: f.sessionTTL, Auth: f.auth,
 		Reset: f.reset, AllowRemote: f.allowRemote, Logger: log,
 		CardReaders: f.vpcd, PSAMReader: f.vpcdPSAM,
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 const inst = "H44190000001"
@@ -79,8 +80,12 @@ func TestServeAnswersSignedRequestsAndStops(t *testing.T) {
 	msgid, _ := protocol.MsgidClock{}.Next(inst, 0, time.Now())
 	input, _ := json.Marshal(protocol.SignInInput{SignIn: protocol.SignInData{OpterNo: "D1"}})
 	body, _ := json.Marshal(protocol.Request{Infno: "9001", Msgid: msgid, DevNo: "DESK01", FixmedinsCode: inst, Input: input})
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/tx/9001", bytes.NewReader(body))
-	if err := protocol.Sign(req, "DESK01", secret, body, time.Now()); err != nil {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+sandbox.CallPath, bytes.NewReader(body))
+	tif, err := transport.NewTif(inst, string(secret), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tif.Authorize(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.DefaultClient.Do(req)

@@ -27,6 +27,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/agent/stacktest"
 	"github.com/seed-a859fada/medterm/cmd/medterm/killtest"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
@@ -72,7 +73,7 @@ func newDiskRig(t *testing.T, journal string) *diskRig {
 	t.Cleanup(func() { r.sandbox.Close() })
 	platform := r.sandbox.Handler()
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path != "/tx/"+protocol.Settle.Infno {
+		if stacktest.PeekInfno(req) != protocol.Settle.Infno {
 			platform.ServeHTTP(w, req)
 			return
 		}
@@ -108,7 +109,7 @@ func newDiskRig(t *testing.T, journal string) *diskRig {
 		t.Fatal(err)
 	}
 	r.api = api.NewClient(addr, token)
-	if r.cfg, err = killtest.WriteConfig(r.dir, killtest.Setup{PlatformURL: hs.URL, Institution: diskInstitution,
+	if r.cfg, err = killtest.WriteConfig(r.dir, killtest.Setup{PlatformURL: hs.URL + sandbox.CallPath, Institution: diskInstitution,
 		Secret: secret, APIAddr: addr, Terminal: "T1", Slot: 3, JournalPath: journal}); err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/forward"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -65,6 +66,13 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("%w: %s has no secret for institution %s", config.ErrConfig, cfg.Platform.SecretsFile, cfg.Institution.Code)
 	}
+	// Until the agent's configuration carries an [insurance] section
+	// (sync/insurance.Config), the gateway is a tif one: the paasid is the
+	// institution's code and the token its credential in the secrets file.
+	profile, err := transport.NewTif(cfg.Institution.Code, string(secret), nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", config.ErrConfig, err)
+	}
 	jopts := journal.Options{
 		KeyFile: cfg.Journal.KeyFile, Institution: cfg.Institution.Code, Slot: cfg.Terminal.Slot,
 		IDPrefix: cfg.Terminal.ID, Logger: log,
@@ -77,8 +85,8 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	bus := events.New(events.Options{Buffer: cfg.API.EventBuffer})
 	var kick func() // set once the forwarder exists; the client is made first
 	pc, err := client.New(client.Config{
-		BaseURL: cfg.Platform.URL, InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
-		Region: cfg.Institution.Region, DevNo: cfg.Terminal.ID, Secret: secret,
+		URL: cfg.Platform.URL, InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
+		Region: cfg.Institution.Region, DevNo: cfg.Terminal.ID, Profile: profile,
 		CAFile: cfg.Platform.CAFile, CertFile: cfg.Platform.CertFile, KeyFile: cfg.Platform.KeyFile,
 		AttemptTimeout: cfg.Platform.AttemptTimeout.Duration, RetryWindow: cfg.Platform.RetryWindow.Duration,
 		ConnectWindow: cfg.Platform.ConnectWindow.Duration, NextMsgid: j.AllocateMsgid, Logger: log,

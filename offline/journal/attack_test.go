@@ -128,7 +128,7 @@ func TestAJournalMigratedToV4GivesNobodyAwayAndStillKnowsItsBills(t *testing.T) 
 	// Still the same journal: every bill found by its key, a resubmission
 	// of the same request is the same settlement, another bill under the
 	// key is refused, and a used QR counter is still refused.
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: j.Clock})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: fixtureInsurance(), Clock: j.Clock})
 	ctx := context.Background()
 	for key, req := range fixtureBills {
 		req.Operator = agent.Operator{ID: "W01", Type: protocol.OpterClerk}
@@ -158,7 +158,7 @@ func TestAJournalMigratedToV4GivesNobodyAwayAndStillKnowsItsBills(t *testing.T) 
 
 func TestANewJournalGivesNobodyAway(t *testing.T) {
 	j := journaltest.MustOpen(t)
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: j.Clock})
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: fixtureInsurance(), Clock: j.Clock})
 	ctx := context.Background()
 	for _, req := range fixtureBills {
 		req.Operator = agent.Operator{ID: "W01", Type: protocol.OpterClerk}
@@ -400,4 +400,13 @@ func writeV3Archive(t *testing.T, journalPath, archivePath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fixtureInsurance is a platform that knows the fixture's patients.
+func fixtureInsurance() *agenttest.Insurance {
+	ins := agenttest.NewInsurance()
+	ins.Model.AddPerson(idPatient.IDNo, "", "", "")
+	ins.Model.AddPerson(cardPatient.IDNo, cardPatient.Name, cardPatient.CardNo, cardPatient.CardSN)
+	ins.Model.AcceptToken(fixtureBills["HIS-QR-1"].Identity.CertNo, agenttest.DefaultIDNo)
+	return ins
 }

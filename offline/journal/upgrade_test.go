@@ -64,10 +64,22 @@ func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
 	}
 
 	ins, pay := agenttest.NewInsurance(), &agenttest.PayChannel{Clock: j.Clock}
-	ins.AccountBalance = 0
 	for _, n := range []string{"1", "2", "3"} {
+		id := withCheck("4419001988021704" + n)
+		ins.Model.AddPerson(id, "林小梅", "D4419632"+n, "441900D156000005A1B2C3D4E5F6071"+n)
+		ins.Model.SetBalance(id, 0)
 		pay.AddPatient(agenttest.PayPatient{IDNo: withCheck("4419001988021704" + n), Name: "林小梅", Sources: []agenttest.PayFunds{
 			{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: "tok-" + n}, Balance: money.CNY(1000)}}})
+	}
+	// The platform had booked the bill whose answer was lost: its resend
+	// gets the booking (this platform knows nothing else of the old one).
+	ins.SettleFunc = func(ctx context.Context, r agent.SplitRequest) (agent.Booking, error) {
+		if r.Msgid != lost {
+			return ins.Model.Settle(ctx, r)
+		}
+		fund := r.Total.Percent(70)
+		return agent.Booking{SetlID: "S-" + lost, SetlDay: "2026-03-02 09:30:00",
+			Split: agent.InsuranceSplit{Total: r.Total, Fund: fund, Cash: r.Total - fund}}, nil
 	}
 	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: j.Clock, Offline: agent.DefaultOfflinePolicy()})
 	if b, _ := svc.Backlog(ctx); b.Count != 2 || b.Amount != money.Fen(2*3300+2*880) {
@@ -87,7 +99,7 @@ func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
 			t.Errorf("%s after the drain: %s pay %+v; want settled and paid", key, st.State, st.Pay)
 		}
 	}
-	if got := ins.Msgids(agent.StepSettle); len(got) == 0 || !slices.Contains(got, lost) {
+	if got := ins.Msgids("Settle"); len(got) == 0 || !slices.Contains(got, lost) {
 		t.Errorf("the bill in doubt was settled under %v; want its stored msgid %s resent", got, lost)
 	}
 	if b, _ := svc.Backlog(ctx); b.Count != 0 {

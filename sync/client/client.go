@@ -1,44 +1,50 @@
-// Package client is the agent's connection to the central platform: it
-// wraps each transaction in the envelope, signs it, signs in (and in again
-// when the session expires), and resends the same msgid when an answer is
-// lost, so that a request either gets its answer or is reported as
-// unreachable (certainly not delivered) or in doubt (perhaps delivered).
+// Package client is the agent's connection to the insurance platform's
+// gateway: it wraps each transaction in the national envelope, protects
+// and authenticates it by the gateway's transport profile (package
+// transport), signs in with 9001 (and in again when the session expires),
+// reads the answer as real gateways send it, classifies failures, and
+// resends the same msgid when an answer is lost, so that a request either
+// gets its answer or is reported as unreachable (certainly not delivered)
+// or in doubt (perhaps delivered).
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 // Config is everything the client needs. Zero durations take the defaults
 // below.
 type Config struct {
-	BaseURL         string // https://gateway/…, or http://127.0.0.1:port for a local sandbox
+	// URL is the gateway's one URL (…/fsi/api/rsfComIfsService/callService):
+	// every transaction is posted there, its infno in the body.
+	URL             string
 	InstitutionCode string // fixmedins_code, 12 characters
 	InstitutionName string
 	Region          string // mdtrtarea_admvs, 6 digits
 	DevNo           string // this terminal's id
-	Secret          []byte // the institution's HMAC-SM3 secret
 	RecerSysCode    string
+	Infver          string // default protocol.Version
+	// Profile authenticates and protects each attempt (tif, oauth_sm or
+	// none).
+	Profile transport.Profile
+	// Classifier decides the kind of a failure; default
+	// protocol.DefaultPatterns.
+	Classifier *protocol.Classifier
 
 	// TLS: the platform CA to pin, and an optional client certificate.
 	CAFile, CertFile, KeyFile string
@@ -82,9 +88,6 @@ const (
 	DefaultBreakerCooldown  = 10 * time.Second
 )
 
-// ErrConfig wraps configuration problems found by New.
-var ErrConfig = errors.New("platform client configuration")
-
 // Client sends transactions to the platform. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
@@ -114,24 +117,18 @@ var _ agent.Platform = (*Client)(nil)
 // loopback platform (a local sandbox): anything else must be HTTPS.
 func New(cfg Config) (*Client, error) {
 	setDefaults(&cfg)
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%w: platform url %q is not a URL", ErrConfig, cfg.BaseURL)
+	if cfg.Profile == nil {
+		return nil, fmt.Errorf("%w: no transport profile", ErrConfig)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("%w: platform url %q: plain http is allowed only to a loopback address", ErrConfig, cfg.BaseURL)
-		}
-	default:
-		return nil, fmt.Errorf("%w: platform url %q: scheme must be https", ErrConfig, cfg.BaseURL)
+	u, err := url.Parse(cfg.URL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%w: platform url %q is not a URL", ErrConfig, cfg.URL)
+	}
+	if err := CheckURL(u, cfg.Profile.Name()); err != nil {
+		return nil, err
 	}
 	if len(cfg.InstitutionCode) != 12 {
 		return nil, fmt.Errorf("%w: institution code %q must be 12 characters", ErrConfig, cfg.InstitutionCode)
-	}
-	if len(cfg.Secret) < protocol.MinSecretLen {
-		return nil, fmt.Errorf("%w: institution secret missing or shorter than %d bytes", ErrConfig, protocol.MinSecretLen)
 	}
 	if cfg.NextMsgid == nil {
 		return nil, fmt.Errorf("%w: no msgid source", ErrConfig)
@@ -179,6 +176,33 @@ func setDefaults(cfg *Config) {
 	if cfg.RecerSysCode == "" {
 		cfg.RecerSysCode = "MEDTERM"
 	}
+	if cfg.Infver == "" {
+		cfg.Infver = protocol.Version
+	}
+	if cfg.Classifier == nil {
+		cfg.Classifier = protocol.MustClassifier(protocol.DefaultPatterns())
+	}
+}
+
+// CheckURL refuses a URL that would send settlement traffic in clear
+// across a network: plain http is allowed to a loopback address (a local
+// sandbox), and under the none profile to a private-network address (the
+// hospital's front-end machine on its LAN, which real deployments reach by
+// http). Anything else must be https.
+func CheckURL(u *url.URL, auth string) error {
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		if ip := net.ParseIP(u.Hostname()); auth == transport.AuthNone && ip != nil && ip.IsPrivate() {
+			return nil
+		}
+		return fmt.Errorf("%w: platform url %q: plain http is allowed only to a loopback address (or a private one under auth none)", ErrConfig, u)
+	}
+	return fmt.Errorf("%w: platform url %q: scheme must be https", ErrConfig, u)
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
@@ -228,256 +252,6 @@ func (c *Client) Available() bool { return c.brk.available(c.cfg.Clock.Now()) }
 // and its outcome closes the breaker or opens it again. It is for an
 // operator's "sync now", who should not wait out the cool-down.
 func (c *Client) Retry() { c.brk.retry() }
-
-// Send implements agent.Platform.
-func (c *Client) Send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error) {
-	if err := protocol.ValidMsgid(req.Msgid); err != nil {
-		return nil, fmt.Errorf("send %s: %w", req.Infno, err)
-	}
-	if !c.brk.allow(c.cfg.Clock.Now()) {
-		return nil, fmt.Errorf("send %s: %w: circuit open after repeated failures", req.Infno, agent.ErrUnreachable)
-	}
-	out, err := c.send(ctx, req)
-	reached := err == nil || !(errors.Is(err, agent.ErrUnreachable) || errors.Is(err, agent.ErrInDoubt))
-	if changed, open := c.brk.result(c.cfg.Clock.Now(), reached); changed {
-		if open {
-			c.log.Warn("platform unreachable: circuit open", "cooldown", c.cfg.BreakerCooldown)
-		} else {
-			c.log.Info("platform reachable again: circuit closed")
-		}
-		if c.cfg.OnChange != nil {
-			c.cfg.OnChange(!open)
-		}
-	}
-	return out, err
-}
-
-func (c *Client) send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error) {
-	r := retrier{c: c, start: c.cfg.Clock.Now()}
-	// inDoubt is the answer once an attempt may have reached the platform:
-	// whatever happens to the later attempts (a refusal at the door, a
-	// sign-in that fails, the deadline), the first one may have been booked.
-	inDoubt := func(cause error) error {
-		c.log.Warn("platform request in doubt", "infno", req.Infno, "msgid", req.Msgid, "attempts", r.attempts+1, "err", cause)
-		return fmt.Errorf("send %s %s: %w: %v", req.Infno, req.Msgid, agent.ErrInDoubt, cause)
-	}
-	for {
-		signNo, err := c.session(ctx)
-		if err != nil {
-			if r.delivered {
-				return nil, inDoubt(err)
-			}
-			return nil, err
-		}
-		out, err := c.exchange(ctx, req, signNo)
-		var sendErr *attemptError
-		if errors.As(err, &sendErr) && sendErr.delivered {
-			r.delivered = true
-		}
-		var perr *protocol.Error
-		switch {
-		case err == nil:
-			c.noteOK()
-			return out, nil
-		case errors.As(err, &perr):
-			c.noteOK() // it answered
-			if perr.Code == protocol.CodeSignExpired {
-				c.expire(signNo)
-				if r.renewals++; r.renewals <= 3 {
-					continue
-				}
-			}
-			if (perr.Code == protocol.CodeNonceReused || perr.Code == protocol.CodeStaleTimestamp) && r.reSigned < 1 {
-				r.reSigned++ // a fresh nonce and timestamp are drawn on every attempt
-				continue
-			}
-			if r.delivered && !perr.Processed() {
-				return nil, inDoubt(err) // this attempt was refused, an earlier one may not have been
-			}
-			return nil, err
-		case ctx.Err() != nil:
-			if r.delivered {
-				return nil, inDoubt(ctx.Err())
-			}
-			return nil, fmt.Errorf("send %s: %w: %v", req.Infno, agent.ErrUnreachable, ctx.Err())
-		case sendErr == nil:
-			return nil, err
-		}
-		c.noteError(err)
-		if werr := r.wait(ctx, sendErr); werr != nil {
-			if r.delivered {
-				return nil, inDoubt(err)
-			}
-			c.log.Warn("platform unreachable", "infno", req.Infno, "attempts", r.attempts, "err", err)
-			return nil, fmt.Errorf("send %s: %w: %v", req.Infno, agent.ErrUnreachable, err)
-		}
-		c.log.Info("platform request resent", "infno", req.Infno, "msgid", req.Msgid, "attempt", r.attempts+1, "err", err)
-	}
-}
-
-// retrier decides whether another attempt of the same msgid is worth it.
-type retrier struct {
-	c         *Client
-	start     time.Time
-	attempts  int
-	renewals  int
-	reSigned  int
-	delivered bool // some attempt may have reached the platform
-}
-
-// wait backs off before the next attempt, or returns an error when the
-// window for this kind of failure has passed. A request that may have been
-// delivered earns the long window: it must get its answer if at all
-// possible. One that never left earns the short one.
-func (r *retrier) wait(ctx context.Context, last *attemptError) error {
-	r.attempts++
-	window := r.c.cfg.ConnectWindow
-	if r.delivered {
-		window = r.c.cfg.RetryWindow
-	}
-	d := backoff(r.c.cfg.MinBackoff, r.c.cfg.MaxBackoff, r.attempts)
-	if r.c.cfg.Clock.Now().Add(d).Sub(r.start) > window {
-		return last
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.c.cfg.Clock.After(d):
-		return nil
-	}
-}
-
-// backoff is exponential with full jitter: spread retries of many
-// terminals so a recovering platform is not hit by all of them at once.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo << min(attempt, 20)
-	if d > hi || d <= 0 {
-		d = hi
-	}
-	return lo + rand.N(d-lo+1)
-}
-
-// attemptError is a transport failure of one attempt.
-type attemptError struct {
-	delivered bool // the request was written: the platform may have acted on it
-	err       error
-}
-
-func (e *attemptError) Error() string { return e.err.Error() }
-func (e *attemptError) Unwrap() error { return e.err }
-
-// exchange makes one HTTP attempt.
-func (c *Client) exchange(ctx context.Context, req agent.PlatformRequest, signNo string) (json.RawMessage, error) {
-	now := c.cfg.Clock.Now()
-	env := protocol.Request{
-		Infno:          req.Infno,
-		Msgid:          req.Msgid,
-		MdtrtareaAdmvs: c.cfg.Region,
-		InsuplcAdmdvs:  req.InsuplcAdmdvs,
-		RecerSysCode:   c.cfg.RecerSysCode,
-		DevNo:          c.cfg.DevNo,
-		Signtype:       "SM3",
-		Infver:         protocol.Version,
-		OpterType:      req.Operator.Type,
-		Opter:          req.Operator.ID,
-		OpterName:      req.Operator.Name,
-		InfTime:        protocol.FormatInfTime(now),
-		FixmedinsCode:  c.cfg.InstitutionCode,
-		FixmedinsName:  c.cfg.InstitutionName,
-		SignNo:         signNo,
-		Input:          req.Input,
-	}
-	body, err := json.Marshal(env)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s envelope: %w", req.Infno, err)
-	}
-	u := c.base.JoinPath("tx", req.Infno)
-	var delivered bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
-		// Even a write that reported an error may have put bytes on the
-		// wire: count it as delivered. Only "never wrote" is certain.
-		delivered = true
-	}}
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s request: %w", req.Infno, err)
-	}
-	hreq.Header.Set("Content-Type", "application/json; charset=utf-8")
-	if err := protocol.Sign(hreq, c.cfg.DevNo, c.cfg.Secret, body, now); err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(hreq)
-	if err != nil {
-		return nil, &attemptError{delivered: delivered, err: err}
-	}
-	defer resp.Body.Close()
-	var env2 protocol.Response
-	if err := protocol.DecodeLenient(resp.Body, &env2); err != nil {
-		// A gateway error page, or an answer cut short: the platform may
-		// have acted, so it is a lost answer, not a refusal.
-		return nil, &attemptError{delivered: true, err: fmt.Errorf("%s answer (HTTP %d): %w", req.Infno, resp.StatusCode, err)}
-	}
-	if env2.Infcode != protocol.InfcodeOK {
-		return nil, &protocol.Error{Infno: req.Infno, Code: env2.ErrCode, Message: env2.ErrMsg}
-	}
-	return env2.Output, nil
-}
-
-// session returns the current sign_no, signing in first if there is none.
-func (c *Client) session(ctx context.Context) (string, error) {
-	c.signMu.Lock()
-	defer c.signMu.Unlock()
-	c.mu.Lock()
-	signNo := c.signNo
-	c.mu.Unlock()
-	if signNo != "" {
-		return signNo, nil
-	}
-	msgid, err := c.cfg.NextMsgid(ctx)
-	if err != nil {
-		return "", fmt.Errorf("sign-in msgid: %w", err)
-	}
-	in, err := protocol.SignIn.EncodeInput(protocol.SignInInput{SignIn: protocol.SignInData{OpterNo: c.cfg.DevNo, Mac: "", IP: "127.0.0.1"}})
-	if err != nil {
-		return "", err
-	}
-	req := agent.PlatformRequest{
-		Infno: protocol.SignIn.Infno, Msgid: msgid, Input: in,
-		Operator: agent.Operator{ID: c.cfg.DevNo, Name: c.cfg.DevNo, Type: protocol.OpterKiosk},
-	}
-	// Sign-in is retried like any request but must not recurse into
-	// session(): exchange is called directly, without a sign_no.
-	r := retrier{c: c, start: c.cfg.Clock.Now()}
-	for {
-		raw, err := c.exchange(ctx, req, "")
-		if err == nil {
-			out, err := protocol.SignIn.DecodeOutput(raw)
-			if err != nil {
-				return "", err
-			}
-			if out.Signinoutb.SignNo == "" {
-				return "", fmt.Errorf("sign-in: %w: empty sign_no", protocol.ErrMalformed)
-			}
-			c.mu.Lock()
-			c.signNo = out.Signinoutb.SignNo
-			c.mu.Unlock()
-			c.noteOK()
-			c.log.Info("signed in to the platform", "dev_no", c.cfg.DevNo)
-			return out.Signinoutb.SignNo, nil
-		}
-		var aerr *attemptError
-		if !errors.As(err, &aerr) {
-			return "", fmt.Errorf("sign-in: %w", err)
-		}
-		// A lost sign-in answer is harmless: the next attempt simply
-		// opens another session. It is never in doubt.
-		aerr.delivered = false
-		c.noteError(err)
-		if werr := r.wait(ctx, aerr); werr != nil {
-			return "", fmt.Errorf("sign-in: %w: %v", agent.ErrUnreachable, err)
-		}
-	}
-}
 
 // expire forgets signNo if it is still the current session, so that
 // concurrent requests that all hit SIGN_EXPIRED sign in only once.

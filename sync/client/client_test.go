@@ -17,14 +17,19 @@ import (
 	"github.com/seed-a859fada/medterm/agent/clock"
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
-var secret = []byte("0123456789abcdef0123456789abcdef")
+const token = "0123456789abcdef0123456789abcdef"
 
 func config(url string) client.Config {
 	var n atomic.Int64
+	tif, err := transport.NewTif("H44190000001", token, nil)
+	if err != nil {
+		panic(err)
+	}
 	return client.Config{
-		BaseURL: url, InstitutionCode: "H44190000001", Region: "441900", DevNo: "T1", Secret: secret,
+		URL: url, InstitutionCode: "H44190000001", Region: "441900", DevNo: "T1", Profile: tif,
 		AttemptTimeout: 300 * time.Millisecond, RetryWindow: 600 * time.Millisecond, ConnectWindow: 300 * time.Millisecond,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		NextMsgid: func(context.Context) (string, error) {
@@ -105,7 +110,7 @@ func TestExpiredSessionSignsInAgainAndResends(t *testing.T) {
 	var calls atomic.Int32
 	srv := platform(t, func(w http.ResponseWriter, r *http.Request, env protocol.Request) {
 		if calls.Add(1) == 1 {
-			_ = json.NewEncoder(w).Encode(protocol.Response{Infcode: -1, ErrCode: protocol.CodeSignExpired, ErrMsg: "expired"})
+			_ = json.NewEncoder(w).Encode(protocol.Response{Infcode: -1, ErrMsg: "签到信息已失效，请重新签到(0123456789abcdef0123456789abcdef@10.0.0.8)"})
 			return
 		}
 		if !strings.HasPrefix(env.SignNo, "S-") {
@@ -147,6 +152,19 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 		_, err := client.New(config(url))
 		if (err == nil) != ok {
 			t.Errorf("New(%s) = %v; want ok=%v", url, err, ok)
+		}
+	}
+	// The hospital's front-end machine is reached over its LAN by http.
+	for url, ok := range map[string]bool{
+		"http://10.0.0.5:8960/fsi":     true,
+		"http://192.168.1.20:8080":     true,
+		"http://gw.example.org/a":      false,
+		"http://203.0.113.9:8080/call": false,
+	} {
+		cfg := config(url)
+		cfg.Profile = transport.None{}
+		if _, err := client.New(cfg); (err == nil) != ok {
+			t.Errorf("New(%s) under none = %v; want ok=%v", url, err, ok)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 // drop reads the request and hangs up without an answer (delivered).
@@ -23,15 +25,23 @@ func drop(w http.ResponseWriter) {
 }
 
 func TestDeliveredThenRefusedAtTheDoorIsInDoubt(t *testing.T) {
-	for _, code := range []string{protocol.CodeInternal, protocol.CodeBadSignature, protocol.CodeStaleTimestamp} {
+	for _, door := range []any{
+		protocol.Response{Infcode: -1, ErrMsg: "系统内部错误，请求未处理，请稍后重试"},
+		transport.RefuseSignature,
+		transport.RefuseStale,
+	} {
 		var calls atomic.Int32
 		srv := platform(t, func(w http.ResponseWriter, r *http.Request, env protocol.Request) {
 			if calls.Add(1) == 1 {
 				drop(w) // the platform may have booked it
 				return
 			}
-			_ = json.NewEncoder(w).Encode(protocol.Response{Infcode: -1, ErrCode: code, ErrMsg: "x"})
+			if _, gateway := door.(transport.GatewayRefusal); gateway {
+				w.WriteHeader(http.StatusUnauthorized)
+			}
+			_ = json.NewEncoder(w).Encode(door)
 		})
+		code := fmt.Sprint(door)
 		c, _ := client.New(config(srv.URL))
 		_, err := c.Send(context.Background(), request())
 		srv.Close()
@@ -59,7 +69,7 @@ func TestDeliveredThenSignInUnreachableIsInDoubt(t *testing.T) {
 		case 1:
 			drop(w) // delivered, answer lost
 		default:
-			_ = json.NewEncoder(w).Encode(protocol.Response{Infcode: -1, ErrCode: protocol.CodeSignExpired, ErrMsg: "restarted"})
+			_ = json.NewEncoder(w).Encode(protocol.Response{Infcode: -1, ErrMsg: "签到信息不存在，请重新签到"})
 		}
 	}))
 	defer srv.Close()

@@ -1,14 +1,18 @@
-// Package protocol is the wire contract between the terminal agent and the
-// central platform: the request and response envelopes of the national
-// medical-insurance interface, one typed entry per transaction, request
-// signing and the msgid format. Both the agent's client and the sandbox
-// platform use it, so the two cannot drift apart.
+// Package protocol is the wire contract of the national medical-insurance
+// interface (国家医保信息平台 定点医药机构接口规范) as real provincial
+// gateways speak it: the request and answer envelopes, one typed entry per
+// transaction, the value types that read what gateways really send
+// (numbers as strings, "" and null amounts, decimal ages, a row node as an
+// object or an array), the classification of failures by infcode and
+// err_msg, the 3202 reconciliation files and the msgid format. The agent's
+// client, the insurance adapter and the sandbox platform all use it, so
+// they cannot drift apart. How a request is authenticated is not here: it
+// is a transport profile (package transport).
 package protocol
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -38,52 +42,33 @@ const (
 // Request is the envelope of every request. Input carries the
 // transaction's own fields and is decoded by the transaction's entry.
 type Request struct {
-	Infno          string          `json:"infno"`
-	Msgid          string          `json:"msgid"`
-	MdtrtareaAdmvs string          `json:"mdtrtarea_admvs"`
-	InsuplcAdmdvs  string          `json:"insuplc_admdvs"`
-	RecerSysCode   string          `json:"recer_sys_code"`
-	DevNo          string          `json:"dev_no"`
-	DevSafeInfo    string          `json:"dev_safe_info"`
-	Cainfo         string          `json:"cainfo"`
-	Signtype       string          `json:"signtype"`
-	Infver         string          `json:"infver"`
-	OpterType      string          `json:"opter_type"`
-	Opter          string          `json:"opter"`
-	OpterName      string          `json:"opter_name"`
-	InfTime        string          `json:"inf_time"`
-	FixmedinsCode  string          `json:"fixmedins_code"`
-	FixmedinsName  string          `json:"fixmedins_name"`
-	SignNo         string          `json:"sign_no"`
-	Input          json.RawMessage `json:"input"`
+	Infno          string `json:"infno"`
+	Msgid          string `json:"msgid"`
+	MdtrtareaAdmvs string `json:"mdtrtarea_admvs"`
+	InsuplcAdmdvs  string `json:"insuplc_admdvs"`
+	RecerSysCode   string `json:"recer_sys_code"`
+	DevNo          string `json:"dev_no"`
+	DevSafeInfo    string `json:"dev_safe_info"`
+	Cainfo         string `json:"cainfo"`
+	Signtype       string `json:"signtype"`
+	Infver         string `json:"infver"`
+	OpterType      string `json:"opter_type"`
+	Opter          string `json:"opter"`
+	OpterName      string `json:"opter_name"`
+	InfTime        string `json:"inf_time"`
+	FixmedinsCode  string `json:"fixmedins_code"`
+	FixmedinsName  string `json:"fixmedins_name"`
+	SignNo         string `json:"sign_no"`
+	// EncType is "SM4" when input (and the answer's output) travel
+	// encrypted under the oauth_sm profile, empty otherwise; Input is then
+	// a JSON string of base64 ciphertext.
+	EncType string          `json:"enc_type,omitempty"`
+	Input   json.RawMessage `json:"input"`
 }
-
-// Response is the envelope of every answer. ErrCode is our extension: a
-// stable machine-readable reason, so the agent acts on reasons rather than
-// on message text.
-type Response struct {
-	Infcode     int             `json:"infcode"`
-	InfRefmsgid string          `json:"inf_refmsgid"`
-	RefmsgTime  string          `json:"refmsg_time"`
-	RespondTime string          `json:"respond_time"`
-	ErrMsg      string          `json:"err_msg"`
-	ErrCode     string          `json:"err_code,omitempty"`
-	WarnMsg     string          `json:"warn_msg,omitempty"`
-	Output      json.RawMessage `json:"output,omitempty"`
-}
-
-// Infcode values.
-const (
-	InfcodeOK   = 0
-	InfcodeFail = -1
-)
 
 // MaxBody bounds every request and response body. The largest legitimate
 // message, a fee upload of a long prescription, is far below it.
 const MaxBody = 1 << 20
-
-// ErrMalformed wraps every decoding failure of an envelope or its fields.
-var ErrMalformed = errors.New("malformed message")
 
 // DecodeStrict decodes one JSON value into v, rejecting unknown fields,
 // trailing data and bodies over MaxBody. The sandbox decodes requests this
@@ -142,4 +127,15 @@ func ParseDate(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: date %q", ErrMalformed, s)
 	}
 	return t, nil
+}
+
+// PeekInfno is the infno of a request body, for logs and fault handlers
+// that route by transaction (the gateway's one URL does not say it); ""
+// when the body names none.
+func PeekInfno(body []byte) string {
+	var probe struct {
+		Infno string `json:"infno"`
+	}
+	_ = json.Unmarshal(body, &probe)
+	return probe.Infno
 }

@@ -3,19 +3,17 @@ package protocol
 import (
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 )
-
-// ErrSecrets wraps every problem with a secrets file.
-var ErrSecrets = errors.New("secrets file")
 
 // MinSecretLen is the shortest institution secret accepted, in bytes.
 const MinSecretLen = 16
 
 // LoadSecrets reads a secrets file: a JSON object mapping institution codes
-// to hex-encoded HMAC secrets, {"H44190000001": "9f2c..."}. The agent keeps
+// to hex-encoded gateway credentials, {"H44190000001": "9f2c..."}: under
+// the tif profile, the institution's paasid is its code and its token is
+// the credential. The agent keeps
 // only its own institution's entry; the sandbox keeps one per institution
 // it serves. The file must not be readable by others.
 func LoadSecrets(path string) (map[string][]byte, error) {

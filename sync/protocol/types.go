@@ -1,12 +1,15 @@
 package protocol
 
-import "github.com/seed-a859fada/medterm/agent/money"
+import "encoding/json"
 
-// Amount is the wire form of money: a JSON number in yuan, two decimals at
-// most, decoded exactly.
-type Amount = money.Decimal
+// The inputs and outputs of the identification, registration and fee
+// transactions, with the national interface's field names. Shapes follow
+// the specification's tables (JX-SPEC: 江西省医疗保障定点医药机构接口规范,
+// the national tables in a provincial copy; section numbers below) and
+// what public HIS clients met in real answers; see the research notes on
+// the national interface for each fact's source.
 
-// 9001 sign-in.
+// 9001 sign-in (JX-SPEC §5.7.1.1).
 
 type SignInInput struct {
 	SignIn SignInData `json:"signIn"`
@@ -22,6 +25,8 @@ type SignInOutput struct {
 	Signinoutb SignInResult `json:"signinoutb"`
 }
 
+// SignInResult: sign_no is opaque (a 32-hex string in the specification's
+// sample, 8 digits in real Fujian traffic).
 type SignInResult struct {
 	SignNo   string `json:"sign_no"`
 	SignTime string `json:"sign_time"`
@@ -29,12 +34,12 @@ type SignInResult struct {
 
 // Certificate types (mdtrt_cert_type).
 const (
-	CertQR     = "01"
+	CertQR     = "01" // the national e-voucher's ecToken (or our signed QR code)
 	CertIDNo   = "02"
 	CertSSCard = "03"
 )
 
-// 1101 person info.
+// 1101 person info (JX-SPEC §5.1.1.1, 表5-8).
 
 type PersonInfoInput struct {
 	Data PersonQuery `json:"data"`
@@ -51,27 +56,55 @@ type PersonQuery struct {
 }
 
 type PersonInfoOutput struct {
-	Baseinfo BaseInfo   `json:"baseinfo"`
-	Insuinfo []InsuInfo `json:"insuinfo"`
-	Payinfo  PayInfo    `json:"payinfo"`
+	Baseinfo BaseInfo            `json:"baseinfo"`
+	Insuinfo OneOrMany[InsuInfo] `json:"insuinfo"`
+	Idetinfo OneOrMany[IdetInfo] `json:"idetinfo"`
+	// Payinfo is SANDBOX-ONLY and TEMPORARY: the old settlement core's
+	// payment extension, until the payment channel is its own
+	// counterparty. No real 1101 carries it.
+	Payinfo PayInfo `json:"payinfo"`
 }
 
+// BaseInfo is the person. age is decimal (4,1) in the specification, an
+// integer in Hunan answers, 38.0 in Hainan's.
 type BaseInfo struct {
 	PsnNo       string `json:"psn_no"`
 	PsnCertType string `json:"psn_cert_type"`
 	Certno      string `json:"certno"`
 	PsnName     string `json:"psn_name"`
 	Gend        string `json:"gend"`
+	Naty        string `json:"naty,omitempty"`
 	Brdy        string `json:"brdy"`
-	Age         int    `json:"age"`
+	Age         Age    `json:"age"`
 }
 
+// InsuInfo is one insurance the person holds: 1101 lists several.
 type InsuInfo struct {
 	Insutype      string `json:"insutype"`
 	PsnType       string `json:"psn_type"`
 	Balc          Amount `json:"balc"`
 	InsuplcAdmdvs string `json:"insuplc_admdvs"`
-	PsnInsuStas   string `json:"psn_insu_stas"` // "1" active
+	PsnInsuStas   string `json:"psn_insu_stas"` // "1" active, "4" suspended
+	PsnInsuDate   string `json:"psn_insu_date,omitempty"`
+	PausInsuDate  string `json:"paus_insu_date,omitempty"`
+	CvlservFlag   string `json:"cvlserv_flag,omitempty"`
+	EmpName       string `json:"emp_name,omitempty"`
+}
+
+// Insurance states (psn_insu_stas).
+const (
+	InsuActive    = "1"
+	InsuSuspended = "4"
+)
+
+// IdetInfo is one of the person's identities (idetinfo: disabled, retired
+// cadre, ...).
+type IdetInfo struct {
+	PsnIdetType string `json:"psn_idet_type"`
+	PsnTypeLv   string `json:"psn_type_lv"`
+	Memo        string `json:"memo"`
+	Begntime    string `json:"begntime"`
+	Endtime     string `json:"endtime"`
 }
 
 // Insurance types.
@@ -80,42 +113,7 @@ const (
 	InsutypeResident = "390" // urban-rural resident insurance, no personal account
 )
 
-// PayInfo is our extension of 1101: what a settlement of this person will
-// be able to do with the self-pay part.
-type PayInfo struct {
-	Agreement       bool        `json:"agreement"`
-	Sources         []PaySource `json:"sources"` // in the patient's priority order
-	FamilyOf        *FamilyLink `json:"family_of,omitempty"`
-	ConfirmRequired bool        `json:"confirm_required"`
-	LimitPerTxn     Amount      `json:"limit_per_txn"`
-	LimitDaily      Amount      `json:"limit_daily"`
-}
-
-// Funding source kinds.
-const (
-	SourceAccount = "personal_account" // 医保个人账户
-	SourceBank    = "bank_card"        // password-free debit
-	SourceCredit  = "credit_line"      // medical credit line
-)
-
-type PaySource struct {
-	Kind  string `json:"kind"`
-	Label string `json:"label"` // masked for display, e.g. "bank card ****1234"
-}
-
-// Family-pay link modes.
-const (
-	FamilyFrictionless = "frictionless"  // 自动结算
-	FamilyConfirmFirst = "confirm_first" // 有感: confirmed before paying
-)
-
-type FamilyLink struct {
-	SignerPsnNo string `json:"signer_psn_no"`
-	Relation    string `json:"relation"` // spouse, parent, child
-	Mode        string `json:"mode"`
-}
-
-// 2201 outpatient registration.
+// 2201 outpatient registration (JX-SPEC §5.2.3.1, 表76-77).
 
 type RegisterInput struct {
 	Data RegisterData `json:"data"`
@@ -132,290 +130,141 @@ type RegisterData struct {
 	DrName        string `json:"dr_name"`
 	DeptCode      string `json:"dept_code"`
 	DeptName      string `json:"dept_name"`
+	Caty          string `json:"caty"` // the department's category (科别)
+	CardSn        string `json:"card_sn"`
+	PsnCertType   string `json:"psn_cert_type"`
+	Certno        string `json:"certno"`
+	PsnType       string `json:"psn_type"`
+	PsnName       string `json:"psn_name"`
 }
 
 type RegisterOutput struct {
 	Data RegisterResult `json:"data"`
 }
 
+// RegisterResult: the extension node is spelled expContent in the
+// specification and exp_content in other clients; both are read.
 type RegisterResult struct {
-	MdtrtID  string `json:"mdtrt_id"`
+	MdtrtID    string `json:"mdtrt_id"`
+	PsnNo      string `json:"psn_no"`
+	IptOtpNo   string `json:"ipt_otp_no"`
+	ExpContent string `json:"expContent,omitempty"`
+}
+
+// UnmarshalJSON reads expContent or exp_content.
+func (r *RegisterResult) UnmarshalJSON(b []byte) error {
+	type plain RegisterResult
+	var v struct {
+		plain
+		Alt json.RawMessage `json:"exp_content"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = RegisterResult(v.plain)
+	if r.ExpContent == "" && len(v.Alt) > 0 {
+		r.ExpContent = looseText(v.Alt)
+	}
+	return nil
+}
+
+// 2202 registration cancel (JX-SPEC §5.2.3.2): no output.
+
+type RegisterCancelInput struct {
+	Data RegisterCancelData `json:"data"`
+}
+
+type RegisterCancelData struct {
 	PsnNo    string `json:"psn_no"`
+	MdtrtID  string `json:"mdtrt_id"`
 	IptOtpNo string `json:"ipt_otp_no"`
 }
 
-// Item classes (chrgitm_lv).
+// NoOutput is the output of a transaction whose success carries none
+// (2202, 2205, 2601): output absent, null or {} all read as success.
+type NoOutput struct{}
+
+// Item classes (chrgitm_lv), as the platform's catalogue decides them.
 const (
 	ClassA = "01" // fully eligible
-	ClassB = "02" // 10% self-paid first, rest eligible
+	ClassB = "02" // a share self-paid first, the rest eligible
 	ClassC = "03" // fully self-paid
 )
 
-// 2204 fee detail upload.
+// 2204 fee detail upload (JX-SPEC §5.2.3.5, 表83-84).
 
 type UploadFeesInput struct {
-	Feedetail []FeeDetail `json:"feedetail"`
+	Feedetail OneOrMany[FeeDetail] `json:"feedetail"`
 }
 
+// FeeDetail is one bill line. cnt has four decimals and pric six (yuan);
+// det_item_fee_sumamt is cnt × pric rounded half up to the fen.
 type FeeDetail struct {
 	FeedetlSn        string `json:"feedetl_sn"`
 	MdtrtID          string `json:"mdtrt_id"`
 	PsnNo            string `json:"psn_no"`
 	ChrgBchno        string `json:"chrg_bchno"`
+	DiseCodg         string `json:"dise_codg"`
+	Rxno             string `json:"rxno"`
+	RxCircFlag       string `json:"rx_circ_flag"` // "1": a prescription bought outside
 	FeeOcurTime      string `json:"fee_ocur_time"`
 	MedListCodg      string `json:"med_list_codg"`
 	MedinsListCodg   string `json:"medins_list_codg"`
 	DetItemFeeSumamt Amount `json:"det_item_fee_sumamt"`
-	Cnt              int64  `json:"cnt"`
-	Pric             Amount `json:"pric"`
-	ChrgitmLv        string `json:"chrgitm_lv"`
+	Cnt              Cnt    `json:"cnt"`
+	Pric             Pric   `json:"pric"`
+	BilgDeptCodg     string `json:"bilg_dept_codg"`
+	BilgDeptName     string `json:"bilg_dept_name"`
+	BilgDrCodg       string `json:"bilg_dr_codg"`
+	BilgDrName       string `json:"bilg_dr_name"`
+	HospApprFlag     string `json:"hosp_appr_flag"` // 0, 1 or 2
+	// ChrgitmLv is SANDBOX-ONLY and TEMPORARY: the old core sends the
+	// HIS's class, which the sandbox uses for codes its catalogue lacks.
+	// The real 2204 input has no class: the catalogue decides it and the
+	// answer says it.
+	ChrgitmLv string `json:"chrgitm_lv,omitempty"`
 }
 
 type UploadFeesOutput struct {
-	Result []FeeResult `json:"result"`
+	Result OneOrMany[FeeResult] `json:"result"`
 }
 
+// FeeResult is the platform's reading of one line: its class and how much
+// of it is self-paid.
 type FeeResult struct {
 	FeedetlSn        string `json:"feedetl_sn"`
 	DetItemFeeSumamt Amount `json:"det_item_fee_sumamt"`
+	Cnt              Cnt    `json:"cnt"`
+	Pric             Pric   `json:"pric"`
+	PricUplmtAmt     Pric   `json:"pric_uplmt_amt"`
+	SelfpayProp      Ratio  `json:"selfpay_prop"`
 	FulamtOwnpayAmt  Amount `json:"fulamt_ownpay_amt"`
+	OverlmtAmt       Amount `json:"overlmt_amt"`
 	PreselfpayAmt    Amount `json:"preselfpay_amt"`
 	InscpScpAmt      Amount `json:"inscp_scp_amt"`
 	ChrgitmLv        string `json:"chrgitm_lv"`
+	MedChrgitmType   string `json:"med_chrgitm_type"`
+	BasMednFlag      string `json:"bas_medn_flag"`
+	HiNegoDrugFlag   string `json:"hi_nego_drug_flag"`
+	ChldMedcFlag     string `json:"chld_medc_flag"`
+	ListSpItemFlag   string `json:"list_sp_item_flag"`
+	LmtUsedFlag      string `json:"lmt_used_flag"`
+	DrtReimFlag      string `json:"drt_reim_flag"`
+	Memo             string `json:"memo"`
 }
 
-// 2206 pre-settlement.
+// 2205 fee detail cancel (JX-SPEC §5.2.3.6): no output. chrg_bchno "0000"
+// deletes every unsettled line of the visit.
 
-type PreSettleInput struct {
-	Data SettleQuery `json:"data"`
+type FeesCancelInput struct {
+	Data FeesCancelData `json:"data"`
 }
 
-// SettleQuery is the input common to 2206 and 2207.
-type SettleQuery struct {
-	PsnNo         string `json:"psn_no"`
-	MdtrtCertType string `json:"mdtrt_cert_type"`
-	MdtrtCertNo   string `json:"mdtrt_cert_no"`
-	MedType       string `json:"med_type"` // "11" general outpatient
-	MedfeeSumamt  Amount `json:"medfee_sumamt"`
-	PsnSetlway    string `json:"psn_setlway"` // "01" by item
-	MdtrtID       string `json:"mdtrt_id"`
-	ChrgBchno     string `json:"chrg_bchno"`
-	Insutype      string `json:"insutype"`
-	AcctUsedFlag  string `json:"acct_used_flag"` // "1" the personal account may be used
+type FeesCancelData struct {
+	MdtrtID   string `json:"mdtrt_id"`
+	ChrgBchno string `json:"chrg_bchno"`
+	PsnNo     string `json:"psn_no"`
 }
 
-type PreSettleOutput struct {
-	Setlinfo SetlInfo  `json:"setlinfo"`
-	Payplan  PayResult `json:"payplan"` // extension: what 2207 would do now
-}
-
-// SetlInfo is the split of a settlement. Every answer that carries one must
-// balance: medfee_sumamt = fund_pay_sumamt + acct_pay + psn_cash_pay.
-type SetlInfo struct {
-	SetlID          string `json:"setl_id,omitempty"`
-	MdtrtID         string `json:"mdtrt_id,omitempty"`
-	PsnNo           string `json:"psn_no,omitempty"`
-	MedfeeSumamt    Amount `json:"medfee_sumamt"`
-	FulamtOwnpayAmt Amount `json:"fulamt_ownpay_amt"`
-	PreselfpayAmt   Amount `json:"preselfpay_amt"`
-	InscpScpAmt     Amount `json:"inscp_scp_amt"`
-	FundPaySumamt   Amount `json:"fund_pay_sumamt"`
-	HifpPay         Amount `json:"hifp_pay"`
-	AcctPay         Amount `json:"acct_pay"`
-	PsnCashPay      Amount `json:"psn_cash_pay"`
-	Balc            Amount `json:"balc"`
-	MedinsSetlID    string `json:"medins_setl_id,omitempty"`
-	SetlTime        string `json:"setl_time,omitempty"`
-}
-
-// Balanced reports whether the split adds up to the fen.
-func (s SetlInfo) Balanced() bool {
-	return s.MedfeeSumamt.Fen() == s.FundPaySumamt.Fen()+s.AcctPay.Fen()+s.PsnCashPay.Fen()
-}
-
-// 2207 settlement.
-
-type SettleInput struct {
-	Data SettleData `json:"data"`
-}
-
-type SettleData struct {
-	SettleQuery
-	Invono          string `json:"invono"`
-	FulamtOwnpayAmt Amount `json:"fulamt_ownpay_amt"`
-	PreselfpayAmt   Amount `json:"preselfpay_amt"`
-	InscpScpAmt     Amount `json:"inscp_scp_amt"`
-}
-
-type SettleOutput struct {
-	Setlinfo  SetlInfo  `json:"setlinfo"`
-	Payresult PayResult `json:"payresult"`
-}
-
-// Payment statuses of the self-pay part.
-const (
-	PayPaid            = "paid"             // debited in full (or nothing to pay)
-	PayPending         = "pending"          // left for the kiosk or window; Reason says why
-	PayConfirmRequired = "confirm_required" // confirm-first family pay
-	PayRefunded        = "refunded"
-)
-
-// PayResult tells what happened to the self-pay part (acct_pay +
-// psn_cash_pay). It is never partial: either one source paid all of it, or
-// none did.
-type PayResult struct {
-	Status     string `json:"status"`
-	Source     string `json:"source,omitempty"`
-	PayerPsnNo string `json:"payer_psn_no,omitempty"`
-	AuthNo     string `json:"auth_no,omitempty"`
-	Reason     string `json:"reason,omitempty"`
-}
-
-// 2208 settlement cancel.
-
-type CancelInput struct {
-	Data CancelData `json:"data"`
-}
-
-type CancelData struct {
-	SetlID  string `json:"setl_id"`
-	MdtrtID string `json:"mdtrt_id"`
-	PsnNo   string `json:"psn_no"`
-}
-
-type CancelOutput struct {
-	Setlinfo  SetlInfo  `json:"setlinfo"`
-	Payresult PayResult `json:"payresult"`
-}
-
-// 2601 reversal.
-
-type ReverseInput struct {
-	Data ReverseData `json:"data"`
-}
-
-type ReverseData struct {
-	PsnNo  string `json:"psn_no"`
-	Omsgid string `json:"omsgid"`
-	Oinfno string `json:"oinfno"`
-}
-
-type ReverseOutput struct {
-	Data ReverseResult `json:"data"`
-}
-
-type ReverseResult struct {
-	Omsgid   string `json:"omsgid"`
-	Reversed bool   `json:"reversed"`
-}
-
-// 3201 reconciliation totals.
-
-type ReconcileInput struct {
-	Data ReconcileData `json:"data"`
-}
-
-type ReconcileData struct {
-	// DevNo (extension) limits the comparison to the settlements this
-	// terminal sent: a terminal's journal knows only its own, and the
-	// institution's totals are the sum over its terminals.
-	DevNo            string `json:"dev_no,omitempty"`
-	Insutype         string `json:"insutype"`
-	ClrType          string `json:"clr_type"`
-	StmtBegndate     string `json:"stmt_begndate"`
-	StmtEnddate      string `json:"stmt_enddate"`
-	MedfeeSumamt     Amount `json:"medfee_sumamt"`
-	FundPaySumamt    Amount `json:"fund_pay_sumamt"`
-	AcctPay          Amount `json:"acct_pay"`
-	FixmedinsSetlCnt int64  `json:"fixmedins_setl_cnt"`
-}
-
-type ReconcileOutput struct {
-	Data ReconcileResult `json:"data"`
-}
-
-// Reconciliation results.
-const (
-	StmtBalanced   = "0"
-	StmtUnbalanced = "1"
-)
-
-type ReconcileResult struct {
-	StmtRslt     string `json:"stmt_rslt"`
-	StmtRsltDscr string `json:"stmt_rslt_dscr"`
-}
-
-// 3202 reconciliation detail (extension: the detail travels inline).
-
-type ReconcileDetailInput struct {
-	Data   ReconcileDetailQuery `json:"data"`
-	Detail []ReconcileItem      `json:"detail"`
-}
-
-type ReconcileDetailQuery struct {
-	DevNo        string `json:"dev_no,omitempty"`
-	Insutype     string `json:"insutype"`
-	StmtBegndate string `json:"stmt_begndate"`
-	StmtEnddate  string `json:"stmt_enddate"`
-}
-
-// ReconcileItem is one settlement as one side has it. Msgid is the 2207
-// msgid (medins_setl_id).
-type ReconcileItem struct {
-	Msgid         string `json:"msgid"`
-	SetlID        string `json:"setl_id"`
-	MedfeeSumamt  Amount `json:"medfee_sumamt"`
-	FundPaySumamt Amount `json:"fund_pay_sumamt"`
-	AcctPay       Amount `json:"acct_pay"`
-	PsnCashPay    Amount `json:"psn_cash_pay"`
-}
-
-type ReconcileDetailOutput struct {
-	Diffs []ReconcileDiff `json:"diffs"`
-}
-
-// Difference kinds.
-const (
-	DiffMissingLocal    = "missing_local"    // the platform has it, the terminal did not list it
-	DiffMissingPlatform = "missing_platform" // the terminal listed it, the platform has no active settlement
-	DiffAmountMismatch  = "amount_mismatch"
-)
-
-type ReconcileDiff struct {
-	Kind     string         `json:"kind"`
-	Msgid    string         `json:"msgid"`
-	SetlID   string         `json:"setl_id"`
-	Platform *ReconcileItem `json:"platform,omitempty"`
-	Local    *ReconcileItem `json:"local,omitempty"`
-}
-
-// E002 policy parameters (extension): what the agent needs to estimate a
-// split offline.
-
-type PolicyInput struct {
-	Data PolicyQuery `json:"data"`
-}
-
-type PolicyQuery struct {
-	Insutype string `json:"insutype,omitempty"` // empty: all
-}
-
-type PolicyOutput struct {
-	Data Policy `json:"data"`
-}
-
-// Policy is the platform's outpatient policy, as published.
-type Policy struct {
-	Version          string            `json:"version"`
-	Insurance        []InsurancePolicy `json:"insurance"`
-	ClassBSelfPayPct int64             `json:"class_b_selfpay_pct"`
-	LimitPerTxn      Amount            `json:"limit_per_txn"`
-	LimitDaily       Amount            `json:"limit_daily"`
-}
-
-type InsurancePolicy struct {
-	Insutype   string `json:"insutype"`
-	Deductible Amount `json:"deductible"`
-	RatioPct   int64  `json:"ratio_pct"`
-	YearCap    Amount `json:"year_cap"`
-}
+// AllBatches is the chrg_bchno of 2205 that names every unsettled batch.
+const AllBatches = "0000"

@@ -415,8 +415,8 @@ func TestASchema1StateFileGetsItsPhones(t *testing.T) {
 	}
 	defer db.Close()
 	_ = db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); string(v) != "2" {
-			t.Errorf("schema %q after migration, want 2", v)
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); string(v) != "3" {
+			t.Errorf("schema %q after migration, want 3", v)
 		}
 		return nil
 	})

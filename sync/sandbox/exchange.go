@@ -15,21 +15,29 @@ import (
 
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 // incoming is one transaction request as it arrived.
 type incoming struct {
-	infno    string // from the path
+	infno    string // from the body, for logs
 	header   http.Header
 	body     []byte
 	received time.Time
 }
 
-// outcome is the HTTP status and body of an answer.
+// outcome is the HTTP status and body of an answer: an envelope, a
+// gateway's refusal outside the envelope, or a file (9102).
 type outcome struct {
-	status int
-	resp   protocol.Response
+	status  int
+	resp    protocol.Response
+	gateway *transport.GatewayRefusal
+	file    []byte
 }
+
+// fileAnswer is a handler's output that is a file, not an envelope's
+// output.
+type fileAnswer []byte
 
 // refusal is a processed failure: the platform read the request and said
 // no. Unlike a door refusal it is stored under the msgid and replayed.
@@ -76,76 +84,72 @@ var handlers = map[string]handler{
 	protocol.SignIn.Infno:          typed(signIn),
 	protocol.PersonInfo.Infno:      typed(personInfo),
 	protocol.Register.Infno:        typed(register),
+	protocol.RegisterCancel.Infno:  typed(registerCancel),
 	protocol.UploadFees.Infno:      typed(uploadFees),
+	protocol.FeesCancel.Infno:      typed(feesCancel),
 	protocol.PreSettle.Infno:       typed(preSettle),
 	protocol.Settle.Infno:          typed(settle),
 	protocol.CancelSettle.Infno:    typed(cancelSettlement),
 	protocol.Reverse.Infno:         typed(reverse),
 	protocol.ReconcileTotals.Infno: typed(reconcile),
 	protocol.ReconcileDetail.Infno: typed(reconcileDetail),
+	protocol.UploadFile.Infno:      typed(uploadFile),
+	protocol.DownloadFile.Infno:    typed(downloadFile),
 	protocol.PolicyParams.Infno:    typed(policyParams),
 	protocol.TrustList.Infno:       typed(trustList),
 }
 
-// exchange answers one request: the stateless signature check, then one
-// bbolt transaction for the nonce, the envelope, the session, the msgid and
-// the transaction's effect together with its stored answer, so a crash can
-// never book without remembering the answer.
+// exchange answers one request: the gateway's door (the transport
+// profile's checks, answered outside the envelope as a real gateway does),
+// then one bbolt transaction for the nonce, the envelope, the session, the
+// msgid and the transaction's effect together with its stored answer, so
+// a crash can never book without remembering the answer.
 func (p *Platform) exchange(in incoming) outcome {
-	// The signature names no institution; the envelope does. Peek at it
-	// leniently to pick the secret, and decode it strictly only once the
-	// signature proves who sent it.
-	var probe struct {
-		FixmedinsCode string `json:"fixmedins_code"`
+	d, refused := p.door(in)
+	if refused != nil {
+		p.log.Info("refused at the gateway", "auth", p.auth, "message", refused.Message)
+		return outcome{status: http.StatusUnauthorized, gateway: refused}
 	}
-	if err := json.Unmarshal(in.body, &probe); err != nil {
-		// Nothing names a sender, so nothing can be verified: the body
-		// is malformed before it is unsigned.
-		return p.logged(in, outcome{http.StatusBadRequest, p.doorAnswer(protocol.CodeBadRequest, "body is not a JSON envelope")})
+	if d.bad != "" {
+		return p.logged(in, outcome{status: http.StatusBadRequest, resp: p.doorAnswer(protocol.CodeBadRequest, d.bad)})
 	}
-	secret, ok := p.secrets[probe.FixmedinsCode]
-	if !ok {
-		return p.logged(in, outcome{http.StatusUnauthorized, p.doorAnswer(protocol.CodeBadSignature, "no secret for the request's fixmedins_code")})
-	}
-	if err := protocol.Verify(in.header, secret, in.body, in.received); err != nil {
-		code := signatureCode(err)
-		return p.logged(in, outcome{statusOf(code), p.doorAnswer(code, err.Error())})
-	}
-	var refused *refusal
+	var failure *refusal
 	for {
 		var out outcome
 		err := p.db.Update(func(tx *bolt.Tx) error {
 			var err error
-			out, err = p.pass(tx, in, probe.FixmedinsCode, refused)
+			out, err = p.pass(tx, in, d, failure)
 			return err
 		})
 		var rr *errRefused
-		if errors.As(err, &rr) && refused == nil {
+		if errors.As(err, &rr) && failure == nil {
 			// Roll back, then store only the answer in a second pass.
-			refused = rr.r
+			failure = rr.r
 			continue
 		}
 		if err != nil {
 			p.log.Error("transaction failed", "infno", in.infno, "err", err)
-			return p.logged(in, outcome{http.StatusInternalServerError, p.doorAnswer(protocol.CodeInternal, "internal error; the request was not processed")})
+			return p.logged(in, outcome{status: http.StatusInternalServerError, resp: p.doorAnswer(protocol.CodeInternal, "internal error; the request was not processed")})
 		}
-		return p.logged(in, out)
+		return p.logged(in, p.seal(d, out))
 	}
 }
 
 func (p *Platform) logged(in incoming, out outcome) outcome {
-	p.log.Info("transaction", "infno", in.infno, "status", out.status, "err_code", out.resp.ErrCode, "warn", out.resp.WarnMsg)
+	p.log.Info("transaction", "infno", in.infno, "status", out.status, "err_code", out.resp.ErrCode, "file", out.file != nil)
 	return out
 }
 
 // pass runs the checks and the transaction inside tx. With refused set it
 // stores that answer instead of running the handler.
-func (p *Platform) pass(tx *bolt.Tx, in incoming, institution string, refused *refusal) (outcome, error) {
+func (p *Platform) pass(tx *bolt.Tx, in incoming, d doorPass, refused *refusal) (outcome, error) {
 	c := &call{p: p, tx: tx, now: in.received}
-	if out, done, err := c.useNonce(institution, in.header.Get(protocol.HeaderNonce)); done || err != nil {
-		return out, err
+	if d.nonce != "" {
+		if replay, err := c.useNonce(d.institution, d.nonce); replay || err != nil {
+			return outcome{status: http.StatusUnauthorized, gateway: &transport.RefuseReplay}, err
+		}
 	}
-	input, out, ok := c.checkEnvelope(in)
+	input, out, ok := c.checkEnvelope(in, d)
 	if !ok {
 		return out, nil
 	}
@@ -159,12 +163,7 @@ func (p *Platform) pass(tx *bolt.Tx, in incoming, institution string, refused *r
 		if rec.Fingerprint != fp {
 			return c.answerOnly(&refusal{code: protocol.CodeMsgidConflict, msg: "msgid already used for a different request"})
 		}
-		var resp protocol.Response
-		if err := json.Unmarshal(rec.Response, &resp); err != nil {
-			return outcome{}, fmt.Errorf("%w: stored answer of %s: %v", ErrState, c.req.Msgid, err)
-		}
-		resp.WarnMsg = protocol.CodeDuplicate
-		return outcome{http.StatusOK, resp}, nil
+		return c.replay(rec)
 	}
 	var tomb tombstone
 	if found, err := getJSON(tx, bucketTombstones, []byte(c.req.Msgid), &tomb); err != nil || found {
@@ -200,47 +199,65 @@ func (p *Platform) pass(tx *bolt.Tx, in incoming, institution string, refused *r
 	if failure != nil {
 		rec.SetlID = ""
 	}
+	if f, isFile := output.(fileAnswer); isFile && failure == nil {
+		rec.File = []byte(f)
+	}
 	if err := putJSON(tx, bucketMsgids, []byte(c.req.Msgid), &rec); err != nil {
 		return outcome{}, err
 	}
 	if err := tx.Bucket(bucketMsgidTimes).Put(timeKey(c.now.Unix(), []byte(c.req.Msgid)), nil); err != nil {
 		return outcome{}, fmt.Errorf("%w: %v", ErrState, err)
 	}
-	return outcome{http.StatusOK, resp}, nil
+	if rec.File != nil {
+		return outcome{status: http.StatusOK, file: rec.File}, nil
+	}
+	return outcome{status: http.StatusOK, resp: resp}, nil
 }
 
-// useNonce records the request's nonce, refusing one already seen. Nonces
-// older than twice the clock skew are pruned: a request that old fails the
-// timestamp check anyway.
-func (c *call) useNonce(institution, nonce string) (outcome, bool, error) {
-	key := []byte(institution + "\x00" + nonce)
+// replay answers a msgid seen before with its first answer.
+func (c *call) replay(rec msgidRecord) (outcome, error) {
+	if rec.File != nil {
+		return outcome{status: http.StatusOK, file: rec.File}, nil
+	}
+	var resp protocol.Response
+	if err := json.Unmarshal(rec.Response, &resp); err != nil {
+		return outcome{}, fmt.Errorf("%w: stored answer of %s: %v", ErrState, c.req.Msgid, err)
+	}
+	resp.WarnMsg = protocol.CodeDuplicate // the sandbox marks a replay; real warn_msg texts vary
+	return outcome{status: http.StatusOK, resp: resp}, nil
+}
+
+// useNonce records the request's nonce, reporting one already seen.
+// Nonces older than twice the gateway's window are pruned: a request that
+// old fails the timestamp check anyway.
+func (c *call) useNonce(paasID, nonce string) (replay bool, err error) {
+	key := []byte(paasID + "\x00" + nonce)
 	if c.tx.Bucket(bucketNonces).Get(key) != nil {
-		return c.door(protocol.CodeNonceReused, "nonce already used"), true, nil
+		return true, nil
 	}
 	ms := c.now.UnixMilli()
 	if err := c.tx.Bucket(bucketNonces).Put(key, []byte(fmt.Sprint(ms))); err != nil {
-		return outcome{}, true, fmt.Errorf("%w: %v", ErrState, err)
+		return false, fmt.Errorf("%w: %v", ErrState, err)
 	}
 	if err := c.tx.Bucket(bucketNonceTimes).Put(timeKey(ms, key), nil); err != nil {
-		return outcome{}, true, fmt.Errorf("%w: %v", ErrState, err)
+		return false, fmt.Errorf("%w: %v", ErrState, err)
 	}
-	if err := pruneIndex(c.tx, bucketNonceTimes, bucketNonces, ms-2*protocol.MaxClockSkew.Milliseconds()); err != nil {
-		return outcome{}, true, fmt.Errorf("%w: prune nonces: %v", ErrState, err)
+	if err := pruneIndex(c.tx, bucketNonceTimes, bucketNonces, ms-2*c.p.tifWindow.Milliseconds()); err != nil {
+		return false, fmt.Errorf("%w: prune nonces: %v", ErrState, err)
 	}
-	return outcome{}, false, nil
+	return false, nil
 }
 
-// checkEnvelope decodes the envelope and its input strictly and checks
-// everything a door refusal covers. A door refusal is not stored under the
-// msgid: the client fixes the envelope and resends the same msgid.
-func (c *call) checkEnvelope(in incoming) (input any, out outcome, ok bool) {
-	var req protocol.Request
-	if err := protocol.DecodeStrict(bytes.NewReader(in.body), &req); err != nil {
-		return nil, c.door(protocol.CodeBadRequest, "envelope: "+err.Error()), false
-	}
+// checkEnvelope decodes the envelope (its input already opened by the
+// door) and checks everything a refusal before the transaction covers.
+// Unknown fields are accepted, as real platforms accept them; what the
+// platform uses is checked. Such a refusal is not stored under the msgid:
+// the client fixes the envelope and resends the same msgid.
+func (c *call) checkEnvelope(in incoming, d doorPass) (input any, out outcome, ok bool) {
+	req := d.env
 	c.req = &req
-	if req.Infno != in.infno {
-		return nil, c.door(protocol.CodeBadRequest, fmt.Sprintf("path names %q, envelope infno %q", in.infno, req.Infno)), false
+	if req.Infno == "" {
+		return nil, c.door(protocol.CodeBadRequest, "envelope has no infno"), false
 	}
 	if _, known := handlers[req.Infno]; !known {
 		return nil, c.door(protocol.CodeUnknownTx, fmt.Sprintf("transaction %q is not served", req.Infno)), false
@@ -255,9 +272,6 @@ func (c *call) checkEnvelope(in incoming) (input any, out outcome, ok bool) {
 	}
 	if !strings.HasPrefix(req.Msgid, req.FixmedinsCode) {
 		return nil, c.door(protocol.CodeBadRequest, "msgid does not start with the institution code"), false
-	}
-	if req.DevNo == "" || req.DevNo != in.header.Get(protocol.HeaderDevNo) {
-		return nil, c.door(protocol.CodeBadRequest, "dev_no is empty or differs from the X-Dev-No header"), false
 	}
 	if req.Infno != protocol.SignIn.Infno {
 		if msg, valid := c.sessionValid(req.SignNo); !valid {
@@ -302,30 +316,37 @@ func fingerprint(infno string, input json.RawMessage) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// door builds a door refusal inside a pass.
+// door builds a refusal inside a pass that is not stored.
 func (c *call) door(code, msg string) outcome {
-	return outcome{statusOf(code), c.failure(code, msg)}
+	return outcome{status: statusOf(code), resp: c.failure(code, msg)}
 }
 
 // answerOnly answers a processed refusal that is not stored (a conflict,
 // a reversed msgid): storing it would overwrite or invent a first answer.
 func (c *call) answerOnly(r *refusal) (outcome, error) {
-	return outcome{http.StatusOK, c.failure(r.code, r.msg)}, nil
+	return outcome{status: http.StatusOK, resp: c.failure(r.code, r.msg)}, nil
 }
 
 func (c *call) failure(code, msg string) protocol.Response {
-	return c.p.envelope(c.now, c.serial(), protocol.Response{Infcode: protocol.InfcodeFail, ErrCode: code, ErrMsg: msg})
+	return c.p.envelope(c.now, c.serial(), protocol.Response{Infcode: protocol.InfcodeFail, ErrCode: code, ErrMsg: errMsg(code, msg, c.now)})
 }
 
+// response is a success's answer. A transaction whose success carries no
+// output (2601, 2202, 2205) answers without one, as real platforms do; a
+// file's answer is the file itself, stored beside this envelope.
 func (c *call) response(output any, f *refusal) (protocol.Response, error) {
 	if f != nil {
 		return c.failure(f.code, f.msg), nil
 	}
-	raw, err := json.Marshal(output)
-	if err != nil {
-		return protocol.Response{}, fmt.Errorf("%w: encode %s output: %v", ErrState, c.req.Infno, err)
+	r := protocol.Response{Infcode: protocol.InfcodeOK}
+	if _, isFile := output.(fileAnswer); output != nil && !isFile {
+		raw, err := json.Marshal(output)
+		if err != nil {
+			return protocol.Response{}, fmt.Errorf("%w: encode %s output: %v", ErrState, c.req.Infno, err)
+		}
+		r.Output = raw
 	}
-	return c.p.envelope(c.now, c.serial(), protocol.Response{Infcode: protocol.InfcodeOK, Output: raw}), nil
+	return c.p.envelope(c.now, c.serial(), r), nil
 }
 
 // serial numbers an answer from the state file's sequence, so serials stay
@@ -349,7 +370,8 @@ func (p *Platform) nextDoorSerial() uint64 {
 
 // doorAnswer builds a failure answer outside any state transaction.
 func (p *Platform) doorAnswer(code, msg string) protocol.Response {
-	return p.envelope(p.clock.Now(), p.nextDoorSerial(), protocol.Response{Infcode: protocol.InfcodeFail, ErrCode: code, ErrMsg: msg})
+	now := p.clock.Now()
+	return p.envelope(now, p.nextDoorSerial(), protocol.Response{Infcode: protocol.InfcodeFail, ErrCode: code, ErrMsg: errMsg(code, msg, now)})
 }
 
 // envelope fills the reference fields of an answer: inf_refmsgid is the

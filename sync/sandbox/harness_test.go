@@ -17,6 +17,7 @@ import (
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 // The test institutions and their secrets.
@@ -135,22 +136,50 @@ func (h *harness) envelope(infno, msgid string, input any) []byte {
 	return body
 }
 
-// post sends a body to /tx/{infno}, signed with the institution's secret
-// unless sign changes the request afterwards.
+// post sends a body to the gateway's URL, authenticated by tif with the
+// institution's token unless sign changes the request afterwards. infno
+// names the transaction for messages only: the body says it.
 func (h *harness) post(infno string, body []byte, sign func(r *http.Request)) (int, protocol.Response) {
 	h.t.Helper()
-	r, err := http.NewRequest(http.MethodPost, h.srv.URL+"/tx/"+infno, bytes.NewReader(body))
+	return h.do(h.request(body, sign))
+}
+
+// request is a tif-authenticated POST of body to the gateway.
+func (h *harness) request(body []byte, sign func(r *http.Request)) *http.Request {
+	h.t.Helper()
+	r, err := http.NewRequest(http.MethodPost, h.srv.URL+sandbox.CallPath, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	r.Header.Set("Content-Type", "application/json; charset=utf-8")
-	if err := protocol.Sign(r, h.dev, secrets[h.inst], body, h.clock.Now()); err != nil {
+	tif, err := transport.NewTif(h.inst, string(secrets[h.inst]), h.clock)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := tif.Authorize(h.t.Context(), r); err != nil {
 		h.t.Fatal(err)
 	}
 	if sign != nil {
 		sign(r)
 	}
-	return h.do(r)
+	return r
+}
+
+// gatewayAnswer posts a request that the gateway must refuse at the door,
+// outside the envelope, and returns that refusal.
+func (h *harness) gatewayAnswer(r *http.Request) (int, transport.GatewayRefusal) {
+	h.t.Helper()
+	res, err := h.srv.Client().Do(r)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	var g transport.GatewayRefusal
+	if err := json.Unmarshal(data, &g); err != nil || bytes.Contains(data, []byte(`"infcode"`)) {
+		h.t.Fatalf("answer is not a gateway refusal (%d): %s", res.StatusCode, data)
+	}
+	return res.StatusCode, g
 }
 
 func (h *harness) do(r *http.Request) (int, protocol.Response) {
@@ -195,10 +224,13 @@ func ok[O any](h *harness, infno string, input any) O {
 
 func output[O any](t *testing.T, resp protocol.Response) O {
 	t.Helper()
-	if resp.Infcode != protocol.InfcodeOK {
+	if !resp.OK() {
 		t.Fatalf("failed: %s: %s", resp.ErrCode, resp.ErrMsg)
 	}
 	var out O
+	if len(resp.Output) == 0 {
+		return out // a success without output (2601, 2202, 2205)
+	}
 	if err := json.Unmarshal(resp.Output, &out); err != nil {
 		t.Fatalf("output: %v: %s", err, resp.Output)
 	}
@@ -262,6 +294,12 @@ func (h *harness) prepare(key string, items ...item) bill {
 	p := h.person(key)
 	info := ok[protocol.PersonInfoOutput](h, "1101", protocol.PersonInfoInput{Data: protocol.PersonQuery{MdtrtCertType: protocol.CertIDNo, MdtrtCertNo: p.Certno}})
 	b := bill{psnNo: info.Baseinfo.PsnNo, insutype: info.Insuinfo[0].Insutype}
+	for _, in := range info.Insuinfo {
+		if in.PsnInsuStas == protocol.InsuActive {
+			b.insutype = in.Insutype
+			break
+		}
+	}
 	reg := ok[protocol.RegisterOutput](h, "2201", protocol.RegisterInput{Data: protocol.RegisterData{
 		PsnNo: b.psnNo, Insutype: b.insutype, Begntime: protocol.FormatInfTime(h.clock.Now()),
 		MdtrtCertType: protocol.CertIDNo, MdtrtCertNo: p.Certno, IptOtpNo: "OP1", DeptCode: "A01", DeptName: "general",
@@ -274,8 +312,8 @@ func (h *harness) prepare(key string, items ...item) bill {
 		amount := money.Fen(it.cnt) * it.price
 		fees = append(fees, protocol.FeeDetail{
 			FeedetlSn: fmt.Sprintf("%d", i+1), MdtrtID: b.mdtrtID, PsnNo: b.psnNo, ChrgBchno: b.chrgBchno,
-			MedListCodg: "X" + it.class, MedinsListCodg: "L1", DetItemFeeSumamt: money.Decimal(amount),
-			Cnt: it.cnt, Pric: money.Decimal(it.price), ChrgitmLv: it.class,
+			MedListCodg: "X" + it.class, MedinsListCodg: "L1", DetItemFeeSumamt: protocol.Amount(amount),
+			Cnt: protocol.Cnt(money.QuantityOf(it.cnt)), Pric: protocol.Pric(money.PriceOfFen(it.price)), ChrgitmLv: it.class,
 		})
 		b.total += amount
 	}
@@ -285,7 +323,7 @@ func (h *harness) prepare(key string, items ...item) bill {
 
 func (b bill) query() protocol.SettleQuery {
 	return protocol.SettleQuery{
-		PsnNo: b.psnNo, MdtrtCertType: protocol.CertIDNo, MedType: "11", MedfeeSumamt: money.Decimal(b.total),
+		PsnNo: b.psnNo, MdtrtCertType: protocol.CertIDNo, MedType: "11", MedfeeSumamt: protocol.Amount(b.total),
 		PsnSetlway: "01", MdtrtID: b.mdtrtID, ChrgBchno: b.chrgBchno, Insutype: b.insutype, AcctUsedFlag: "1",
 	}
 }
@@ -298,7 +336,7 @@ func (b bill) settleInput() protocol.SettleInput {
 	for _, r := range b.fees.Result {
 		full, pre, inscp = full+r.FulamtOwnpayAmt.Fen(), pre+r.PreselfpayAmt.Fen(), inscp+r.InscpScpAmt.Fen()
 	}
-	d.FulamtOwnpayAmt, d.PreselfpayAmt, d.InscpScpAmt = money.Decimal(full), money.Decimal(pre), money.Decimal(inscp)
+	d.FulamtOwnpayAmt, d.PreselfpayAmt, d.InscpScpAmt = protocol.Amount(full), protocol.Amount(pre), protocol.Amount(inscp)
 	return protocol.SettleInput{Data: d}
 }
 

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,9 +10,20 @@ import (
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
+// The platform's paths. CallPath is the gateway's one URL, as the
+// specification's sample code names it: every transaction is posted
+// there, its infno in the body.
+const (
+	CallPath    = "/fsi/api/rsfComIfsService/callService"
+	TokenPath   = "/fsi/oauth/token"
+	ECQueryPath = "/localcfc/api/hsecfc/localQrCodeQuery"
+)
+
 // Handler returns the platform's HTTP interface:
 //
-//	POST /tx/{infno}             a signed transaction (package protocol)
+//	POST CallPath                a transaction (package protocol), through the gateway's profile
+//	POST TokenPath               the oauth_sm profile's token endpoint
+//	POST ECQueryPath             the e-voucher component's ec.query (EVoucher)
 //	GET  /admin/ledger           the Ledger as JSON
 //	POST /admin/sessions/expire  ExpireSessions
 //	GET  /admin/health           200 when the state file answers
@@ -29,10 +39,15 @@ import (
 // Every request must name a loopback host (a DNS-rebinding page cannot
 // reach the platform through a victim's browser); the admin endpoints also
 // require a loopback peer, even with AllowRemote. During an outage every
-// /tx/ request loses its connection unanswered.
+// transaction (and token and e-voucher) request loses its connection
+// unanswered.
 func (p *Platform) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /tx/{infno}", p.serveTx)
+	mux.HandleFunc("POST "+CallPath, p.serveTx)
+	mux.HandleFunc("POST "+ECQueryPath, p.serveECQuery)
+	if p.oauth != nil {
+		mux.HandleFunc("POST "+TokenPath, p.oauth.ServeToken)
+	}
 	mux.HandleFunc("GET /admin/ledger", adminOnly(p.serveLedger))
 	mux.HandleFunc("POST /admin/sessions/expire", adminOnly(p.serveExpire))
 	mux.HandleFunc("GET /admin/health", adminOnly(p.serveHealth))
@@ -95,8 +110,18 @@ func (p *Platform) serveTx(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, p.doorAnswer(protocol.CodeBadRequest, "body over the 1 MiB limit"))
 		return
 	}
-	out := p.exchange(incoming{infno: r.PathValue("infno"), header: r.Header, body: body, received: received})
-	writeJSON(w, out.status, out.resp)
+	out := p.exchange(incoming{infno: protocol.PeekInfno(body), header: r.Header, body: body, received: received})
+	switch {
+	case out.gateway != nil:
+		writeJSON(w, out.status, out.gateway)
+	case out.file != nil:
+		w.Header().Set("Content-Type", protocol.FileContentType)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(out.file)
+	default:
+		writeJSON(w, out.status, out.resp)
+	}
 }
 
 func (p *Platform) serveLedger(w http.ResponseWriter, r *http.Request) {
@@ -145,25 +170,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(data, '\n'))
 }
 
-// statusOf maps a door refusal's err_code to its HTTP status: 401 for the
-// signing checks, 400 for a malformed request, 200 for everything the
-// platform answered on the merits.
+// statusOf maps the err_code of a refusal before the transaction to its
+// HTTP status: 400 for a malformed request, 500 for a failure of the
+// platform, 200 for everything the platform answered on the merits.
 func statusOf(code string) int {
 	switch code {
-	case protocol.CodeBadSignature, protocol.CodeStaleTimestamp, protocol.CodeNonceReused:
-		return http.StatusUnauthorized
 	case protocol.CodeBadRequest, protocol.CodeUnknownTx:
 		return http.StatusBadRequest
 	case protocol.CodeInternal:
 		return http.StatusInternalServerError
 	}
 	return http.StatusOK
-}
-
-// signatureCode picks the door code for a failed signature check.
-func signatureCode(err error) string {
-	if errors.Is(err, protocol.ErrStaleTimestamp) {
-		return protocol.CodeStaleTimestamp
-	}
-	return protocol.CodeBadSignature
 }

@@ -22,7 +22,7 @@ func (p *Platform) Outage() bool { return p.outage.Load() }
 
 func (p *Platform) outageSwitch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.outage.Load() && strings.HasPrefix(r.URL.Path, "/tx/") {
+		if p.outage.Load() && !strings.HasPrefix(r.URL.Path, "/admin/") {
 			p.log.Info("outage: connection dropped", "path", r.URL.Path)
 			drop(w)
 			return

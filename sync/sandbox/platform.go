@@ -1,7 +1,11 @@
-// Package sandbox is medterm-sandbox's platform: the central platform side
-// of the protocol (sync/protocol) for development, demos and tests. It
-// checks every request at the door (signature, timestamp, nonce, envelope,
-// session), answers each msgid once and replays that answer forever after,
+// Package sandbox is medterm-sandbox's platform: the insurance platform's
+// side of the national interface (sync/protocol) for development, demos
+// and tests, speaking the shapes real provincial gateways answer with. Its
+// gateway checks every request by a transport profile (tif by default,
+// oauth_sm or none; package transport) and refuses outside the envelope as
+// real gateways do; the platform checks the envelope and the session,
+// reads requests leniently (unknown fields ignored) and what it uses
+// strictly, answers each msgid once and replays that answer forever after,
 // and applies the payment rules of package policy to the people of a
 // persona data set, keeping balances, settlements and answers in its own
 // bbolt file. It also plays the patients' side: their social-security
@@ -13,6 +17,7 @@
 //
 //	p, err := sandbox.Open(path, sandbox.Options{Personas: ds, Secrets: secrets, Clock: clk})
 //	srv := httptest.NewServer(p.Handler())
+//	url := srv.URL + sandbox.CallPath
 //
 // and read the outcome with p.Ledger.
 package sandbox
@@ -36,6 +41,7 @@ import (
 	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 	"github.com/seed-a859fada/medterm/sync/sandbox/policy"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 // Options configure Open.
@@ -46,8 +52,17 @@ type Options struct {
 	// Personas seeds a fresh state file (and a reset one). An existing state
 	// file keeps the data set it was seeded with.
 	Personas *personas.Dataset
-	// Secrets maps institution codes to their HMAC-SM3 secrets.
+	// Auth is the gateway's transport profile: transport.AuthTif (the
+	// default), AuthOAuthSM or AuthNone.
+	Auth string
+	// Secrets are the tif gateway's credentials: each institution's
+	// paasid is its code and its token the secret's bytes.
 	Secrets map[string][]byte
+	// TifWindow bounds a tif timestamp's distance from the gateway's
+	// clock (default transport.DefaultTifWindow).
+	TifWindow time.Duration
+	// OAuthSM configures the oauth_sm profile.
+	OAuthSM *OAuthSMOptions
 	// SessionTTL is how long a 9001 sign-in stays valid. Default 12h.
 	SessionTTL time.Duration
 	// Reset wipes an existing state file and seeds it again.
@@ -81,6 +96,10 @@ type Platform struct {
 	// policyVersion names the data set's policy in E002.
 	policyVersion string
 	secrets       map[string][]byte
+	auth          string
+	tifWindow     time.Duration
+	oauth         *transport.OAuthGateway
+	oauthOpts     OAuthSMOptions
 	ttl           time.Duration
 	allowRemote   bool
 	log           *slog.Logger
@@ -95,11 +114,34 @@ type Platform struct {
 
 // Open opens (creating it if needed) the state file at path.
 func Open(path string, opts Options) (*Platform, error) {
-	if len(opts.Secrets) == 0 {
-		return nil, fmt.Errorf("%w: no institution secrets", ErrOptions)
-	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
+	}
+	if opts.Auth == "" {
+		opts.Auth = transport.AuthTif
+	}
+	if opts.TifWindow <= 0 {
+		opts.TifWindow = transport.DefaultTifWindow
+	}
+	var gw *transport.OAuthGateway
+	switch opts.Auth {
+	case transport.AuthTif:
+		if len(opts.Secrets) == 0 {
+			return nil, fmt.Errorf("%w: no institution secrets (tif tokens)", ErrOptions)
+		}
+	case transport.AuthOAuthSM:
+		o := opts.OAuthSM
+		if o == nil || o.PlatformKey == nil || len(o.Users) == 0 {
+			return nil, fmt.Errorf("%w: oauth_sm needs users, institution keys and the platform key", ErrOptions)
+		}
+		users := map[string]string{}
+		for name, u := range o.Users {
+			users[name] = u.Password
+		}
+		gw = &transport.OAuthGateway{ClientID: o.ClientID, ClientSecret: o.ClientSecret, Users: users, TTL: o.TokenTTL, Clock: opts.Clock}
+	case transport.AuthNone:
+	default:
+		return nil, fmt.Errorf("%w: auth %q is not tif, oauth_sm or none", ErrOptions, opts.Auth)
 	}
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = DefaultSessionTTL
@@ -120,6 +162,10 @@ func Open(path string, opts Options) (*Platform, error) {
 	p := &Platform{
 		db: db, clock: opts.Clock, secrets: opts.Secrets, ttl: opts.SessionTTL,
 		allowRemote: opts.AllowRemote, log: opts.Logger,
+		auth: opts.Auth, tifWindow: opts.TifWindow, oauth: gw,
+	}
+	if opts.OAuthSM != nil {
+		p.oauthOpts = *opts.OAuthSM
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if err := p.prepare(tx, opts); err != nil {
@@ -139,7 +185,7 @@ func Open(path string, opts Options) (*Platform, error) {
 		return nil, err
 	}
 	for _, in := range p.data.Institutions {
-		if _, ok := p.secrets[in.Code]; !ok {
+		if _, ok := p.secrets[in.Code]; !ok && p.auth == transport.AuthTif {
 			p.log.Warn("institution has no secret: its requests will be refused", "institution", in.Code)
 		}
 	}

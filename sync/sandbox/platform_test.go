@@ -18,6 +18,7 @@ import (
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/transport"
 )
 
 func TestOpenRefuses(t *testing.T) {
@@ -158,11 +159,15 @@ func TestConcurrentResendsBookOnce(t *testing.T) {
 // sendRaw signs and posts a body with a fresh nonce, without a testing.T,
 // for use from goroutines.
 func sendRaw(base string, c *http.Client, infno string, body []byte, now time.Time) (protocol.Response, error) {
-	r, err := http.NewRequest(http.MethodPost, base+"/tx/"+infno, bytes.NewReader(body))
+	r, err := http.NewRequest(http.MethodPost, base+sandbox.CallPath, bytes.NewReader(body))
 	if err != nil {
 		return protocol.Response{}, err
 	}
-	if err := protocol.Sign(r, devNo, secrets[inst], body, now); err != nil {
+	tif, err := transport.NewTif(inst, string(secrets[inst]), clock.NewFake(now))
+	if err != nil {
+		return protocol.Response{}, err
+	}
+	if err := tif.Authorize(context.Background(), r); err != nil {
 		return protocol.Response{}, err
 	}
 	res, err := c.Do(r)

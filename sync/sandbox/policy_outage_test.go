@@ -103,11 +103,7 @@ func TestAnOutageDropsEveryTransactionUnanswered(t *testing.T) {
 	}
 	msgid := h.nextMsgid()
 	body := h.envelope("1101", msgid, query)
-	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/tx/1101", strings.NewReader(string(body)))
-	if err := protocol.Sign(req, h.dev, secrets[h.inst], body, h.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	res, err := h.srv.Client().Do(req)
+	res, err := h.srv.Client().Do(h.request(body, nil))
 	if err == nil {
 		res.Body.Close()
 		t.Fatalf("a transaction during the outage got HTTP %d, want a network error", res.StatusCode)

@@ -23,8 +23,8 @@ func booked(out protocol.SettleOutput) protocol.ReconcileItem {
 
 func split(total, fund, acct, cash money.Fen) protocol.ReconcileItem {
 	return protocol.ReconcileItem{
-		MedfeeSumamt: money.Decimal(total), FundPaySumamt: money.Decimal(fund),
-		AcctPay: money.Decimal(acct), PsnCashPay: money.Decimal(cash),
+		MedfeeSumamt: protocol.Amount(total), FundPaySumamt: protocol.Amount(fund),
+		AcctPay: protocol.Amount(acct), PsnCashPay: protocol.Amount(cash),
 	}
 }
 
@@ -94,15 +94,15 @@ func TestReconciliationTotalsPerTerminal(t *testing.T) {
 		{"the first desk's own", totals(devNo, d.acct, d.deductible, d.resident), protocol.StmtBalanced},
 		{"the second desk's own", totals("DESK02", d.otherDesk), protocol.StmtBalanced},
 		{"the institution's", totals("", d.acct, d.deductible, d.resident, d.otherDesk), protocol.StmtBalanced},
-		{"the first desk counting the second's", totals(devNo, d.acct, d.deductible, d.resident, d.otherDesk), protocol.StmtUnbalanced},
-		{"the institution missing the second desk", totals("", d.acct, d.deductible, d.resident), protocol.StmtUnbalanced},
+		{"the first desk counting the second's", totals(devNo, d.acct, d.deductible, d.resident, d.otherDesk), protocol.StmtInstitutionMore},
+		{"the institution missing the second desk", totals("", d.acct, d.deductible, d.resident), protocol.StmtPlatformMore},
 		{"a desk that booked nothing", totals("DESK03"), protocol.StmtBalanced},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := ok[protocol.ReconcileOutput](h, "3201", tt.in)
-			if out.Data.StmtRslt != tt.rslt {
-				t.Fatalf("stmt_rslt %s (%s), want %s", out.Data.StmtRslt, out.Data.StmtRsltDscr, tt.rslt)
+			if out.Stmtinfo.StmtRslt != tt.rslt {
+				t.Fatalf("stmt_rslt %s (%s), want %s", out.Stmtinfo.StmtRslt, out.Stmtinfo.StmtRsltDscr, tt.rslt)
 			}
 		})
 	}

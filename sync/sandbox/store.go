@@ -36,11 +36,18 @@ var (
 	bucketOpaque      = []byte("opaque_codes") // opaque code text → opaqueRecord
 	bucketOpaqueTimes = []byte("opaque_times") // unix s (8 bytes) + code → nil, for pruning
 
+	// Schema 3: files (9101, 3202's results) and e-voucher tokens.
+	bucketFiles      = []byte("files")       // file_qury_no → fileRecord
+	bucketFileTimes  = []byte("file_times")  // unix s (8 bytes) + file_qury_no → nil, for pruning
+	bucketECTokens   = []byte("ec_tokens")   // ecToken → ecTokenRecord
+	bucketECTokenTms = []byte("ec_token_tm") // unix s (8 bytes) + ecToken → nil, for pruning
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketPeople, bucketSessions, bucketNonces, bucketNonceTimes,
 		bucketMsgids, bucketMsgidTimes, bucketTombstones, bucketVisits, bucketBatches,
 		bucketSettlements, bucketRefmsg,
 		bucketIssuers, bucketPhones, bucketTokens, bucketQRCounters, bucketOpaque, bucketOpaqueTimes,
+		bucketFiles, bucketFileTimes, bucketECTokens, bucketECTokenTms,
 	}
 )
 
@@ -56,7 +63,8 @@ var (
 //
 //	1: people, sessions, msgids, visits, batches, settlements
 //	2: issuer keys, phones, person tokens, code counters, opaque codes
-const schemaVersion = 2
+//	3: files (9101 uploads, 3202 results), e-voucher tokens
+const schemaVersion = 3
 
 // Retention of single-use and idempotency records.
 const (
@@ -104,6 +112,8 @@ type msgidRecord struct {
 	// SetlID is the settlement a successful 2207 booked or a successful
 	// 2208 cancelled: what a reversal of this msgid undoes.
 	SetlID string `json:"setl_id,omitempty"`
+	// File is the answer of a 9102: the file itself.
+	File []byte `json:"file,omitempty"`
 }
 
 type tombstone struct {
@@ -114,6 +124,7 @@ type tombstone struct {
 }
 
 type visit struct {
+	Cancelled   bool      `json:"cancelled,omitempty"` // 2202
 	MdtrtID     string    `json:"mdtrt_id"`
 	PsnNo       string    `json:"psn_no"`
 	Insutype    string    `json:"insutype"`
@@ -124,11 +135,14 @@ type visit struct {
 }
 
 type feeItem struct {
-	FeedetlSn   string    `json:"feedetl_sn"`
-	MedListCodg string    `json:"med_list_codg"`
-	Class       string    `json:"class"`
-	Cnt         int64     `json:"cnt"`
-	Pric        money.Fen `json:"pric"`
+	FeedetlSn   string `json:"feedetl_sn"`
+	MedListCodg string `json:"med_list_codg"`
+	Class       string `json:"class"`
+	// Cnt and Pric at the wire's scale (10^-4 units, 10^-6 yuan). Named
+	// apart from schema 2's whole counts and fen prices, which an older
+	// file's pending batches still hold and nothing reads.
+	Cnt  money.Quantity `json:"cnt_e4"`
+	Pric money.Price    `json:"pric_e6"`
 	policy.Item
 }
 
@@ -170,6 +184,8 @@ type settlement struct {
 	Consumed    policy.YearUsage `json:"consumed"`
 	AcctPay     money.Fen        `json:"acct_pay"`
 	CashPay     money.Fen        `json:"cash_pay"`
+	HospPart    money.Fen        `json:"hosp_part,omitempty"`
+	Deductible  money.Fen        `json:"deductible,omitempty"` // of the year's, applied by this bill
 	Status      string           `json:"status"`
 	Source      string           `json:"source,omitempty"`
 	PayerPsnNo  string           `json:"payer_psn_no,omitempty"`
@@ -179,6 +195,7 @@ type settlement struct {
 	Cancelled    bool      `json:"cancelled"`
 	CancelMsgid  string    `json:"cancel_msgid,omitempty"`
 	CancelTime   time.Time `json:"cancel_time,omitzero"`
+	CancelSetlID string    `json:"cancel_setl_id,omitempty"` // the cancellation's own setl_id
 	Reversed     bool      `json:"reversed"`
 	ReverseMsgid string    `json:"reverse_msgid,omitempty"`
 }

@@ -24,15 +24,15 @@ func policyParams(c *call, in *protocol.PolicyInput) (any, error) {
 		Version:          c.p.policyVersion,
 		Insurance:        []protocol.InsurancePolicy{},
 		ClassBSelfPayPct: pol.ClassBSelfPayPct,
-		LimitPerTxn:      pol.LimitPerTxn,
-		LimitDaily:       pol.LimitDaily,
+		LimitPerTxn:      protocol.Amount(pol.LimitPerTxn),
+		LimitDaily:       protocol.Amount(pol.LimitDaily),
 	}
 	for t, ins := range pol.Insurance {
 		if want != "" && t != want {
 			continue
 		}
 		out.Insurance = append(out.Insurance, protocol.InsurancePolicy{
-			Insutype: t, Deductible: ins.Deductible, RatioPct: ins.RatioPct, YearCap: ins.YearCap,
+			Insutype: t, Deductible: protocol.Amount(ins.Deductible), RatioPct: ins.RatioPct, YearCap: protocol.Amount(ins.YearCap),
 		})
 	}
 	slices.SortFunc(out.Insurance, func(a, b protocol.InsurancePolicy) int {

@@ -9,8 +9,8 @@ import (
 
 // 2601: undo a 2207 or 2208 by its msgid, whatever became of it. A msgid
 // never processed gets a tombstone, so that the original arriving late is
-// refused and never booked; the NOT_FOUND answer is as final as a
-// reversal.
+// refused and never booked; the not-found refusal ("原交易不存在") is as
+// final as a reversal.
 func reverse(c *call, in *protocol.ReverseInput) (any, error) {
 	d := in.Data
 	if err := protocol.ValidMsgid(d.Omsgid); err != nil || !strings.HasPrefix(d.Omsgid, c.inst.Code) {
@@ -32,14 +32,14 @@ func reverse(c *call, in *protocol.ReverseInput) (any, error) {
 		if err := putJSON(c.tx, bucketTombstones, []byte(d.Omsgid), &t); err != nil {
 			return nil, err
 		}
-		return nil, &refusal{code: protocol.CodeNotFound, msg: "omsgid was never processed; it will be refused if it arrives", keep: true}
+		return nil, &refusal{code: protocol.CodeNotFound, msg: "原交易不存在 (omsgid was never processed; it will be refused if it arrives)", keep: true}
 	}
 	if rec.Infno != d.Oinfno {
 		return nil, refuse(protocol.CodeBadRequest, "omsgid was a %s, not a %s", rec.Infno, d.Oinfno)
 	}
-	out := protocol.ReverseOutput{Data: protocol.ReverseResult{Omsgid: d.Omsgid, Reversed: true}}
+	// A success carries no output: 2601's table defines none.
 	if rec.SetlID == "" {
-		return out, nil // the original was refused: nothing was booked
+		return nil, nil // the original was refused: nothing was booked
 	}
 	s, err := c.settlement(rec.SetlID)
 	if err != nil {
@@ -56,7 +56,7 @@ func reverse(c *call, in *protocol.ReverseInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return nil, nil
 }
 
 // reverseSettle undoes a booking, as a cancel would. One already
@@ -112,6 +112,6 @@ func (c *call) reverseCancel(s *settlement, cancelMsgid string) error {
 	if err := c.savePeople(patient, payer); err != nil {
 		return err
 	}
-	s.Cancelled, s.CancelMsgid, s.CancelTime = false, "", time.Time{}
+	s.Cancelled, s.CancelMsgid, s.CancelTime, s.CancelSetlID = false, "", time.Time{}, ""
 	return putJSON(c.tx, bucketSettlements, []byte(s.SetlID), s)
 }

@@ -13,34 +13,76 @@ import (
 type quote struct {
 	visit   visit
 	batch   batch
+	person  *personas.Person
 	patient *personState
 	payer   *personState // nil when nobody pays; the same pointer as patient when they pay themselves
+	query   protocol.SettleQuery
 	date    string
 	year    string
 	sum     policy.Item
 	fund    policy.Fund
+	hosp    money.Fen // hosp_part_amt: the hospital's waiver
 	pay     policy.Payment
 }
 
-// setlInfo is the quote's split. balc is the patient's account balance
+// setlInfo is the quote's split, with the person and the clearing fields
+// a real setlinfo carries (表87). balc is the patient's account balance
 // after the quote is booked.
-func (q *quote) setlInfo() protocol.SetlInfo {
+func (c *call) setlInfo(q *quote) protocol.SetlInfo {
 	balc := q.patient.Account
-	if q.pay.AcctPay > 0 && q.payer == q.patient {
-		balc -= q.pay.AcctPay
+	var mulaid money.Fen
+	if q.pay.AcctPay > 0 {
+		if q.payer == q.patient {
+			balc -= q.pay.AcctPay
+		} else {
+			mulaid = q.pay.AcctPay // a family member's account: 家庭共济
+		}
 	}
-	return protocol.SetlInfo{
-		MdtrtID: q.visit.MdtrtID, PsnNo: q.visit.PsnNo,
-		MedfeeSumamt:    money.Decimal(q.sum.Total),
-		FulamtOwnpayAmt: money.Decimal(q.sum.FullOwnPay),
-		PreselfpayAmt:   money.Decimal(q.sum.PreSelfPay),
-		InscpScpAmt:     money.Decimal(q.sum.Eligible),
-		FundPaySumamt:   money.Decimal(q.fund.Pay),
-		HifpPay:         money.Decimal(q.fund.Pay),
-		AcctPay:         money.Decimal(q.pay.AcctPay),
-		PsnCashPay:      money.Decimal(q.pay.CashPay),
-		Balc:            money.Decimal(balc),
+	ins := c.p.rules.Insurance[q.visit.Insutype]
+	p := q.person
+	info := protocol.SetlInfo{
+		MdtrtID: q.visit.MdtrtID, PsnNo: q.visit.PsnNo, PsnName: p.Name, PsnCertType: "01", Certno: p.Certno,
+		Gend: p.Gender, Naty: p.Nation, Brdy: p.BirthDate, Age: ageTenths(p.Birth, c.now.In(protocol.CST)),
+		Insutype: q.visit.Insutype, PsnType: p.PsnType, CvlservFlag: "0",
+		MdtrtCertType: q.query.MdtrtCertType, MedType: q.query.MedType,
+		MedfeeSumamt:    protocol.Amount(q.sum.Total),
+		FulamtOwnpayAmt: protocol.Amount(q.sum.FullOwnPay),
+		OverlmtSelfpay:  protocol.Amount(q.sum.Overlimit),
+		PreselfpayAmt:   protocol.Amount(q.sum.PreSelfPay),
+		InscpScpAmt:     protocol.Amount(q.sum.Eligible),
+		ActPayDedc:      protocol.Amount(q.fund.Consumed.DeductibleUsed),
+		HifpPay:         protocol.Amount(q.fund.Pay),
+		FundPaySumamt:   protocol.Amount(q.fund.Pay),
+		PsnPartAmt:      protocol.Opt(q.pay.AcctPay + q.pay.CashPay),
+		AcctPay:         protocol.Amount(q.pay.AcctPay),
+		PsnCashPay:      protocol.Amount(q.pay.CashPay),
+		HospPartAmt:     protocol.Amount(q.hosp),
+		Balc:            protocol.Amount(balc),
+		AcctMulaidPay:   protocol.Amount(mulaid),
+		ClrOptins:       p.InsuplcAdmdvs, ClrWay: "01", ClrType: "11",
 	}
+	if q.fund.Pay > 0 {
+		info.PoolPropSelfpay = protocol.Ratio((100 - ins.RatioPct) * 100)
+	}
+	return info
+}
+
+// setlDetail is the quote's fund lines: the pooled fund and the hospital's
+// part, when not zero.
+func setlDetail(insutype string, eligible, deductible, fund, hosp money.Fen) protocol.OneOrMany[protocol.SetlDetail] {
+	out := protocol.OneOrMany[protocol.SetlDetail]{}
+	if fund != 0 {
+		typ, name := protocol.FundTypeEmployeePool, "职工基本医疗保险统筹基金"
+		if insutype == protocol.InsutypeResident {
+			typ, name = protocol.FundTypeResidentPool, "城乡居民基本医疗保险基金"
+		}
+		out = append(out, protocol.SetlDetail{FundPayType: typ, FundPayTypeName: name, InscpScpAmt: protocol.Amount(eligible),
+			CrtPaybLmtAmt: protocol.Amount(deductible), FundPayamt: protocol.Amount(fund)})
+	}
+	if hosp != 0 {
+		out = append(out, protocol.SetlDetail{FundPayType: protocol.FundTypeHospital, FundPayTypeName: "医院负担", FundPayamt: protocol.Amount(hosp)})
+	}
+	return out
 }
 
 func payResult(p policy.Payment, authNo string) protocol.PayResult {
@@ -55,7 +97,7 @@ func (c *call) quoteFor(q protocol.SettleQuery) (*quote, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !found || v.Institution != c.inst.Code {
+	if !found || v.Institution != c.inst.Code || v.Cancelled {
 		return nil, refuse(protocol.CodeNotFound, "unknown mdtrt_id")
 	}
 	if q.PsnNo != v.PsnNo {
@@ -78,7 +120,12 @@ func (c *call) quoteFor(q protocol.SettleQuery) (*quote, error) {
 	if b.SetlID != "" {
 		return nil, refuse(protocol.CodeBadRequest, "chrg_bchno %q is already settled (setl_id %s)", q.ChrgBchno, b.SetlID)
 	}
-	qt := &quote{visit: v, batch: b, sum: b.sum(), date: dateOf(c.now), year: yearOf(c.now)}
+	switch q.AcctUsedFlag {
+	case "0", "1":
+	default:
+		return nil, refuse(protocol.CodeBadRequest, "acct_used_flag %q is not 0 or 1", q.AcctUsedFlag)
+	}
+	qt := &quote{visit: v, batch: b, person: person, query: q, sum: b.sum(), date: dateOf(c.now), year: yearOf(c.now)}
 	if got := q.MedfeeSumamt.Fen(); got != qt.sum.Total {
 		return nil, refuse(protocol.CodeBadRequest, "medfee_sumamt %s is not the uploaded items' sum %s", got, qt.sum.Total)
 	}
@@ -88,7 +135,9 @@ func (c *call) quoteFor(q protocol.SettleQuery) (*quote, error) {
 	if qt.fund, err = c.p.rules.Fund(v.Insutype, qt.sum.Eligible, qt.patient.Years[qt.year]); err != nil {
 		return nil, err
 	}
-	selfPay := qt.sum.Total - qt.fund.Pay
+	personal := qt.sum.Total - qt.fund.Pay
+	qt.hosp = policy.HospitalPart(personal, c.inst.HospitalPartPct)
+	selfPay := personal - qt.hosp
 	cov, payerPerson, _ := c.coverage(person)
 	var payer policy.Payer
 	switch {
@@ -105,9 +154,9 @@ func (c *call) quoteFor(q protocol.SettleQuery) (*quote, error) {
 	qt.pay = c.p.rules.Pay(selfPay, q.AcctUsedFlag == "1", cov, payer)
 	// Every answer balances; a rule that broke this would be a bug here,
 	// never a receipt.
-	if qt.sum.Total != qt.fund.Pay+qt.pay.AcctPay+qt.pay.CashPay {
-		return nil, fmt.Errorf("%w: split of %s does not balance: fund %s + account %s + cash %s",
-			ErrState, qt.sum.Total, qt.fund.Pay, qt.pay.AcctPay, qt.pay.CashPay)
+	if qt.sum.Total != qt.fund.Pay+qt.pay.AcctPay+qt.pay.CashPay+qt.hosp {
+		return nil, fmt.Errorf("%w: split of %s does not balance: fund %s + account %s + cash %s + hospital %s",
+			ErrState, qt.sum.Total, qt.fund.Pay, qt.pay.AcctPay, qt.pay.CashPay, qt.hosp)
 	}
 	return qt, nil
 }
@@ -130,7 +179,11 @@ func preSettle(c *call, in *protocol.PreSettleInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return protocol.PreSettleOutput{Setlinfo: qt.setlInfo(), Payplan: payResult(qt.pay, "")}, nil
+	return protocol.PreSettleOutput{
+		Setlinfo:   c.setlInfo(qt),
+		Setldetail: setlDetail(qt.visit.Insutype, qt.sum.Eligible, qt.fund.Consumed.DeductibleUsed, qt.fund.Pay, qt.hosp),
+		Payplan:    payResult(qt.pay, ""),
+	}, nil
 }
 
 // 2207: book the split, consume the year's deductible and cap, and debit
@@ -146,6 +199,7 @@ func settle(c *call, in *protocol.SettleInput) (any, error) {
 		got, want money.Fen
 	}{
 		{"fulamt_ownpay_amt", d.FulamtOwnpayAmt.Fen(), qt.sum.FullOwnPay},
+		{"overlmt_selfpay", d.OverlmtSelfpay.Fen(), qt.sum.Overlimit},
 		{"preselfpay_amt", d.PreselfpayAmt.Fen(), qt.sum.PreSelfPay},
 		{"inscp_scp_amt", d.InscpScpAmt.Fen(), qt.sum.Eligible},
 	} {
@@ -164,13 +218,13 @@ func settle(c *call, in *protocol.SettleInput) (any, error) {
 		PsnNo: qt.visit.PsnNo, Insutype: qt.visit.Insutype,
 		Time: c.now, Date: qt.date, Year: qt.year,
 		Item: qt.sum, Fund: qt.fund.Pay, Consumed: qt.fund.Consumed,
-		AcctPay: qt.pay.AcctPay, CashPay: qt.pay.CashPay,
+		AcctPay: qt.pay.AcctPay, CashPay: qt.pay.CashPay, HospPart: qt.hosp, Deductible: qt.fund.Consumed.DeductibleUsed,
 		Status: qt.pay.Status, Source: qt.pay.Source, PayerPsnNo: qt.pay.PayerPsnNo, Reason: qt.pay.Reason,
 	}
 	if qt.pay.Debited() {
 		s.AuthNo = fmt.Sprintf("AU%s%08d", day, seq)
 	}
-	info := qt.setlInfo()
+	info := c.setlInfo(qt)
 	qt.patient.Years[qt.year] = qt.patient.Years[qt.year].Add(qt.fund.Consumed)
 	if s.debited() {
 		if err := debit(qt.payer, s.Source, s.AcctPay+s.CashPay); err != nil {
@@ -190,7 +244,11 @@ func settle(c *call, in *protocol.SettleInput) (any, error) {
 	}
 	c.setlID = s.SetlID
 	info.SetlID, info.MedinsSetlID, info.SetlTime = s.SetlID, c.req.Msgid, protocol.FormatInfTime(c.now)
-	return protocol.SettleOutput{Setlinfo: info, Payresult: payResult(qt.pay, s.AuthNo)}, nil
+	return protocol.SettleOutput{
+		Setlinfo:   info,
+		Setldetail: setlDetail(s.Insutype, s.Eligible, s.Deductible, s.Fund, s.HospPart),
+		Payresult:  payResult(qt.pay, s.AuthNo),
+	}, nil
 }
 
 // debit takes amount from a payer's source. The rules checked the balance;
@@ -237,6 +295,8 @@ func (c *call) savePeople(states ...*personState) error {
 }
 
 // 2208: cancel a settlement and return every part to where it came from.
+// The cancellation is a settlement record of its own (冲红), with its own
+// setl_id and the original's amounts negated.
 func cancelSettlement(c *call, in *protocol.CancelInput) (any, error) {
 	d := in.Data
 	s, err := c.settlement(d.SetlID)
@@ -253,22 +313,55 @@ func cancelSettlement(c *call, in *protocol.CancelInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	seq, err := c.tx.Bucket(bucketSettlements).NextSequence()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
+	}
 	s.Cancelled, s.CancelMsgid, s.CancelTime = true, c.req.Msgid, c.now
+	s.CancelSetlID = fmt.Sprintf("%s%s%010d", c.inst.Region, c.now.In(protocol.CST).Format("20060102"), seq)
 	if err := putJSON(c.tx, bucketSettlements, []byte(s.SetlID), s); err != nil {
 		return nil, err
 	}
 	c.setlID = s.SetlID
-	neg := func(f money.Fen) money.Decimal { return money.Decimal(-f) }
-	return protocol.CancelOutput{
-		Setlinfo: protocol.SetlInfo{
-			SetlID: s.SetlID, MdtrtID: s.MdtrtID, PsnNo: s.PsnNo,
-			MedfeeSumamt: neg(s.Total), FulamtOwnpayAmt: neg(s.FullOwnPay), PreselfpayAmt: neg(s.PreSelfPay),
-			InscpScpAmt: neg(s.Eligible), FundPaySumamt: neg(s.Fund), HifpPay: neg(s.Fund),
-			AcctPay: neg(s.AcctPay), PsnCashPay: neg(s.CashPay), Balc: money.Decimal(patient.Account),
-			MedinsSetlID: c.req.Msgid, SetlTime: protocol.FormatInfTime(c.now),
-		},
-		Payresult: protocol.PayResult{Status: protocol.PayRefunded, Source: s.Source, PayerPsnNo: s.PayerPsnNo, AuthNo: s.AuthNo},
+	neg := func(f money.Fen) protocol.Amount { return protocol.Amount(-f) }
+	info := protocol.SetlInfo{
+		SetlID: s.CancelSetlID, MdtrtID: s.MdtrtID, SetlTime: protocol.FormatInfTime(c.now), ClrOptins: c.clearingRegion(s),
+		MedfeeSumamt: neg(s.Total), FulamtOwnpayAmt: neg(s.FullOwnPay), OverlmtSelfpay: neg(s.Overlimit),
+		PreselfpayAmt: neg(s.PreSelfPay), InscpScpAmt: neg(s.Eligible), ActPayDedc: neg(s.Deductible),
+		HifpPay: neg(s.Fund), FundPaySumamt: neg(s.Fund), AcctPay: neg(s.AcctPay), HospPartAmt: neg(s.HospPart),
+		Balc: protocol.Amount(patient.Account), MedinsSetlID: c.req.Msgid,
+		// psn_part_amt is left null: real 2208 answers are not known to
+		// carry it, and null must read as absent.
+	}
+	return cancelAnswer{
+		Setlinfo:   cancelSetlInfo{SetlInfo: info, PdnCashPay: neg(s.CashPay)},
+		Setldetail: setlDetail(s.Insutype, -s.Eligible, -s.Deductible, -s.Fund, -s.HospPart),
+		Payresult:  protocol.PayResult{Status: protocol.PayRefunded, Source: s.Source, PayerPsnNo: s.PayerPsnNo, AuthNo: s.AuthNo},
 	}, nil
+}
+
+// cancelAnswer is 2208's output as the specification's table writes it:
+// the cash part named pdn_cash_pay (its misspelling, which every client
+// copies and must read).
+type cancelAnswer struct {
+	Setlinfo   cancelSetlInfo                          `json:"setlinfo"`
+	Setldetail protocol.OneOrMany[protocol.SetlDetail] `json:"setldetail"`
+	Payresult  protocol.PayResult                      `json:"payresult"` // SANDBOX-ONLY, TEMPORARY
+}
+
+type cancelSetlInfo struct {
+	protocol.SetlInfo
+	PsnCashPay *struct{}       `json:"psn_cash_pay,omitempty"` // hides the embedded one
+	PdnCashPay protocol.Amount `json:"pdn_cash_pay"`
+}
+
+// clearingRegion is the region a settlement clears under: the insured
+// person's.
+func (c *call) clearingRegion(s *settlement) string {
+	if p, ok := c.p.data.ByPsnNo(s.PsnNo); ok {
+		return p.InsuplcAdmdvs
+	}
+	return c.inst.Region
 }
 
 // settlement reads one of the institution's settlements.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +53,7 @@ func StartPlatform(dir string, seed uint64) (*Platform, error) {
 	lossy := NewLossy(sb.Handler(), seed)
 	srv := &http.Server{Handler: lossy, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &Platform{Sandbox: sb, Personas: data, Lossy: lossy, Secret: secret, URL: "http://" + ln.Addr().String(), srv: srv}, nil
+	return &Platform{Sandbox: sb, Personas: data, Lossy: lossy, Secret: secret, URL: "http://" + ln.Addr().String() + sandbox.CallPath, srv: srv}, nil
 }
 
 // Close stops serving and closes the state file.
@@ -103,7 +102,7 @@ func (l *Lossy) Lost() map[string]int {
 }
 
 func (l *Lossy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	infno, _ := strings.CutPrefix(r.URL.Path, "/tx/")
+	infno := stacktest.PeekInfno(r)
 	l.mu.Lock()
 	drop := l.rate[infno] > 0 && l.rng.Float64() < l.rate[infno]
 	if drop {

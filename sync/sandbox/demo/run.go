@@ -117,7 +117,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 	cfgFile := filepath.Join(o.Dir, "medterm.toml")
-	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL, apiAddr, readers.PSAM.Name, keyID, scan.link)), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL+sandbox.CallPath, apiAddr, readers.PSAM.Name, keyID, scan.link)), 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "== starting the agent: %s serve --config %s\n", o.Medterm, cfgFile)

@@ -108,6 +108,9 @@ type Institution struct {
 	Code   string `json:"code"` // fixmedins_code, 12 characters
 	Name   string `json:"name"`
 	Region string `json:"region"` // 6 digits
+	// HospitalPartPct is the share of each bill's personal part the
+	// hospital bears (hosp_part_amt, a waiver), in percent; 0 for none.
+	HospitalPartPct int64 `json:"hospital_part_pct,omitempty"`
 }
 
 // Person is one insured person as seeded into the platform.

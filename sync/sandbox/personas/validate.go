@@ -82,6 +82,8 @@ func (d *Dataset) validatePlatform() error {
 			return fmt.Errorf("%w: institution %s: region %q is not 6 digits", ErrInvalid, in.Code, in.Region)
 		case in.Name == "":
 			return fmt.Errorf("%w: institution %s: no name", ErrInvalid, in.Code)
+		case in.HospitalPartPct < 0 || in.HospitalPartPct > 100:
+			return fmt.Errorf("%w: institution %s: hospital_part_pct %d is not within 0-100", ErrInvalid, in.Code, in.HospitalPartPct)
 		case d.institutions[in.Code] != nil:
 			return fmt.Errorf("%w: institution %s listed twice", ErrInvalid, in.Code)
 		}

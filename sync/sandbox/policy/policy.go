@@ -70,10 +70,11 @@ func (r Rules) Validate() error {
 }
 
 // Item is the platform's split of one fee item. Total = FullOwnPay +
-// PreSelfPay + Eligible, always.
+// Overlimit + PreSelfPay + Eligible, always.
 type Item struct {
 	Total      money.Fen
 	FullOwnPay money.Fen // fulamt_ownpay_amt: class C, wholly self-paid
+	Overlimit  money.Fen `json:",omitempty"` // overlmt_selfpay: above the catalogue's price limit
 	PreSelfPay money.Fen // preselfpay_amt: class B's first self-paid share
 	Eligible   money.Fen // inscp_scp_amt: within the fund's scope
 }
@@ -98,12 +99,40 @@ func (r Rules) SplitItem(class string, amount money.Fen) (Item, error) {
 	return it, nil
 }
 
+// SplitItemOver splits an item whose price is over the catalogue's limit:
+// the part above the limit (over) is self-paid in full, the rest splits by
+// class.
+func (r Rules) SplitItemOver(class string, amount, over money.Fen) (Item, error) {
+	if over <= 0 {
+		return r.SplitItem(class, amount)
+	}
+	if over >= amount {
+		return Item{}, fmt.Errorf("%w: over-limit %s is not below the amount %s", ErrItem, over, amount)
+	}
+	it, err := r.SplitItem(class, amount-over)
+	if err != nil {
+		return Item{}, err
+	}
+	it.Total, it.Overlimit = amount, over
+	return it, nil
+}
+
+// HospitalPart is the hospital's share of a bill's personal part (a
+// waiver, 医院减免), in percent, rounded down: the rest stays the patient's.
+func HospitalPart(personal money.Fen, pct int64) money.Fen {
+	if personal <= 0 || pct <= 0 {
+		return 0
+	}
+	return personal.Percent(min(pct, 100))
+}
+
 // Sum adds items up.
 func Sum(items []Item) Item {
 	var s Item
 	for _, it := range items {
 		s.Total += it.Total
 		s.FullOwnPay += it.FullOwnPay
+		s.Overlimit += it.Overlimit
 		s.PreSelfPay += it.PreSelfPay
 		s.Eligible += it.Eligible
 	}

@@ -1,10 +1,27 @@
 package protocol
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
-// Stable reasons carried in err_code (failures) and in payresult.reason
-// (a settlement whose self-pay part was not debited). The agent branches on
-// these, never on err_msg.
+// Sentinel errors of the package.
+var (
+	// ErrMalformed wraps every decoding failure of an envelope or its
+	// fields.
+	ErrMalformed = errors.New("malformed message")
+	// ErrSecrets wraps every problem with a secrets file.
+	ErrSecrets = errors.New("secrets file")
+	// ErrStmtFile wraps every problem with a reconciliation file (3202).
+	ErrStmtFile = errors.New("reconciliation file")
+)
+
+// Reasons the sandbox carries in err_code (failures) and in
+// payresult.reason (a settlement whose self-pay part was not debited).
+// SANDBOX-ONLY and TEMPORARY: no real gateway sends err_code. The old
+// settlement core branches on them until it speaks agent.Insurance; the
+// insurance adapter classifies failures by infcode and err_msg (Kind)
+// and never reads them.
 const (
 	CodeSignExpired        = "SIGN_EXPIRED"
 	CodeBadSignature       = "BAD_SIGNATURE"
@@ -48,15 +65,38 @@ const (
 	CodeCredentialRevoked = "CREDENTIAL_REVOKED"
 )
 
-// Error is a failure answered by the platform (infcode -1).
+// Kinds of failure, as Classify and the client decide them from infcode,
+// err_msg and the transport. They are the agent.Refusal kinds, spelled the
+// same (a test pins it): the wire contract cannot import the core.
+const (
+	KindRefused   = "refused"   // processed, and the answer is no
+	KindSignIn    = "sign_in"   // the session expired or is unknown
+	KindDoor      = "door"      // refused before it was processed
+	KindNotFound  = "not_found" // what it names does not exist
+	KindDuplicate = "duplicate" // the platform already has it
+)
+
+// Error is a failure answered by the platform: an envelope with a non-zero
+// infcode or a non-empty err_msg, or a gateway's refusal outside the
+// envelope.
 type Error struct {
 	Infno   string
-	Code    string // err_code
-	Message string // err_msg, as the platform wrote it
+	Infcode int
+	// Kind is the classification (Kind* constants); empty in errors built
+	// by old code, where Code decides.
+	Kind string
+	// Code is the sandbox's err_code (temporary, see CodeSignExpired).
+	Code    string
+	Message string // err_msg, the trace suffix removed
+	TraceID string
+	Host    string // the answering server, from the trace suffix
 }
 
 func (e *Error) Error() string {
-	if e.Code == "" {
+	switch {
+	case e.Kind != "":
+		return fmt.Sprintf("platform %s (%s): %s", e.Infno, e.Kind, e.Message)
+	case e.Code == "":
 		return fmt.Sprintf("platform %s: %s", e.Infno, e.Message)
 	}
 	return fmt.Sprintf("platform %s: %s: %s", e.Infno, e.Code, e.Message)
@@ -67,6 +107,13 @@ func (e *Error) Error() string {
 // door. Only a door refusal may be resent after fixing the envelope
 // (a fresh sign-in, a fresh nonce); a processed failure is the answer.
 func (e *Error) Processed() bool {
+	if e.Kind != "" {
+		switch e.Kind {
+		case KindRefused, KindNotFound, KindDuplicate:
+			return true
+		}
+		return false
+	}
 	switch e.Code {
 	case CodeSignExpired, CodeBadSignature, CodeStaleTimestamp, CodeNonceReused, CodeUnknownTx, CodeInternal:
 		return false

@@ -1,0 +1,6 @@
+package client
+
+import "errors"
+
+// ErrConfig wraps configuration problems found by New.
+var ErrConfig = errors.New("platform client configuration")
