@@ -10,6 +10,7 @@ package stacktest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -30,10 +31,13 @@ import (
 	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/faultproxy"
 	"github.com/seed-a859fada/medterm/sync/forward"
+	"github.com/seed-a859fada/medterm/sync/insurance"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/paychannel"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 	"github.com/seed-a859fada/medterm/sync/transport"
+	"github.com/seed-a859fada/medterm/sync/unionpay"
 )
 
 // Institution is the sandbox institution the agent belongs to.
@@ -70,20 +74,26 @@ type Options struct {
 
 // Stack is a running sandbox and agent.
 type Stack struct {
-	Sandbox   *sandbox.Platform
-	Personas  *personas.Dataset
-	Journal   *journal.Journal
-	Client    *client.Client
-	Service   *agent.Service
-	API       *api.Client
-	APIAddr   string // the local API's host:port, for callers of its raw HTTP
-	Faults    *Faults
-	Proxy     *faultproxy.Proxy // nil unless Options.Proxy
-	Forwarder *forward.Forwarder
-	Dir       string
-	Token     string
+	Sandbox  *sandbox.Platform
+	Personas *personas.Dataset
+	Journal  *journal.Journal
+	Client   *client.Client
+	Service  *agent.Service
+	// PayChannel is the sandbox's payment channel (its own ledger), and
+	// Payments the agent's adapter to it.
+	PayChannel *paychannel.Channel
+	Payments   *unionpay.Client
+	API        *api.Client
+	APIAddr    string // the local API's host:port, for callers of its raw HTTP
+	Faults     *Faults
+	Proxy      *faultproxy.Proxy // nil unless Options.Proxy
+	Forwarder  *forward.Forwarder
+	Dir        string
+	Token      string
 
 	platformURL string
+	paymentURL  string
+	payKeys     paychannel.Keys
 	clock       clock.Clock
 	opts        Options
 	secret      []byte
@@ -150,9 +160,30 @@ func Start(t testing.TB, opts Options) *Stack {
 		t.Cleanup(func() { proxy.Close() })
 		platformURL = proxy.URL()
 	}
+	// The payment channel: another counterparty, its own listener and
+	// ledger, keys exchanged once with the hospital.
+	payKeys, err := paychannel.LoadOrMakeKeys(filepath.Join(dir, "payment-keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := paychannel.Open(filepath.Join(dir, "paychannel.db"), paychannel.Options{
+		Key: payKeys.Channel, Merchants: map[string]*ecdsa.PublicKey{paychannel.MerchantID: payKeys.Merchant},
+		Personas: data, Clock: opts.Clock, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	ps := httptest.NewUnstartedServer(ch.Handler())
+	ps.Listener.Close()
+	if ps.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ps.Start()
+	t.Cleanup(ps.Close)
 	s := &Stack{
-		Sandbox: sb, Personas: data, Faults: faults, Dir: dir, Token: strings.Repeat("t", 32),
-		platformURL: platformURL, Proxy: proxy, clock: opts.Clock, opts: opts, secret: secret, log: log,
+		Sandbox: sb, Personas: data, Faults: faults, Dir: dir, Token: strings.Repeat("t", 32), PayChannel: ch,
+		platformURL: platformURL, paymentURL: ps.URL, payKeys: payKeys, Proxy: proxy, clock: opts.Clock, opts: opts, secret: secret, log: log,
 	}
 	t.Cleanup(func() {
 		s.Journal.Close()
@@ -205,7 +236,20 @@ func (s *Stack) startAgent(t testing.TB) {
 		j.Close()
 		t.Fatal(err)
 	}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Platform: pc, Clock: opts.Clock, Logger: s.log,
+	ins, err := insurance.New(pc, insurance.Options{Institution: Institution})
+	if err != nil {
+		j.Close()
+		t.Fatal(err)
+	}
+	pay, err := unionpay.New(unionpay.Config{URL: s.paymentURL + paychannel.BasePath, MerchantID: paychannel.MerchantID,
+		TokenRequestor: paychannel.TokenRequestor, Enabled: true, KeyFile: s.payKeys.MerchantKeyFile, ChannelKeyFile: s.payKeys.ChannelPubFile,
+		AttemptTimeout: opts.AttemptTimeout, Attempts: 2, ResendDelay: 10 * time.Millisecond},
+		unionpay.Options{Clock: opts.Clock, Logger: s.log})
+	if err != nil {
+		j.Close()
+		t.Fatal(err)
+	}
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: opts.Clock, Logger: s.log,
 		Receipt: agent.ReceiptHeader{Institution: "sandbox hospital", TerminalID: "DESK01"},
 		Offline: offline, InDoubtWindow: opts.InDoubtWindow, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	fwd := forward.New(svc, pc, forward.Config{Concurrency: 4, Clock: opts.Clock, Logger: s.log})
@@ -218,7 +262,7 @@ func (s *Stack) startAgent(t testing.TB) {
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx); close(done) }()
 	s.stops = append(s.stops, func() { cancel(); <-done })
-	s.Journal, s.Client, s.Service, s.Forwarder = j, pc, svc, fwd
+	s.Journal, s.Client, s.Service, s.Forwarder, s.Payments = j, pc, svc, fwd, pay
 	s.API, s.APIAddr = api.NewClient(srv.Addr(), s.Token), srv.Addr()
 }
 

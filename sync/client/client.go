@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -110,8 +111,6 @@ type Status struct {
 	LastError string
 	LastErrAt time.Time
 }
-
-var _ agent.Platform = (*Client)(nil)
 
 // New checks cfg and returns a client. Plain HTTP is accepted only for a
 // loopback platform (a local sandbox): anything else must be HTTPS.
@@ -277,4 +276,15 @@ func (c *Client) noteError(err error) {
 	c.online.Reachable = false
 	c.online.LastError = err.Error()
 	c.online.LastErrAt = c.cfg.Clock.Now()
+}
+
+// Request is one transaction as the adapter hands it to the client: the
+// client adds the envelope and the transport's authentication, signs in
+// when needed, and resends the same msgid when an answer is lost.
+type Request struct {
+	Infno         string
+	Msgid         string
+	InsuplcAdmdvs string // the insured person's region, once known
+	Operator      agent.Operator
+	Input         json.RawMessage
 }

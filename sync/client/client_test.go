@@ -38,8 +38,8 @@ func config(url string) client.Config {
 	}
 }
 
-func request() agent.PlatformRequest {
-	return agent.PlatformRequest{Infno: "2207", Msgid: "H44190000001202611230900010199", Input: json.RawMessage(`{}`),
+func request() client.Request {
+	return client.Request{Infno: "2207", Msgid: "H44190000001202611230900010199", Input: json.RawMessage(`{}`),
 		Operator: agent.Operator{ID: "D1", Type: "1"}}
 }
 

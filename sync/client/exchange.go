@@ -26,19 +26,19 @@ type answer struct {
 
 // Send implements agent.Platform: it returns the output of a success
 // (nil when the success carries none, as 2601's does).
-func (c *Client) Send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error) {
+func (c *Client) Send(ctx context.Context, req Request) (json.RawMessage, error) {
 	a, err := c.do(ctx, req, false)
 	return a.output, err
 }
 
 // Download sends a 9102 (or any transaction answered with a file) and
 // returns the file.
-func (c *Client) Download(ctx context.Context, req agent.PlatformRequest) ([]byte, error) {
+func (c *Client) Download(ctx context.Context, req Request) ([]byte, error) {
 	a, err := c.do(ctx, req, true)
 	return a.file, err
 }
 
-func (c *Client) do(ctx context.Context, req agent.PlatformRequest, file bool) (answer, error) {
+func (c *Client) do(ctx context.Context, req Request, file bool) (answer, error) {
 	if err := protocol.ValidMsgid(req.Msgid); err != nil {
 		return answer{}, fmt.Errorf("send %s: %w", req.Infno, err)
 	}
@@ -60,7 +60,7 @@ func (c *Client) do(ctx context.Context, req agent.PlatformRequest, file bool) (
 	return out, err
 }
 
-func (c *Client) send(ctx context.Context, req agent.PlatformRequest, file bool) (answer, error) {
+func (c *Client) send(ctx context.Context, req Request, file bool) (answer, error) {
 	r := retrier{c: c, start: c.cfg.Clock.Now()}
 	// inDoubt is the answer once an attempt may have reached the platform:
 	// whatever happens to the later attempts (a refusal at the door, a
@@ -181,7 +181,7 @@ func (e *attemptError) Unwrap() error { return e.err }
 const maxFile = 32 << 20
 
 // exchange makes one HTTP attempt.
-func (c *Client) exchange(ctx context.Context, req agent.PlatformRequest, signNo string, file bool) (answer, error) {
+func (c *Client) exchange(ctx context.Context, req Request, signNo string, file bool) (answer, error) {
 	now := c.cfg.Clock.Now()
 	env := protocol.Request{
 		Infno:          req.Infno,
@@ -287,7 +287,7 @@ func (c *Client) session(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	req := agent.PlatformRequest{
+	req := Request{
 		Infno: protocol.SignIn.Infno, Msgid: msgid, Input: in,
 		Operator: agent.Operator{ID: c.cfg.DevNo, Name: c.cfg.DevNo, Type: protocol.OpterKiosk},
 	}

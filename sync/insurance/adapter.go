@@ -17,6 +17,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
@@ -24,8 +25,8 @@ import (
 // its msgid, its output back (nil for a success without one), and a file
 // for 9102. *client.Client is one.
 type Sender interface {
-	Send(ctx context.Context, req agent.PlatformRequest) (json.RawMessage, error)
-	Download(ctx context.Context, req agent.PlatformRequest) ([]byte, error)
+	Send(ctx context.Context, req client.Request) (json.RawMessage, error)
+	Download(ctx context.Context, req client.Request) ([]byte, error)
 }
 
 // Options are the institution's constants the transactions carry.
@@ -79,8 +80,8 @@ func call[I, O any](ctx context.Context, a *Adapter, tx protocol.Tx[I, O], x age
 	return o, nil
 }
 
-func request(infno string, x agent.Exchange, input json.RawMessage) agent.PlatformRequest {
-	return agent.PlatformRequest{Infno: infno, Msgid: x.Msgid, InsuplcAdmdvs: x.Region, Operator: x.Operator, Input: input}
+func request(infno string, x agent.Exchange, input json.RawMessage) client.Request {
+	return client.Request{Infno: infno, Msgid: x.Msgid, InsuplcAdmdvs: x.Region, Operator: x.Operator, Input: input}
 }
 
 // refusal turns the platform's failure into the core's Refusal; other
@@ -377,4 +378,14 @@ func (a *Adapter) TrustList(ctx context.Context, x agent.Exchange, since uint64)
 		return nil, unusable("E001", "no output")
 	}
 	return out, nil
+}
+
+// Available reports whether the platform is believed reachable, as the
+// client's circuit breaker says: the core defers a bill at once while it
+// is open instead of waiting out a connect window.
+func (a *Adapter) Available() bool {
+	if av, ok := a.s.(interface{ Available() bool }); ok {
+		return av.Available()
+	}
+	return true
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/sync/client"
 	"github.com/seed-a859fada/medterm/sync/insurance"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
@@ -125,7 +126,7 @@ func TestNoneEndToEndWithTheSandbox(t *testing.T) {
 // canned is a Sender answering each infno with a fixed output or error.
 type canned map[string]any
 
-func (c canned) Send(_ context.Context, r agent.PlatformRequest) (json.RawMessage, error) {
+func (c canned) Send(_ context.Context, r client.Request) (json.RawMessage, error) {
 	switch v := c[r.Infno].(type) {
 	case error:
 		return nil, v
@@ -135,7 +136,7 @@ func (c canned) Send(_ context.Context, r agent.PlatformRequest) (json.RawMessag
 	return nil, nil
 }
 
-func (c canned) Download(context.Context, agent.PlatformRequest) ([]byte, error) {
+func (c canned) Download(context.Context, client.Request) ([]byte, error) {
 	return nil, errors.New("no file")
 }
 

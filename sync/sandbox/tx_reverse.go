@@ -75,8 +75,8 @@ func (c *call) reverseSettle(s *settlement) error {
 }
 
 // reverseCancel re-books a cancelled settlement exactly as it was: the
-// same consumption, the same debit from the same source. If that source
-// can no longer cover the debit the reversal is refused, since the
+// same consumption, the same debit from the personal account. If the
+// account can no longer cover it the reversal is refused, since the
 // sandbox never half-books. A cancel already undone, or a settlement
 // reversed meanwhile, leaves nothing to do.
 func (c *call) reverseCancel(s *settlement, cancelMsgid string) error {
@@ -91,25 +91,11 @@ func (c *call) reverseCancel(s *settlement, cancelMsgid string) error {
 		return err
 	}
 	patient.Years[s.Year] = patient.Years[s.Year].Add(s.Consumed)
-	payer := patient
-	if s.debited() {
-		if s.PayerPsnNo != s.PsnNo {
-			if payer, err = c.person(s.PayerPsnNo); err != nil {
-				return err
-			}
-		}
-		amount := s.AcctPay + s.CashPay
-		if *payer.balance(s.Source) < amount {
-			return refuse(protocol.CodeInsufficientFunds, "re-booking settlement %s needs %s from %s, which no longer holds it", s.SetlID, amount, s.Source)
-		}
-		*payer.balance(s.Source) -= amount
-		// The cancel gave back the day's usage only if it ran on the
-		// settlement's day; take back exactly what it gave.
-		if dateOf(s.CancelTime) == s.Date {
-			payer.Days[s.Date] += amount
-		}
+	if patient.Account < s.AcctPay {
+		return refuse(protocol.CodeInsufficientFunds, "re-booking settlement %s needs %s from the personal account, which no longer holds it", s.SetlID, s.AcctPay)
 	}
-	if err := c.savePeople(patient, payer); err != nil {
+	patient.Account -= s.AcctPay // the cash part is the payment channel's
+	if err := c.savePeople(patient); err != nil {
 		return err
 	}
 	s.Cancelled, s.CancelMsgid, s.CancelTime, s.CancelSetlID = false, "", time.Time{}, ""

@@ -138,20 +138,19 @@ func (c *call) quoteFor(q protocol.SettleQuery) (*quote, error) {
 	personal := qt.sum.Total - qt.fund.Pay
 	qt.hosp = policy.HospitalPart(personal, c.inst.HospitalPartPct)
 	selfPay := personal - qt.hosp
-	cov, payerPerson, _ := c.coverage(person)
-	var payer policy.Payer
-	switch {
-	case payerPerson == person:
-		qt.payer = qt.patient
-	case payerPerson != nil:
-		if qt.payer, err = c.person(payerPerson.PsnNo); err != nil {
-			return nil, err
-		}
+	// The personal account pays what it holds of the patient's part when
+	// the request lets it (acct_used_flag 1); the rest is the patient's own
+	// (psn_cash_pay), which the payment channel takes: the platform debits
+	// no bank card and knows nothing of agreements.
+	var acct money.Fen
+	if q.AcctUsedFlag == "1" && qt.visit.Insutype == protocol.InsutypeEmployee {
+		acct = min(qt.patient.Account, selfPay)
 	}
-	if payerPerson != nil {
-		payer = c.payerOf(payerPerson, qt.payer)
+	qt.payer = qt.patient
+	qt.pay = policy.Payment{Status: protocol.PayPaid, AcctPay: acct, CashPay: selfPay - acct}
+	if acct > 0 {
+		qt.pay.Source = protocol.SourceAccount
 	}
-	qt.pay = c.p.rules.Pay(selfPay, q.AcctUsedFlag == "1", cov, payer)
 	// Every answer balances; a rule that broke this would be a bug here,
 	// never a receipt.
 	if qt.sum.Total != qt.fund.Pay+qt.pay.AcctPay+qt.pay.CashPay+qt.hosp {
@@ -226,11 +225,10 @@ func settle(c *call, in *protocol.SettleInput) (any, error) {
 	}
 	info := c.setlInfo(qt)
 	qt.patient.Years[qt.year] = qt.patient.Years[qt.year].Add(qt.fund.Consumed)
-	if s.debited() {
-		if err := debit(qt.payer, s.Source, s.AcctPay+s.CashPay); err != nil {
+	if s.AcctPay > 0 {
+		if err := debit(qt.patient, protocol.SourceAccount, s.AcctPay); err != nil {
 			return nil, err
 		}
-		qt.payer.Days[s.Date] += s.AcctPay + s.CashPay
 	}
 	if err := c.savePeople(qt.patient, qt.payer); err != nil {
 		return nil, err
@@ -387,20 +385,8 @@ func (c *call) undo(s *settlement) (*personState, error) {
 		return nil, err
 	}
 	patient.Years[s.Year] = patient.Years[s.Year].Add(s.Consumed.Neg())
-	payer := patient
-	if s.debited() {
-		if s.PayerPsnNo != s.PsnNo {
-			if payer, err = c.person(s.PayerPsnNo); err != nil {
-				return nil, err
-			}
-		}
-		amount := s.AcctPay + s.CashPay
-		*payer.balance(s.Source) += amount
-		if dateOf(c.now) == s.Date {
-			payer.Days[s.Date] -= amount
-		}
-	}
-	if err := c.savePeople(patient, payer); err != nil {
+	patient.Account += s.AcctPay // the cash part is the payment channel's to return
+	if err := c.savePeople(patient); err != nil {
 		return nil, err
 	}
 	return patient, c.markBatch(s, "")

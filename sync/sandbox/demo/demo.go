@@ -18,7 +18,6 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
 
@@ -28,9 +27,11 @@ type Outcome struct {
 	// bill is not accepted at all (an expired card).
 	Refused   string
 	State     agent.State
-	Payment   string // paid, pending, confirm_required ("" for declined)
-	Source    string
-	Reason    string // pending reason, or the decline's error code
+	// Payment is the patient's part: none (the funds and the account paid
+	// it all), paid, pending, confirm_required ("" for any).
+	Payment   string
+	Source    string // the payment source's kind, when paid ("" for any)
+	Reason    string // why pending, or the failure's code
 	FamilyPay bool
 }
 
@@ -51,21 +52,24 @@ type Scenario struct {
 	Want     Outcome
 }
 
-// Catalogue items, priced in fen.
+// Items of the platform's catalogue (the sandbox's), priced in fen; the
+// class the HIS believes is a hint, the catalogue's is the one that
+// counts.
 var (
-	amoxicillin = item("XA01CAA", "Amoxicillin capsules", protocol.ClassA, 2, 1250)
-	bloodTest   = item("250101001", "Complete blood count", protocol.ClassA, 1, 2500)
-	ctScan      = item("210300001", "CT scan, plain", protocol.ClassB, 1, 18000)
-	supplement  = item("ZZ99001", "Nutritional supplement", protocol.ClassC, 1, 4500)
-	consult     = item("110200001", "Specialist consultation", protocol.ClassA, 1, 5000)
+	amoxicillin = item("XJ01CRA076E001010102567", "阿莫西林克拉维酸钾片", agent.ClassA, 2, 1250)
+	bloodTest   = item("002502010010000", "血常规检查", agent.ClassA, 1, 2500)
+	ctScan      = item("002701000010000", "胸部X线摄影", agent.ClassB, 1, 18000)
+	supplement  = item("ZB01AAX0156010103376", "某品牌保健冲剂", agent.ClassC, 1, 4500)
+	consult     = item("001102000010000", "门诊诊查费", agent.ClassA, 1, 5000)
 )
 
 func item(code, name, class string, qty int64, price money.Fen) agent.FeeItem {
-	return agent.FeeItem{Code: code, HospCode: "H-" + code, Name: name, Class: class, Quantity: qty, UnitPrice: price, Amount: money.Fen(qty) * price}
+	return agent.FeeItem{Code: code, HospCode: "H-" + code[:6], Name: name, Class: class,
+		Quantity: money.QuantityOf(qty), UnitPriceFen: price, Amount: money.Fen(qty) * price}
 }
 
 func bill(visit string, items ...agent.FeeItem) agent.Bill {
-	return agent.Bill{VisitNo: visit, DeptCode: "A03", DeptName: "Internal medicine", DoctorID: "D017", DoctorName: "Dr Liang", Items: items}
+	return agent.Bill{VisitNo: visit, DeptCode: "A03", DeptName: "内科", DoctorID: "D017", DoctorName: "梁医生", Items: items}
 }
 
 // Kiosk is the self-service machine: patients show their phones' codes.
@@ -109,9 +113,9 @@ func at(name, persona, where string, b agent.Bill, want Outcome) Scenario {
 func Desk() []Scenario {
 	return []Scenario{
 		{Name: "2.0 card at the doctor's desk", Persona: "bank-card", Where: "doctor's desk", Card: true, Bill: bill("MZ0101", consult, amoxicillin),
-			Want: Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}},
+			Want: Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceBankCard}},
 		{Name: "3.0 card, authenticated through the PSAM", Persona: "acct-first", Where: "doctor's desk", Card: true, Bill: bill("MZ0102", bloodTest, ctScan),
-			Want: Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}},
+			Want: Outcome{State: agent.StateSettled}},
 		{Name: "expired card refused", Persona: "card-expired", Where: "doctor's desk", Card: true, Bill: bill("MZ0103", consult),
 			Want: Outcome{Refused: "expired"}},
 	}
@@ -120,41 +124,41 @@ func Desk() []Scenario {
 // Day is the scripted day at the window and the doctor's desk.
 func Day() []Scenario {
 	return []Scenario{
-		at("frictionless from the personal account", "acct-first", "doctor's desk", bill("MZ0001", amoxicillin, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}),
+		at("frictionless: the personal account pays the patient's part", "acct-first", "doctor's desk", bill("MZ0001", amoxicillin, bloodTest),
+			Outcome{State: agent.StateSettled, Payment: agent.PayNone}),
 		at("frictionless from a debit card", "bank-card", "doctor's desk", bill("MZ0002", consult, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceBankCard}),
 		at("account too small: whole amount to the credit line", "credit-fallback", "doctor's desk", bill("MZ0003", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceCredit}),
-		at("over the per-transaction limit: left pending", "low-limit", "doctor's desk", bill("MZ0004", consult, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitPerTxn}),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceCreditLine}),
+		at("over the patient's own limit per payment: awaits confirmation", "low-limit", "doctor's desk", bill("MZ0004", consult, bloodTest, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, Reason: agent.ReasonLimitPerPayment}),
 		at("first bill of the day within the daily limit", "daily-limit", "doctor's desk", bill("MZ0005", consult, consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceAccount}),
-		at("second bill: the daily limit is reached", "daily-limit", "doctor's desk", bill("MZ0006", consult, consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeLimitDaily}),
+			Outcome{State: agent.StateSettled}),
+		at("second bill: the daily limit is reached", "daily-limit", "doctor's desk", bill("MZ0006", consult, consult, ctScan),
+			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, Reason: agent.ReasonLimitDaily}),
 		at("a child's bill charged to the signing parent", "family-child", "doctor's desk", bill("MZ0007", consult),
 			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, FamilyPay: true}),
 		at("confirm-first family link: waits for confirmation", "family-confirm", "doctor's desk", bill("MZ0008", consult),
 			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, FamilyPay: true}),
 		at("no agreement: fund settled, self-pay pending", "no-agreement", "window", bill("MZ0009", consult, supplement),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeNoAgreement}),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: agent.ReasonNoAgreement}),
 		at("resident insurance, no personal account", "resident-390", "doctor's desk", bill("MZ0010", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: protocol.SourceBank}),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceBankCard}),
 		at("deductible already met: the fund pays from the first fen", "deductible-met", "doctor's desk", bill("MZ0011", consult, bloodTest),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid}),
+			Outcome{State: agent.StateSettled}),
 		at("near the yearly cap", "near-cap", "doctor's desk", bill("MZ0012", ctScan, ctScan),
 			Outcome{State: agent.StateSettled}),
 		at("nothing covers the bill: pending, never half-paid", "insufficient", "window", bill("MZ0013", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: agent.ReasonInsufficient}),
 		at("seventy: no credit line, card short", "elderly-no-credit", "window", bill("MZ0014", consult, ctScan),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: protocol.CodeInsufficientFunds}),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: agent.ReasonInsufficient}),
 		at("insurance suspended: declined", "not-insured", "window", bill("MZ0015", consult),
-			Outcome{State: agent.StateDeclined, Reason: protocol.CodeNotInsured}),
+			Outcome{State: agent.StateDeclined, Reason: agent.FailDeclined}),
 	}
 }
 
 // RefundOf is the scenario whose settlement the day refunds at its end.
-const RefundOf = "frictionless from the personal account"
+const RefundOf = "frictionless from a debit card"
 
 // Env is what the day is played against.
 type Env struct {
@@ -240,7 +244,7 @@ func Play(ctx context.Context, env Env, w io.Writer) ([]Result, error) {
 		if r.Scenario.Name != RefundOf || r.Err != nil {
 			continue
 		}
-		v, err := env.API.Refund(ctx, r.View.ID, api.RefundBody{Operator: agent.Operator{ID: "W01", Name: "Window 1", Type: protocol.OpterClerk}, Reason: "patient returned the medicine"})
+		v, err := env.API.Refund(ctx, r.View.ID, api.RefundBody{Operator: agent.Operator{ID: "W01", Name: "Window 1", Type: agent.OpterClerk}, Reason: "patient returned the medicine"})
 		rr := Result{Scenario: Scenario{Name: "refund: " + RefundOf, Persona: r.Scenario.Persona, Where: "window"}, View: v}
 		switch {
 		case err != nil:
@@ -335,8 +339,8 @@ func playOne(ctx context.Context, env Env, i int, sc Scenario) Result {
 		return r
 	}
 	body := api.SettleBody{
-		Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
-		Operator: agent.Operator{ID: "D017", Name: "Dr Liang", Type: protocol.OpterClerk},
+		Identity: agent.IdentityInput{CertType: agent.CertIDNo, CertNo: p.Certno},
+		Operator: agent.Operator{ID: "D017", Name: "Dr Liang", Type: agent.OpterClerk},
 		Bill:     sc.Bill,
 	}
 	key := fmt.Sprintf("%sday-%02d", env.KeyPrefix, i+1)
@@ -348,7 +352,7 @@ func playOne(ctx context.Context, env Env, i int, sc Scenario) Result {
 	}
 	settle := env.API.Settle
 	if sc.Where == "window" {
-		body.Operator = agent.Operator{ID: "W01", Name: "Window 1", Type: protocol.OpterClerk}
+		body.Operator = agent.Operator{ID: "W01", Name: "Window 1", Type: agent.OpterClerk}
 		if env.Settle != nil {
 			settle = env.Settle
 		}
@@ -460,7 +464,7 @@ func playQR(ctx context.Context, env Env, key string, sc Scenario, body api.Sett
 		return r
 	}
 	body.Identity = agent.IdentityInput{Scan: scan.ID}
-	body.Operator = agent.Operator{ID: "KIOSK1", Name: "Kiosk 1", Type: protocol.OpterKiosk}
+	body.Operator = agent.Operator{ID: "KIOSK1", Name: "Kiosk 1", Type: agent.OpterKiosk}
 	v, err := env.API.Settle(ctx, key, body)
 	r.View = v
 	if err != nil {
@@ -526,16 +530,23 @@ func check(sc Scenario, v api.SettlementView) error {
 	if v.State != want.State {
 		problems = append(problems, fmt.Sprintf("state %s, want %s", v.State, want.State))
 	}
-	if want.Payment != "" && v.Payment.Status != want.Payment {
-		problems = append(problems, fmt.Sprintf("payment %s, want %s", v.Payment.Status, want.Payment))
+	if want.Payment != "" && v.Pay.Status != want.Payment {
+		problems = append(problems, fmt.Sprintf("patient's part %s, want %s", v.Pay.Status, want.Payment))
 	}
-	if want.Source != "" && v.Payment.Source != want.Source {
-		problems = append(problems, fmt.Sprintf("source %s, want %s", v.Payment.Source, want.Source))
+	source := ""
+	if v.Pay.Source != nil {
+		source = v.Pay.Source.Kind
 	}
-	if want.FamilyPay != v.Payment.FamilyPay {
-		problems = append(problems, fmt.Sprintf("family pay %v, want %v", v.Payment.FamilyPay, want.FamilyPay))
+	if want.Source != "" && source != want.Source {
+		problems = append(problems, fmt.Sprintf("source %s, want %s", source, want.Source))
 	}
-	reason := v.Payment.Reason
+	if family := v.Pay.Family != nil; want.FamilyPay != family {
+		problems = append(problems, fmt.Sprintf("family pay %v, want %v", family, want.FamilyPay))
+	}
+	if v.State == agent.StateSettled && v.Pay.Amount != v.Split.Cash {
+		problems = append(problems, fmt.Sprintf("patient's part %s, the split's cash %s", v.Pay.Amount, v.Split.Cash))
+	}
+	reason := v.Pay.Reason
 	if v.Error != nil {
 		reason = v.Error.Code
 	}
