@@ -19,11 +19,18 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/devices/scanner"
+	"github.com/seed-a859fada/medterm/sync/insurance"
+	"github.com/seed-a859fada/medterm/sync/unionpay"
 )
 
 // Config is the whole file.
 type Config struct {
-	Platform    Platform    `toml:"platform"`
+	// Insurance is the medical-insurance platform's gateway, Payment the
+	// payment channel that takes the patient's own part, EVoucher the
+	// national e-voucher component that resolves national QR codes.
+	Insurance   Insurance       `toml:"insurance"`
+	Payment     unionpay.Config `toml:"payment"`
+	EVoucher    EVoucher        `toml:"evoucher"`
 	Institution Institution `toml:"institution"`
 	Terminal    Terminal    `toml:"terminal"`
 	Journal     Journal     `toml:"journal"`
@@ -105,15 +112,28 @@ func (y *Yuan) UnmarshalText(b []byte) error {
 func (y Yuan) MarshalText() ([]byte, error) { return []byte(y.Fen.String()), nil }
 
 // Platform is the central platform and how to reach it.
-type Platform struct {
-	URL            string   `toml:"url"`
-	SecretsFile    string   `toml:"secrets_file"`
-	CAFile         string   `toml:"ca_file"`
-	CertFile       string   `toml:"cert_file"`
-	KeyFile        string   `toml:"key_file"`
+type Insurance struct {
+	// The gateway: its URL, its authentication profile (tif, oauth_sm,
+	// none) and the province's knobs, as sync/insurance documents them.
+	insurance.Config
+	// A pinned CA and a client certificate, where the gateway asks for
+	// mutual TLS.
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// AttemptTimeout bounds one exchange; RetryWindow is how long a lost
+	// answer is resent under its msgid; ConnectWindow how long an
+	// unreachable gateway is retried before a bill is deferred.
 	AttemptTimeout Duration `toml:"attempt_timeout"`
 	RetryWindow    Duration `toml:"retry_window"`
 	ConnectWindow  Duration `toml:"connect_window"`
+}
+
+// EVoucher is the national e-voucher component, reached on this machine.
+type EVoucher struct {
+	// URL of the component's local service; empty: national codes are
+	// sent to the platform as they are.
+	URL string `toml:"url"`
 }
 
 // Institution is the hospital.
@@ -191,7 +211,8 @@ var ErrConfig = errors.New("configuration")
 // Default returns the configuration before the file is read.
 func Default() Config {
 	return Config{
-		Platform: Platform{
+		Insurance: Insurance{
+			Config:         insurance.Config{Auth: "tif", Infver: "V1.0"},
 			AttemptTimeout: Duration{10 * time.Second},
 			RetryWindow:    Duration{30 * time.Second},
 			ConnectWindow:  Duration{3 * time.Second},
@@ -242,7 +263,10 @@ func Load(path string) (Config, error) {
 }
 
 func (c *Config) resolve(dir string) {
-	for _, p := range []*string{&c.Platform.SecretsFile, &c.Platform.CAFile, &c.Platform.CertFile, &c.Platform.KeyFile, &c.Journal.Path, &c.Journal.KeyFile, &c.API.TokenFile, &c.Retention.ArchiveFile} {
+	in := &c.Insurance
+	for _, p := range []*string{&in.TokenFile, &in.ClientSecretFile, &in.PasswordFile, &in.SignKeyFile, &in.PlatformKeyFile, &in.SM4KeyFile,
+		&in.CAFile, &in.CertFile, &in.KeyFile, &c.Payment.KeyFile, &c.Payment.ChannelKeyFile,
+		&c.Journal.Path, &c.Journal.KeyFile, &c.API.TokenFile, &c.Retention.ArchiveFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -251,14 +275,20 @@ func (c *Config) resolve(dir string) {
 
 // Validate checks every field, naming the first one at fault.
 func (c Config) Validate() error {
-	u, err := url.Parse(c.Platform.URL)
+	if err := c.Insurance.Config.Validate(); err != nil {
+		return errors.Unwrap(err) // the section names the field; ErrConfig is added by Load
+	}
+	if c.Payment.Enabled {
+		if err := c.Payment.WithDefaults().Validate(); err != nil {
+			return err
+		}
+	}
+	if c.EVoucher.URL != "" {
+		if u, err := url.Parse(c.EVoucher.URL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("evoucher.url %q must be the component's local http:// URL", c.EVoucher.URL)
+		}
+	}
 	switch {
-	case c.Platform.URL == "":
-		return errors.New("platform.url is required")
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return fmt.Errorf("platform.url %q must be an https:// URL (http:// only for a loopback sandbox)", c.Platform.URL)
-	case c.Platform.SecretsFile == "":
-		return errors.New("platform.secrets_file is required")
 	case len(c.Institution.Code) != 12:
 		return fmt.Errorf("institution.code %q must be the 12-character institution code", c.Institution.Code)
 	case c.Institution.Name == "":
@@ -277,8 +307,8 @@ func (c Config) Validate() error {
 		return errors.New("journal.key_file must not be the journal itself")
 	case c.API.TokenFile == "":
 		return errors.New("api.token_file is required")
-	case c.Platform.AttemptTimeout.Duration <= 0 || c.Platform.RetryWindow.Duration <= 0 || c.Platform.ConnectWindow.Duration <= 0:
-		return errors.New("platform.attempt_timeout, retry_window and connect_window must be positive")
+	case c.Insurance.AttemptTimeout.Duration <= 0 || c.Insurance.RetryWindow.Duration <= 0 || c.Insurance.ConnectWindow.Duration <= 0:
+		return errors.New("insurance.attempt_timeout, retry_window and connect_window must be positive")
 	}
 	if _, _, err := net.SplitHostPort(c.API.Addr); err != nil {
 		return fmt.Errorf("api.addr %q must be host:port", c.API.Addr)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
-	"github.com/seed-a859fada/medterm/agent/money"
 )
 
 // errUnbalanced is returned when a reconciliation finds differences.
@@ -53,7 +52,7 @@ func newReconcileCmd(g *globals) *cobra.Command {
 						fmt.Fprintf(out, " (%s)", d.SettlementID)
 					}
 					if d.Local != nil && d.Platform != nil {
-						fmt.Fprintf(out, ": here %s, platform %s", money.Fen(d.Local.MedfeeSumamt), money.Fen(d.Platform.MedfeeSumamt))
+						fmt.Fprintf(out, ": here %s, platform %s", d.Local.Total, d.Platform.Total)
 					}
 					fmt.Fprintf(out, "\n    -> %s\n", d.Remedy)
 				}

@@ -32,9 +32,10 @@ import (
 	"github.com/seed-a859fada/medterm/devices/sscard"
 	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/sync/client"
+	"github.com/seed-a859fada/medterm/sync/evoucher"
 	"github.com/seed-a859fada/medterm/sync/forward"
-	"github.com/seed-a859fada/medterm/sync/protocol"
-	"github.com/seed-a859fada/medterm/sync/transport"
+	"github.com/seed-a859fada/medterm/sync/insurance"
+	"github.com/seed-a859fada/medterm/sync/unionpay"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -58,21 +59,6 @@ answered.`,
 
 func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
-	secrets, err := protocol.LoadSecrets(cfg.Platform.SecretsFile)
-	if err != nil {
-		return fmt.Errorf("%w: platform.secrets_file: %w", config.ErrConfig, err)
-	}
-	secret, ok := secrets[cfg.Institution.Code]
-	if !ok {
-		return fmt.Errorf("%w: %s has no secret for institution %s", config.ErrConfig, cfg.Platform.SecretsFile, cfg.Institution.Code)
-	}
-	// Until the agent's configuration carries an [insurance] section
-	// (sync/insurance.Config), the gateway is a tif one: the paasid is the
-	// institution's code and the token its credential in the secrets file.
-	profile, err := transport.NewTif(cfg.Institution.Code, string(secret), nil)
-	if err != nil {
-		return fmt.Errorf("%w: %w", config.ErrConfig, err)
-	}
 	jopts := journal.Options{
 		KeyFile: cfg.Journal.KeyFile, Institution: cfg.Institution.Code, Slot: cfg.Terminal.Slot,
 		IDPrefix: cfg.Terminal.ID, Logger: log,
@@ -84,12 +70,12 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	defer j.Close()
 	bus := events.New(events.Options{Buffer: cfg.API.EventBuffer})
 	var kick func() // set once the forwarder exists; the client is made first
-	pc, err := client.New(client.Config{
-		URL: cfg.Platform.URL, InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
-		Region: cfg.Institution.Region, DevNo: cfg.Terminal.ID, Profile: profile,
-		CAFile: cfg.Platform.CAFile, CertFile: cfg.Platform.CertFile, KeyFile: cfg.Platform.KeyFile,
-		AttemptTimeout: cfg.Platform.AttemptTimeout.Duration, RetryWindow: cfg.Platform.RetryWindow.Duration,
-		ConnectWindow: cfg.Platform.ConnectWindow.Duration, NextMsgid: j.AllocateMsgid, Logger: log,
+	cc := client.Config{
+		InstitutionCode: cfg.Institution.Code, InstitutionName: cfg.Institution.Name,
+		Region: cfg.Institution.Region, DevNo: cfg.Terminal.ID,
+		CAFile: cfg.Insurance.CAFile, CertFile: cfg.Insurance.CertFile, KeyFile: cfg.Insurance.KeyFile,
+		AttemptTimeout: cfg.Insurance.AttemptTimeout.Duration, RetryWindow: cfg.Insurance.RetryWindow.Duration,
+		ConnectWindow: cfg.Insurance.ConnectWindow.Duration, NextMsgid: j.AllocateMsgid, Logger: log,
 		BreakerThreshold: cfg.Forwarder.BreakerThreshold, BreakerCooldown: cfg.Forwarder.BreakerCooldown.Duration,
 		OnChange: func(online bool) {
 			if online {
@@ -101,9 +87,31 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 				bus.Publish(events.PlatformOffline, nil)
 			}
 		},
-	})
+	}
+	if err := cfg.Insurance.Apply(&cc); err != nil {
+		return err
+	}
+	pc, err := client.New(cc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)
+	}
+	ins, err := insurance.New(pc, insurance.Options{Institution: cfg.Institution.Code})
+	if err != nil {
+		return fmt.Errorf("%w: %w", config.ErrConfig, err)
+	}
+	var pay agent.PaymentChannel
+	var payClient *unionpay.Client
+	if cfg.Payment.Enabled {
+		if payClient, err = unionpay.New(cfg.Payment, unionpay.Options{Logger: log}); err != nil {
+			return fmt.Errorf("%w: %w", config.ErrConfig, err)
+		}
+		pay = payClient
+	}
+	var ev agent.EVoucher
+	if cfg.EVoucher.URL != "" {
+		if ev, err = evoucher.New(cfg.Institution.Code, evoucher.HTTP{URL: cfg.EVoucher.URL}); err != nil {
+			return fmt.Errorf("%w: %w", config.ErrConfig, err)
+		}
 	}
 	var desk *agent.Desk
 	var services []supervise.Service
@@ -136,7 +144,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		)
 	}
 	svc := agent.NewService(agent.ServiceConfig{
-		Journal: j, Platform: pc, Logger: log, Desk: desk, Kiosk: kiosk, Events: bus,
+		Journal: j, Insurance: ins, Payment: pay, EVoucher: ev, Logger: log, Desk: desk, Kiosk: kiosk, Events: bus,
 		Receipt:       agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID},
 		Offline:       offlinePolicy(cfg.Offline),
 		InDoubtWindow: cfg.Offline.InDoubtWindow.Duration,

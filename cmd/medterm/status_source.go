@@ -29,7 +29,7 @@ func (s *statusSource) status(ctx context.Context) api.Status {
 	st := api.Status{
 		Version: version, Terminal: s.cfg.Terminal.ID,
 		Online: ps.Reachable && s.pc.Available(),
-		Platform: api.PlatformStatus{URL: s.cfg.Platform.URL, Reachable: ps.Reachable, LastOK: ps.LastOK,
+		Platform: api.PlatformStatus{URL: s.cfg.Insurance.URL, Reachable: ps.Reachable, LastOK: ps.LastOK,
 			LastError: ps.LastError, LastErrorAt: ps.LastErrAt},
 		LastError: ps.LastError,
 		Forwarder: s.fwd.Stats(),

@@ -25,8 +25,8 @@ import (
 type Outcome struct {
 	// Refused, when set, is a word the agent's refusal must contain: the
 	// bill is not accepted at all (an expired card).
-	Refused   string
-	State     agent.State
+	Refused string
+	State   agent.State
 	// Payment is the patient's part: none (the funds and the account paid
 	// it all), paid, pending, confirm_required ("" for any).
 	Payment   string
