@@ -31,18 +31,18 @@ type Config struct {
 	Insurance   Insurance       `toml:"insurance"`
 	Payment     unionpay.Config `toml:"payment"`
 	EVoucher    EVoucher        `toml:"evoucher"`
-	Institution Institution `toml:"institution"`
-	Terminal    Terminal    `toml:"terminal"`
-	Journal     Journal     `toml:"journal"`
-	API         API         `toml:"api"`
-	Cards       Cards       `toml:"cards"`
-	Scanner     Scanner     `toml:"scanner"`
-	Codes       Codes       `toml:"codes"`
-	Offline     Offline     `toml:"offline"`
-	Forwarder   Forwarder   `toml:"forwarder"`
-	Reconcile   Reconcile   `toml:"reconcile"`
-	Retention   Retention   `toml:"retention"`
-	Log         Log         `toml:"log"`
+	Institution Institution     `toml:"institution"`
+	Terminal    Terminal        `toml:"terminal"`
+	Journal     Journal         `toml:"journal"`
+	API         API             `toml:"api"`
+	Cards       Cards           `toml:"cards"`
+	Scanner     Scanner         `toml:"scanner"`
+	Codes       Codes           `toml:"codes"`
+	Offline     Offline         `toml:"offline"`
+	Forwarder   Forwarder       `toml:"forwarder"`
+	Reconcile   Reconcile       `toml:"reconcile"`
+	Retention   Retention       `toml:"retention"`
+	Log         Log             `toml:"log"`
 }
 
 // Scanner is the kiosk's serial QR scanner.
@@ -111,7 +111,8 @@ func (y *Yuan) UnmarshalText(b []byte) error {
 // MarshalText writes the amount back.
 func (y Yuan) MarshalText() ([]byte, error) { return []byte(y.Fen.String()), nil }
 
-// Platform is the central platform and how to reach it.
+// Insurance is the medical-insurance platform's gateway and how to reach
+// it.
 type Insurance struct {
 	// The gateway: its URL, its authentication profile (tif, oauth_sm,
 	// none) and the province's knobs, as sync/insurance documents them.
@@ -235,10 +236,23 @@ func Default() Config {
 	}
 }
 
-// Load reads path over the defaults and validates the result. Relative
+// Load reads path over the defaults and validates the result, the
+// payment channel's key files included: what the daemon needs. Relative
 // paths in the file are relative to the file's directory, so a config and
 // its secrets can travel together.
 func Load(path string) (Config, error) {
+	return load(path, true)
+}
+
+// LoadForClient reads path as Load does, as strictly, for the commands
+// that only talk to the running daemon: it does not read the payment
+// channel's key files, which are the daemon's alone (mode 0600) and which
+// window staff cannot read. serve checks them when it starts.
+func LoadForClient(path string) (Config, error) {
+	return load(path, false)
+}
+
+func load(path string, keys bool) (Config, error) {
 	c := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -253,11 +267,16 @@ func Load(path string) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return c, fmt.Errorf("%w: %s: unknown key %s", ErrConfig, path, strings.Join(keys, ", "))
+		hint := ""
+		if md.IsDefined("platform") {
+			// Files written for the agent before the payment channel.
+			hint = " ([platform] is gone: the gateway is [insurance], with token_file holding the tif token instead of secrets_file; the payment channel is [payment]; see packaging/medterm.toml)"
+		}
+		return c, fmt.Errorf("%w: %s: unknown key %s%s", ErrConfig, path, strings.Join(keys, ", "), hint)
 	}
 	c.resolve(filepath.Dir(path))
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
+	if err := c.validate(keys); err != nil {
+		return c, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	return c, nil
 }
@@ -273,14 +292,19 @@ func (c *Config) resolve(dir string) {
 	}
 }
 
-// Validate checks every field, naming the first one at fault.
-func (c Config) Validate() error {
+// Validate checks every field, naming the first one at fault, and reads
+// the payment channel's key files when the channel is enabled.
+func (c Config) Validate() error { return c.validate(true) }
+
+func (c Config) validate(keys bool) error {
 	if err := c.Insurance.Config.Validate(); err != nil {
-		return errors.Unwrap(err) // the section names the field; ErrConfig is added by Load
+		return fieldError(err, insurance.ErrConfig)
 	}
-	if c.Payment.Enabled {
+	if c.Payment.Enabled && keys {
+		// The adapter's own checks, key files included, so that a bad key
+		// stops the daemon at start, not at the first payment.
 		if err := c.Payment.WithDefaults().Validate(); err != nil {
-			return err
+			return fieldError(err, unionpay.ErrConfig)
 		}
 	}
 	if c.EVoucher.URL != "" {
@@ -387,6 +411,22 @@ func (o Offline) validate() error {
 		}
 	}
 	return nil
+}
+
+// sectionError is a section's own validation error, which already names
+// the field (insurance.url, payment.key_file): its message without the
+// section's prefix, so that Load's reads "configuration: FILE:
+// payment.key_file ...", and still Is the section's sentinel.
+type sectionError struct {
+	msg string
+	err error
+}
+
+func (e sectionError) Error() string { return e.msg }
+func (e sectionError) Unwrap() error { return e.err }
+
+func fieldError(err, sentinel error) error {
+	return sectionError{msg: strings.TrimPrefix(err.Error(), sentinel.Error()+": "), err: err}
 }
 
 func digits(s string, n int) bool {

@@ -106,7 +106,7 @@ has no field for it. Works whether or not the daemon runs.`,
 
 // open returns the PC/SC reader, the card reader and the readers to skip.
 func (cf *cardFlags) open(g *globals) (*pcsc.Reader, *sscard.Reader, []string) {
-	c, err := config.Load(g.configPath)
+	c, err := config.LoadForClient(g.configPath)
 	if err != nil {
 		c = config.Default() // reading a card needs no daemon configuration
 	}

@@ -72,7 +72,7 @@ unless --reveal is given.`,
 			}, func(j *journal.Journal) ([]api.SettlementView, error) {
 				s, err := j.Get(cmd.Context(), args[0])
 				if errors.Is(err, agent.ErrNotFound) {
-					if cfg, cerr := config.Load(g.configPath); cerr == nil {
+					if cfg, cerr := config.LoadForClient(g.configPath); cerr == nil {
 						s, err = j.Archived(cmd.Context(), cfg.Retention.ArchiveFile, args[0])
 					}
 				}
@@ -121,7 +121,7 @@ func journalViews(ctx context.Context, g *globals, viaAPI func(*api.Client) ([]a
 			return views, err
 		}
 	}
-	cfg, cerr := config.Load(g.configPath)
+	cfg, cerr := config.LoadForClient(g.configPath)
 	if cerr != nil {
 		if err != nil {
 			return nil, err

@@ -66,11 +66,13 @@ func envOr(k, def string) string {
 }
 
 // client returns an API client for the daemon, from the flags or the
-// configuration file.
+// configuration file, read without the daemon's own secrets (the payment
+// channel's keys are mode 0600, the daemon's account's alone; window
+// staff run these commands).
 func (g *globals) client() (*api.Client, error) {
 	addr, tokenFile := g.apiAddr, g.tokenFile
 	if addr == "" || tokenFile == "" {
-		cfg, err := config.Load(g.configPath)
+		cfg, err := config.LoadForClient(g.configPath)
 		if err != nil {
 			return nil, err
 		}
