@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 
 	"github.com/seed-a859fada/medterm/agent/config"
+	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/unionpay/acp"
 )
 
@@ -58,6 +60,41 @@ func TestShippedConfigIsTheDefaults(t *testing.T) {
 	}
 	if c.API.Addr != d.API.Addr || c.API.EventBuffer != d.API.EventBuffer || c.API.TokenFile != d.API.TokenFile {
 		t.Errorf("[api] differs from the defaults: %+v", c.API)
+	}
+}
+
+// TestShippedErrMsgExampleIsTheDefault uncomments the template's
+// [insurance.err_msg] and checks that it says what the code does without
+// it.
+func TestShippedErrMsgExampleIsTheDefault(t *testing.T) {
+	base, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	on := false
+	for _, l := range strings.Split(string(base), "\n") {
+		switch {
+		case l == "# [insurance.err_msg]":
+			on = true
+		case on && !strings.HasPrefix(l, "# "):
+			on = false
+		}
+		if on && !strings.HasPrefix(l, "# [insurance.infcodes]") && !strings.HasPrefix(l, `# "-2"`) {
+			l = strings.TrimPrefix(l, "# ")
+		}
+		lines = append(lines, l)
+	}
+	p := writeFile(t, t.TempDir(), "medterm.toml", strings.Join(lines, "\n"), 0o600)
+	c, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Insurance.ErrMsg == nil {
+		t.Fatal("the template has no [insurance.err_msg] example to uncomment")
+	}
+	if got, want := *c.Insurance.ErrMsg, protocol.DefaultPatterns(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the template's err_msg example\n%+v\nis not the default\n%+v", got, want)
 	}
 }
 
