@@ -16,6 +16,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/paychannel"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
 
@@ -24,7 +25,7 @@ const (
 	exitOK      = 0
 	exitFailure = 1  // anything not listed below
 	exitUsage   = 2  // bad flags or arguments
-	exitState   = 74 // the state file cannot be used (sysexits EX_IOERR)
+	exitState   = 74 // a state file cannot be used (sysexits EX_IOERR)
 	exitConfig  = 78 // secrets, personas or options refused (EX_CONFIG)
 )
 
@@ -50,9 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.As(err, &usage):
 		return exitUsage
-	case errors.Is(err, sandbox.ErrOptions), errors.Is(err, personas.ErrInvalid), errors.Is(err, personas.ErrVersion), errors.Is(err, protocol.ErrSecrets):
+	case errors.Is(err, sandbox.ErrOptions), errors.Is(err, personas.ErrInvalid), errors.Is(err, personas.ErrVersion), errors.Is(err, protocol.ErrSecrets),
+		errors.Is(err, paychannel.ErrOptions), errors.Is(err, paychannel.ErrData):
 		return exitConfig
-	case errors.Is(err, sandbox.ErrState):
+	case errors.Is(err, sandbox.ErrState), errors.Is(err, paychannel.ErrState):
 		return exitState
 	}
 	return exitFailure
@@ -75,6 +77,6 @@ It is for development, demos and tests, never for real patients.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
-	root.AddCommand(newServeCmd(), newDemoCmd(), newCardCmd(), newCodeCmd(), newOutageCmd())
+	root.AddCommand(newServeCmd(), newSecretsCmd(), newDemoCmd(), newCardCmd(), newCodeCmd(), newOutageCmd())
 	return root
 }
