@@ -139,13 +139,24 @@ func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
 	queues, order, next := group(list, now, force)
 	sem := make(chan struct{}, f.cfg.Concurrency)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
 	for _, key := range order {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(q []*agent.Settlement) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			f.drain(ctx, q)
+			// A bill forwarded now may be left waiting again (a payment
+			// whose outcome is queried on the channel's schedule, a new
+			// backoff): its next try is a wake-up too, or a forced pass,
+			// which leaves no bill out, would leave Run idle past it.
+			if later := f.drain(ctx, q); !later.IsZero() {
+				mu.Lock()
+				if next.IsZero() || later.Before(next) {
+					next = later
+				}
+				mu.Unlock()
+			}
 		}(queues[key])
 	}
 	wg.Wait()
@@ -154,16 +165,17 @@ func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
 
 // drain forwards one patient's queue in order and stops at the first bill
 // that could not be settled now, so that a later bill never overtakes it.
-func (f *Forwarder) drain(ctx context.Context, q []*agent.Settlement) {
+// It returns when that bill is to be tried again, if it said.
+func (f *Forwarder) drain(ctx context.Context, q []*agent.Settlement) time.Time {
 	for _, s := range q {
 		if ctx.Err() != nil {
-			return
+			return time.Time{}
 		}
 		st, err := f.svc.Forward(ctx, s.ID)
 		if err != nil {
 			f.failed.Add(1)
 			f.cfg.Logger.Warn("forwarder: not forwarded", "id", s.ID, "err", err)
-			return
+			return time.Time{}
 		}
 		switch st.State {
 		case agent.StateSettled, agent.StateArrears, agent.StateRefunded, agent.StateVoided, agent.StateDeclined:
@@ -176,9 +188,10 @@ func (f *Forwarder) drain(ctx context.Context, q []*agent.Settlement) {
 			// hold the patient's other bills back.
 		default:
 			f.failed.Add(1)
-			return
+			return st.NextTry
 		}
 	}
+	return time.Time{}
 }
 
 // group splits the pending work into per-patient queues, oldest first,

@@ -20,6 +20,7 @@ type fakeService struct {
 	mu          sync.Mutex
 	pending     []*agent.Settlement
 	outcome     map[string]agent.State // default settled
+	nextTry     map[string]time.Time   // the NextTry a Forward leaves
 	order       []string
 	inFlight    int
 	maxInFlight int
@@ -53,7 +54,7 @@ func (f *fakeService) Forward(_ context.Context, id string) (*agent.Settlement, 
 	if s, ok := f.outcome[id]; ok {
 		st = s
 	}
-	return &agent.Settlement{ID: id, State: st}, nil
+	return &agent.Settlement{ID: id, State: st, NextTry: f.nextTry[id]}, nil
 }
 
 func deferred(id, patient string, nextTry time.Time) *agent.Settlement {
@@ -108,6 +109,28 @@ func TestBillsWaitingOutTheirBackoffHoldTheirPatientBackUnlessForced(t *testing.
 	f.Pass(context.Background(), true)
 	if fmt.Sprint(svc.order) != "[a1 a2]" && fmt.Sprint(svc.order) != "[a1 a2 b1]" && fmt.Sprint(svc.order) != "[b1 a1 a2]" {
 		t.Fatalf("forced pass forwarded %v; want A's bills in order", svc.order)
+	}
+}
+
+// A forced pass ("sync now", a start) forwards even a bill whose next try
+// is later, which may leave it waiting again (a payment whose outcome the
+// channel is queried for on its schedule): the pass still says when to
+// wake for it, or Run would sleep its idle interval past it.
+func TestAPassWakesForABillItLeftWaiting(t *testing.T) {
+	soon, later := t0.Add(time.Second), t0.Add(time.Minute)
+	svc := &fakeService{
+		pending: []*agent.Settlement{deferred("a1", "A", soon), deferred("b1", "B", later)},
+		outcome: map[string]agent.State{"a1": agent.StatePaying, "b1": agent.StateDeferred},
+		nextTry: map[string]time.Time{"a1": soon, "b1": later},
+	}
+	f := forward.New(svc, nil, forward.Config{Clock: clock.NewFake(t0)})
+	if next := f.Pass(context.Background(), true); !next.Equal(soon) {
+		t.Fatalf("a forced pass returned %v; want a wake-up when a1 is due (%v)", next, soon)
+	}
+	svc.pending = []*agent.Settlement{deferred("c1", "C", time.Time{})}
+	svc.outcome["c1"], svc.nextTry["c1"] = agent.StatePaying, later
+	if next := f.Pass(context.Background(), false); !next.Equal(later) {
+		t.Fatalf("a pass returned %v; want a wake-up when c1, forwarded and left waiting, is due (%v)", next, later)
 	}
 }
 
