@@ -2,14 +2,15 @@
 
 package main
 
-// The rig of the disk tests: the sandbox platform on loopback, a daemon
-// configuration whose journal lives where the test puts it, the daemon run
-// in this process as `medterm serve`, and what the HIS and the staff see.
+// The rig of the disk tests: the sandbox platform and payment channel on
+// loopback, a daemon configuration whose journal lives where the test puts
+// it, the daemon run in this process as `medterm serve`, and what the HIS
+// and the staff see.
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
@@ -31,13 +32,16 @@ import (
 	"github.com/seed-a859fada/medterm/cmd/medterm/killtest"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
+	"github.com/seed-a859fada/medterm/sync/sandbox/paychannel"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
+	"github.com/seed-a859fada/medterm/sync/unionpay/acp"
 )
 
 const diskInstitution = "H44190000001"
 
-// diskRig is a sandbox platform, a daemon configuration whose journal
-// lives at journal, and the API client of the daemon when it runs.
+// diskRig is the sandbox's two counterparties (the insurance platform and
+// the payment channel), a daemon configuration whose journal lives at
+// journal, and the API client of the daemon when it runs.
 type diskRig struct {
 	t        *testing.T
 	dir      string // configuration, key, token and secrets: the ordinary disk
@@ -45,6 +49,7 @@ type diskRig struct {
 	cfg      string
 	api      *api.Client
 	sandbox  *sandbox.Platform
+	channel  *paychannel.Channel
 	personas *personas.Dataset
 
 	mu sync.Mutex
@@ -62,10 +67,9 @@ func newDiskRig(t *testing.T, journal string) *diskRig {
 	if r.personas, err = personas.Default(); err != nil {
 		t.Fatal(err)
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
+	token := killtest.NewToken()
 	r.sandbox, err = sandbox.Open(filepath.Join(r.dir, "sandbox.db"), sandbox.Options{
-		Personas: r.personas, Secrets: map[string][]byte{diskInstitution: secret}, Logger: slog.New(slog.DiscardHandler),
+		Personas: r.personas, Secrets: map[string][]byte{diskInstitution: []byte(token)}, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,19 +102,39 @@ func newDiskRig(t *testing.T, journal string) *diskRig {
 	hs.Start()
 	t.Cleanup(hs.Close)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The payment channel, on the ordinary disk like the platform: only
+	// the daemon's journal is on the disk that fails.
+	keys, err := paychannel.LoadOrMakeKeys(filepath.Join(r.dir, "payment-keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	token := strings.Repeat("d", 32)
-	if err := os.WriteFile(filepath.Join(r.dir, "api.token"), []byte(token+"\n"), 0o640); err != nil {
+	r.channel, err = paychannel.Open(filepath.Join(r.dir, "paychannel.db"), paychannel.Options{
+		Key: keys.Channel, Merchants: map[string]*ecdsa.PublicKey{paychannel.MerchantID: keys.Merchant},
+		Personas: r.personas, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	r.api = api.NewClient(addr, token)
+	t.Cleanup(func() { r.channel.Close() })
+	ps := httptest.NewUnstartedServer(r.channel.Handler())
+	ps.Listener.Close()
+	if ps.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ps.Start()
+	t.Cleanup(ps.Close)
+
+	// The daemon binds the same API address on every start.
+	addr := freeAddr(t)
+	apiToken := strings.Repeat("d", 32)
+	if err := os.WriteFile(filepath.Join(r.dir, "api.token"), []byte(apiToken+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r.api = api.NewClient(addr, apiToken)
 	if r.cfg, err = killtest.WriteConfig(r.dir, killtest.Setup{PlatformURL: hs.URL + sandbox.CallPath, Institution: diskInstitution,
-		Secret: secret, APIAddr: addr, Terminal: "T1", Slot: 3, JournalPath: journal}); err != nil {
+		Token: token, APIAddr: addr, Terminal: "T1", Slot: 3, JournalPath: journal,
+		Payment: &killtest.PaymentSetup{URL: ps.URL + paychannel.BasePath, KeyFile: keys.MerchantKeyFile, ChannelKeyFile: keys.ChannelPubFile},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -235,7 +259,7 @@ func (r *diskRig) bill(i int) (key string, body api.SettleBody) {
 		Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
 		Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
 		Bill: agent.Bill{VisitNo: fmt.Sprintf("MZ%d", i), DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
-			{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: fen, Amount: fen},
+			{Code: "001102000010000", Class: "01", Quantity: money.QuantityOf(1), UnitPriceFen: fen, Amount: fen},
 		}},
 	}
 }
@@ -262,14 +286,22 @@ func (r *diskRig) wantStored(when string, acked []api.SettlementView) {
 	r.t.Helper()
 	for _, a := range acked {
 		v, err := r.api.Get(context.Background(), a.ID, false)
-		if err != nil || v.State != a.State || v.Split != a.Split || v.SetlID != a.SetlID {
-			r.t.Errorf("%s: acknowledged %s (%s %s) reads back as %v %s %s", when, a.ID, a.State, a.Split, err, v.State, v.Split)
+		if err != nil || v.State != a.State || !sameSplit(v.Split, a.Split) || v.SetlID != a.SetlID || v.Pay.Status != a.Pay.Status || v.Pay.Amount != a.Pay.Amount {
+			r.t.Errorf("%s: acknowledged %s (%s %s, part %s) reads back as %v %s %s, part %s", when, a.ID, a.State, a.Split, a.Pay.Status, err, v.State, v.Split, v.Pay.Status)
 		}
 	}
 }
 
-// wantBooks checks the platform's ledger: each settled bill booked once,
-// for its split, and nothing else booked.
+// sameSplit compares two splits' amounts (the funds' breakdown is a
+// slice, which == cannot compare).
+func sameSplit(a, b agent.InsuranceSplit) bool {
+	return a.Total == b.Total && a.Fund == b.Fund && a.Account == b.Account && a.Cash == b.Cash && a.Hospital == b.Hospital
+}
+
+// wantBooks checks both counterparties' ledgers: each settled bill booked
+// once by the platform, for its split, and its part paid once by the
+// payment channel, for its amount, when the daemon answered it paid;
+// nothing else booked by either.
 func (r *diskRig) wantBooks(settled []api.SettlementView) {
 	r.t.Helper()
 	l, err := r.sandbox.Ledger(context.Background())
@@ -292,13 +324,54 @@ func (r *diskRig) wantBooks(settled []api.SettlementView) {
 		}
 		seen[e.ChrgBchno]++
 		if e.SetlID != v.SetlID || e.MedfeeSumamt.Fen() != v.Split.Total || e.FundPaySumamt.Fen() != v.Split.Fund ||
-			e.AcctPay.Fen() != v.Split.Account || e.PsnCashPay.Fen() != v.Split.SelfPay {
+			e.AcctPay.Fen() != v.Split.Account || e.PsnCashPay.Fen() != v.Split.Cash {
 			r.t.Errorf("%s booked as %s %s; answered %s %s", v.ID, e.SetlID, e.MedfeeSumamt.Fen(), v.SetlID, v.Split)
 		}
 	}
 	for id := range want {
 		if seen[id] != 1 {
 			r.t.Errorf("%s is booked %d times; want once", id, seen[id])
+		}
+	}
+	pl, err := r.channel.Ledger()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	orders := map[string]string{} // the daemon's payment orders → settlement id
+	paid := map[string]money.Fen{}
+	for _, s := range settled {
+		v, err := r.api.Get(context.Background(), s.ID, false) // with its orders
+		if err != nil {
+			r.t.Fatalf("%s: %v", s.ID, err)
+		}
+		for _, o := range v.Pay.Orders {
+			orders[o.OrderID] = v.ID
+		}
+		if v.Pay.Status == agent.PayPaid {
+			paid[v.ID] = v.Pay.Amount
+		}
+	}
+	debited := map[string]int{}
+	for _, o := range pl.Orders {
+		if !o.Booked() {
+			continue
+		}
+		id, ok := orders[o.OrderID]
+		switch {
+		case !ok:
+			r.t.Errorf("the payment channel booked order %s (%s) of no bill the daemon answered settled", o.OrderID, o.Amount)
+		case o.TxnType != acp.TxnConsume || o.Amount != paid[id]:
+			r.t.Errorf("%s: the channel booked %s of type %s; the daemon shows %s paid", id, o.Amount, o.TxnType, paid[id])
+		default:
+			debited[id]++
+		}
+	}
+	if len(paid) == 0 {
+		r.t.Error("no bill's part was paid: the rig's patients take turns so that bank-card's part is taken by the channel")
+	}
+	for id := range paid {
+		if debited[id] != 1 {
+			r.t.Errorf("%s's part is debited %d times; want once", id, debited[id])
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/cmd/medterm/killtest"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/unionpay/acp"
 )
 
 // killCycles is how many times `make test` kills the daemon; `make soak`
@@ -86,8 +87,12 @@ func TestKillDaemonUnderLoadSettlesEveryAcknowledgedBillExactlyOnce(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
+	payLedger, err := r.platform.PayChannel.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
 	bills := r.book.Bills()
-	rep, errs := killtest.Check(bills, final, ledger, killTerminal)
+	rep, errs := killtest.Check(bills, final, killtest.Ledgers{Insurance: ledger, Payment: payLedger}, killTerminal)
 	for i, e := range errs {
 		if i == 40 {
 			t.Errorf("... and %d more", len(errs)-i)
@@ -112,18 +117,21 @@ func TestKillDaemonUnderLoadSettlesEveryAcknowledgedBillExactlyOnce(t *testing.T
 	for _, m := range refused {
 		t.Errorf("the API refused a well-formed bill: %s", m)
 	}
-	t.Logf("%d cycles in %s with %d clients; kills: %d at start-up, %d under load, %d after a burst; %d cycles lost answers after the platform committed (%v)",
-		cycle, cyclesTook.Round(time.Millisecond), len(clients), kills[killAtStartup], kills[killUnderLoad], kills[killAfterBurst], lossyCycles, r.platform.Lossy.Lost())
+	t.Logf("%d cycles in %s with %d clients; kills: %d at start-up, %d under load, %d after a burst; %d cycles lost answers after the counterparty committed (platform, by infno: %v; payment channel, by txnType: %v)",
+		cycle, cyclesTook.Round(time.Millisecond), len(clients), kills[killAtStartup], kills[killUnderLoad], kills[killAfterBurst], lossyCycles,
+		r.platform.Lossy.Lost(), r.platform.PayLossy.Lost())
 	t.Logf("%d bills, %d submissions: %d answered, %d cut by a kill, %d refused at connect (daemon down); %d bills answered only after a cut submission, %d still unanswered at the last kill and resubmitted after it",
 		len(bills), sent, sent-cut-down-len(refused), cut, down, cutFirst, unansweredAtLastKill)
-	t.Logf("restart, resubmission and drain took %s; final states %v; told settled %d, declined %d; in doubt at some point and resolved %d; deferred %d; platform: %d standing, %d reversed",
-		recoveryTook.Round(time.Millisecond), rep.States, rep.AnsweredSettled, rep.AnsweredDeclined, rep.InDoubtResolved, rep.Deferred, rep.ActiveLedger, rep.ReversedLedger)
+	t.Logf("restart, resubmission and drain took %s; final states %v, patients' parts %v; told settled %d, declined %d; in doubt at some point and resolved %d; deferred %d; platform: %d standing, %d reversed; payment channel: %d payments booked, %d orders refused, %d parts took more than one order",
+		recoveryTook.Round(time.Millisecond), rep.States, rep.Payments, rep.AnsweredSettled, rep.AnsweredDeclined, rep.InDoubtResolved, rep.Deferred,
+		rep.ActiveLedger, rep.ReversedLedger, rep.ChannelBooked, rep.ChannelRefused, rep.MultiOrder)
 
-	// A run that never lost an answer, never left a bill in doubt or never
-	// settled anything proved nothing.
-	if cutFirst == 0 || rep.InDoubtResolved == 0 || rep.AnsweredSettled == 0 || rep.States[agent.StateDeclined] == 0 {
-		t.Errorf("the run did not exercise the cases: %d bills cut before an answer, %d in doubt, %d told settled, %d declined",
-			cutFirst, rep.InDoubtResolved, rep.AnsweredSettled, rep.States[agent.StateDeclined])
+	// A run that never lost an answer, never left a bill in doubt, never
+	// settled anything or never took a patient's part proved nothing.
+	if cutFirst == 0 || rep.InDoubtResolved == 0 || rep.AnsweredSettled == 0 || rep.States[agent.StateDeclined] == 0 ||
+		rep.Payments[agent.PayPaid] == 0 || rep.ChannelBooked == 0 {
+		t.Errorf("the run did not exercise the cases: %d bills cut before an answer, %d in doubt, %d told settled, %d declined, %d parts paid, %d payments booked",
+			cutFirst, rep.InDoubtResolved, rep.AnsweredSettled, rep.States[agent.StateDeclined], rep.Payments[agent.PayPaid], rep.ChannelBooked)
 	}
 	if t.Failed() {
 		t.Logf("daemon log (tail):\n%s", killtest.Tail(filepath.Join(r.dir, "medterm.log"), 8<<10))
@@ -173,8 +181,8 @@ func startKillRun(t *testing.T, seed uint64) *killRun {
 		t.Fatal(err)
 	}
 	cfg, err := killtest.WriteConfig(dir, killtest.Setup{
-		PlatformURL: pl.URL, Institution: killtest.Institution, Secret: pl.Secret,
-		APIAddr: addr, Terminal: killTerminal, Slot: 7,
+		PlatformURL: pl.URL, Institution: killtest.Institution, Token: pl.Token,
+		APIAddr: addr, Terminal: killTerminal, Slot: 7, Payment: pl.Payment(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -227,8 +235,9 @@ func (r *killRun) waitHealthy(d *killtest.Daemon) {
 
 // cycle starts the daemon, loads it from the clients, and kills it with
 // SIGKILL at a moment drawn at random. In about a third of the cycles the
-// platform loses answers after committing them, so that settlements are
-// in doubt when the kill comes.
+// platform and the payment channel lose answers after committing them, so
+// that settlements are in doubt, and payments of unknown outcome, when
+// the kill comes.
 func (r *killRun) cycle(n int, clients []*killtest.Client) (kind string, lossy bool) {
 	r.t.Helper()
 	rng := r.rng
@@ -240,8 +249,14 @@ func (r *killRun) cycle(n int, clients []*killtest.Client) (kind string, lossy b
 			protocol.UploadFees.Infno: 0.15,
 			protocol.PersonInfo.Infno: 0.1,
 		})
+		r.platform.PayLossy.SetRates(map[string]float64{
+			acp.TxnConsume:        0.3 + 0.4*rng.Float64(),
+			acp.TxnQuery:          0.2,
+			acp.TxnAgreementQuery: 0.1,
+		})
 	} else {
 		r.platform.Lossy.SetRates(nil)
+		r.platform.PayLossy.SetRates(nil)
 	}
 	switch p := rng.IntN(10); {
 	case p < 2 && n > 0:
@@ -310,6 +325,7 @@ func (r *killRun) wait(dm *killtest.Daemon, d time.Duration) {
 func (r *killRun) recover() map[string]api.SettlementView {
 	r.t.Helper()
 	r.platform.Lossy.SetRates(nil)
+	r.platform.PayLossy.SetRates(nil)
 	r.start(true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

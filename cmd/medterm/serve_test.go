@@ -3,8 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,24 +15,34 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/cmd/medterm/killtest"
+	"github.com/seed-a859fada/medterm/sync/sandbox"
 )
 
 // writeConfig writes a daemon configuration in dir pointing at a platform
 // that need not run (nothing here settles).
 func writeConfig(t *testing.T, dir string) (cfg, addr string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = ln.Addr().String()
-	ln.Close()
-	cfg, err = killtest.WriteConfig(dir, killtest.Setup{PlatformURL: "http://127.0.0.1:9", Institution: "H44190000001",
-		Secret: bytes.Repeat([]byte{7}, 32), APIAddr: addr, Terminal: "T1", Slot: 2})
+	addr = freeAddr(t)
+	cfg, err := killtest.WriteConfig(dir, killtest.Setup{PlatformURL: "http://127.0.0.1:9" + sandbox.CallPath, Institution: "H44190000001",
+		Token: killtest.NewToken(), APIAddr: addr, Terminal: "T1", Slot: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg, addr
+}
+
+// freeAddr is an address for a daemon's API that no other test's
+// outgoing connection can take meanwhile (heldport.Static: below the
+// ephemeral range).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	addr, err := killtest.FreeAddr(binary.LittleEndian.Uint64(seed[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 func runRoot(ctx context.Context, args ...string) (string, error) {

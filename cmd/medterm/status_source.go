@@ -39,7 +39,7 @@ func (s *statusSource) status(ctx context.Context) api.Status {
 		for state, n := range counts {
 			st.States[string(state)] = n
 			switch state {
-			case agent.StateAccepted, agent.StateSettling, agent.StateInDoubt, agent.StateReversing, agent.StateRefunding:
+			case agent.StateAccepted, agent.StateSettling, agent.StateInDoubt, agent.StateReversing, agent.StatePaying, agent.StateRefunding:
 				st.Backlog.Unfinished += n
 			}
 		}

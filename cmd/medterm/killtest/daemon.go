@@ -1,9 +1,10 @@
 // Package killtest drives the kill test of the medterm daemon: it builds
-// the real binary, runs it as a child process in front of the sandbox
-// platform, loads it from concurrent API clients that behave as a
+// the real binary, runs it as a child process in front of the sandbox's
+// insurance platform and payment channel, loads it from concurrent API clients that behave as a
 // hospital's HIS does, kills it with SIGKILL at random moments, and keeps
-// the book of what every client was told, so that the platform's ledger
-// can be compared with it to the fen once everything is drained.
+// the book of what every client was told, so that the insurance
+// platform's ledger and the payment channel's can be compared with it to
+// the fen once everything is drained.
 package killtest
 
 import (
@@ -23,7 +24,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/sync/heldport"
-	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/paychannel"
 )
 
 // Build compiles the medterm command in pkgDir into dir and returns the
@@ -46,36 +47,68 @@ func Build(ctx context.Context, pkgDir, dir string) (string, error) {
 
 // Setup is what the daemon's configuration file names.
 type Setup struct {
-	PlatformURL string
-	Institution string
-	Secret      []byte
+	PlatformURL string // the insurance gateway's one URL
+	Institution string // also the tif paasid
+	Token       string // the institution's tif token
 	APIAddr     string // host:port, the same on every start
 	Terminal    string // dev_no
 	Slot        int
 	// JournalPath is where the journal lives (another filesystem, for the
 	// disk tests); "journal.db" in dir if empty.
 	JournalPath string
+	// Payment is the payment channel; nil: none, and every patient's part
+	// is pending, to be paid at the window.
+	Payment *PaymentSetup
 }
 
-// WriteConfig writes the daemon's configuration and the platform secret
+// PaymentSetup is the daemon's [payment] section: the channel's base URL
+// and the key files (the merchant's private key, the channel's public
+// key), as the sandbox channel's keys directory holds them.
+type PaymentSetup struct {
+	URL, KeyFile, ChannelKeyFile string
+}
+
+// WriteConfig writes the daemon's configuration and its tif token file
 // into dir and returns the configuration file's path. Everything the
 // daemon keeps (journal, key, token, archive) lives in dir, so that a
-// restart finds it. Timeouts are short: the platform is on loopback, and
-// a lost answer must turn into an in-doubt settlement within a cycle.
+// restart finds it. Timeouts are short: both counterparties are on
+// loopback, and a lost answer must turn into an in-doubt settlement (or a
+// payment to query) within a cycle.
 func WriteConfig(dir string, s Setup) (string, error) {
 	if s.JournalPath == "" {
 		s.JournalPath = "journal.db"
 	}
-	if err := protocol.WriteSecrets(filepath.Join(dir, "secrets.json"), map[string][]byte{s.Institution: s.Secret}); err != nil {
+	if s.Token == "" || strings.ContainsAny(s.Token, "\r\n") || strings.TrimSpace(s.Token) != s.Token {
+		return "", fmt.Errorf("the tif token %q cannot be one line of a token file", s.Token)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "insurance.token"), []byte(s.Token+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	body := fmt.Sprintf(`[platform]
+	payment := "[payment]\nenabled = false\n"
+	if p := s.Payment; p != nil {
+		payment = fmt.Sprintf(`[payment]
+enabled = true
 url = %q
-secrets_file = "secrets.json"
+merchant_id = %q
+tr_id = %q
+key_file = %q
+channel_key_file = %q
+attempt_timeout = "2s"
+attempts = 2
+resend_delay = "20ms"
+`, p.URL, paychannel.MerchantID, paychannel.TokenRequestor, p.KeyFile, p.ChannelKeyFile)
+	}
+	body := fmt.Sprintf(`[insurance]
+url = %q
+auth = "tif"
+paasid = %q
+token_file = "insurance.token"
+recer_sys_code = "MBS_LOCAL"
 attempt_timeout = "2s"
 retry_window = "1s"
 connect_window = "500ms"
 
+%s
 [institution]
 code = %q
 name = "kill test hospital"
@@ -114,7 +147,7 @@ archive_file = "archive.db"
 
 [log]
 level = "warn"
-`, s.PlatformURL, s.Institution, s.Terminal, s.Slot, s.JournalPath, s.APIAddr)
+`, s.PlatformURL, s.Institution, payment, s.Institution, s.Terminal, s.Slot, s.JournalPath, s.APIAddr)
 	path := filepath.Join(dir, "medterm.toml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		return "", err

@@ -89,16 +89,17 @@ var mix = []struct {
 	{"near-cap", 2}, {"not-insured", 3}, {"card-expired", 2}, {"card-blocked", 2},
 }
 
-// catalogue items: code, class, base unit price in fen.
+// catalogue items: the sandbox catalogue's codes (its class is the one
+// that counts), the class the HIS believes, a base unit price in fen.
 var catalogue = []struct {
 	code, class string
 	price       money.Fen
 }{
-	{"XA01CAA", protocol.ClassA, 1250},
-	{"250101001", protocol.ClassA, 2500},
-	{"210300001", protocol.ClassB, 18000},
-	{"ZZ99001", protocol.ClassC, 4500},
-	{"110200001", protocol.ClassA, 5000},
+	{"XJ01CRA076E001010102567", protocol.ClassA, 1250}, // a medicine, in boxes: halves are sold
+	{"002502010010000", protocol.ClassA, 2500},
+	{"002701000010000", protocol.ClassB, 18000},
+	{"ZB01AAX0156010103376", protocol.ClassC, 4500},
+	{"001102000010000", protocol.ClassA, 5000},
 }
 
 // New makes a bill with a fresh key: a persona from the mix, identified
@@ -135,13 +136,24 @@ func (bk *Book) New() *Bill {
 	if r.IntN(8) == 0 {
 		ct := catalogue[2]
 		price := ct.price + money.Fen(r.IntN(100))
-		items = append(items, agent.FeeItem{Code: ct.code, HospCode: "H-" + ct.code, Class: ct.class, Quantity: 3, UnitPrice: price, Amount: 3 * price})
+		items = append(items, agent.FeeItem{Code: ct.code, HospCode: "H-" + ct.code, Class: ct.class,
+			Quantity: money.QuantityOf(3), UnitPriceFen: price, Amount: 3 * price})
 	} else {
 		for range 1 + r.IntN(3) {
 			it := catalogue[r.IntN(len(catalogue))]
 			qty := int64(1 + r.IntN(3))
 			price := it.price + money.Fen(r.IntN(100)) - 50
-			items = append(items, agent.FeeItem{Code: it.code, HospCode: "H-" + it.code, Class: it.class, Quantity: qty, UnitPrice: price, Amount: money.Fen(qty) * price})
+			fi := agent.FeeItem{Code: it.code, HospCode: "H-" + it.code, Class: it.class,
+				Quantity: money.QuantityOf(qty), UnitPriceFen: price, Amount: money.Fen(qty) * price}
+			if it.code == catalogue[0].code && r.IntN(2) == 0 {
+				// Half boxes at a price in yuan to six decimals, as a
+				// pharmacy's HIS sends them: the amount is the national
+				// interface's rounding of quantity × price, half up.
+				q := money.QuantityOf(qty) + 5_000
+				p := money.PriceOfFen(price) + money.Price(r.IntN(10_000))
+				fi.Quantity, fi.UnitPriceFen, fi.UnitPrice, fi.Amount = q, 0, p, money.LineAmount(q, p)
+			}
+			items = append(items, fi)
 		}
 	}
 	b.Body = api.SettleBody{
