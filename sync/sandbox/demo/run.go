@@ -3,14 +3,17 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,9 +29,9 @@ import (
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/devices/vpcd"
 	"github.com/seed-a859fada/medterm/sync/heldport"
-	"github.com/seed-a859fada/medterm/sync/protocol"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
+	"github.com/seed-a859fada/medterm/sync/sandbox/paychannel"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
 
@@ -43,9 +46,11 @@ type RunOptions struct {
 // Institution of the demo's hospital (in the persona data set).
 const Institution = "H44190000001"
 
-// Run starts the sandbox platform and a medterm daemon as a child process,
-// plays the day through the daemon's API and CLI, prints every receipt,
-// and stops everything it started.
+// Run starts the sandbox's two counterparties (the insurance platform and
+// the payment channel, each on its own loopback listener) and a medterm
+// daemon as a child process, plays the day through the daemon's API and
+// CLI, prints every receipt, holds the journal against both ledgers, and
+// stops everything it started.
 func Run(ctx context.Context, o RunOptions) (err error) {
 	out := o.Out
 	if o.Dir == "" {
@@ -64,11 +69,13 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	secretsFile := filepath.Join(o.Dir, "secrets.json")
-	_ = os.Remove(secretsFile)
-	if err := protocol.WriteSecrets(secretsFile, map[string][]byte{Institution: secret}); err != nil {
+	// The institution's tif token: hex digits, so that the agent's
+	// token_file (one line of text) holds the very bytes the sandbox
+	// verifies signatures with.
+	raw := make([]byte, 16)
+	_, _ = rand.Read(raw)
+	token := hex.EncodeToString(raw)
+	if err := writeSecret(filepath.Join(o.Dir, "insurance.token"), token+"\n"); err != nil {
 		return err
 	}
 
@@ -85,9 +92,9 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	}
 	fmt.Fprintf(out, "   desk reader %q, PSAM reader %q\n", readers.Card.Name, readers.PSAM.Name)
 
-	fmt.Fprintln(out, "== starting the sandbox platform (with the patients' cards and the hospital's PSAM)")
+	fmt.Fprintln(out, "== starting the sandbox insurance platform (with the patients' cards and the hospital's PSAM)")
 	sb, err := sandbox.Open(filepath.Join(o.Dir, "sandbox.db"), sandbox.Options{
-		Personas: data, Secrets: map[string][]byte{Institution: secret}, Reset: true,
+		Personas: data, Secrets: map[string][]byte{Institution: []byte(token)}, Reset: true,
 		Logger:      slog.New(slog.DiscardHandler),
 		CardReaders: []string{readers.Card.Addr}, PSAMReader: readers.PSAM.Addr,
 	})
@@ -102,7 +109,15 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	}
 	defer platform.Down(ctx)
 	platformURL := "http://" + platform.addr
-	fmt.Fprintf(out, "   platform at %s\n", platformURL)
+	fmt.Fprintf(out, "   platform at %s (tif, paasid %s)\n", platformURL+sandbox.CallPath, Institution)
+
+	fmt.Fprintln(out, "== starting the sandbox payment channel (the patients' agreements, sources and limits)")
+	channel, err := startPayChannel(ctx, o.Dir, data)
+	if err != nil {
+		return err
+	}
+	defer channel.Close()
+	fmt.Fprintf(out, "   payment channel at %s (merchant %s)\n", channel.url, paychannel.MerchantID)
 
 	fmt.Fprintln(out, "== the kiosk's QR scanner: a pseudo-terminal")
 	scan, err := newPTYScanner(filepath.Join(o.Dir, "scanner"))
@@ -117,7 +132,9 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 	cfgFile := filepath.Join(o.Dir, "medterm.toml")
-	if err := os.WriteFile(cfgFile, []byte(agentConfig(platformURL+sandbox.CallPath, apiAddr, readers.PSAM.Name, keyID, scan.link)), 0o600); err != nil {
+	cfg := agentConfig(agentSetup{platformURL: platformURL, paymentURL: channel.url, keys: channel.keys,
+		apiAddr: apiAddr, psamReader: readers.PSAM.Name, keyID: keyID, scanner: scan.link})
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "== starting the agent: %s serve --config %s\n", o.Medterm, cfgFile)
@@ -126,11 +143,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 	defer daemon.stop(out)
-	token, err := waitReady(ctx, daemon, apiAddr, filepath.Join(o.Dir, "api.token"))
+	apiToken, err := waitReady(ctx, daemon, apiAddr, filepath.Join(o.Dir, "api.token"))
 	if err != nil {
 		return err
 	}
-	cli := api.NewClient(apiAddr, token)
+	cli := api.NewClient(apiAddr, apiToken)
 	fmt.Fprintf(out, "   agent API at %s\n", apiAddr)
 
 	results, err := Play(ctx, Env{API: cli, Personas: data, KeyPrefix: fmt.Sprintf("demo-%d-", time.Now().Unix()),
@@ -161,10 +178,27 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	if err := list.Run(); err != nil {
 		return fmt.Errorf("journal list: %w", err)
 	}
+	fmt.Fprintf(out, "\n== both ledgers at the end of the day\n")
+	insLedger, err := sb.Ledger(ctx)
+	if err != nil {
+		return err
+	}
+	payLedger, err := channel.ch.Ledger()
+	if err != nil {
+		return err
+	}
+	books, err := CheckBooks(ctx, cli, insLedger, payLedger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(out, indent(books.String()))
 	if n := Failed(results); n > 0 {
 		return fmt.Errorf("%d of %d scenarios did not show what they must", n, len(results))
 	}
-	fmt.Fprintf(out, "\n== %d scenarios played; every receipt balances to the fen\n", len(results))
+	if !books.Balanced() {
+		return fmt.Errorf("the day does not reconcile: %s", strings.Join(books.Problems, "; "))
+	}
+	fmt.Fprintf(out, "\n== %d scenarios played; every receipt balances to the fen, and both ledgers with the journal\n", len(results))
 	return nil
 }
 
@@ -228,13 +262,38 @@ func (p *platformServer) Down(context.Context) error {
 	return err
 }
 
-func agentConfig(platformURL, apiAddr, psamReader string, keyID byte, scannerPort string) string {
+// agentSetup is what the agent's configuration names.
+type agentSetup struct {
+	platformURL, paymentURL string
+	keys                    paychannel.Keys
+	apiAddr, psamReader     string
+	keyID                   byte
+	scanner                 string
+}
+
+// agentConfig is the agent's configuration, in the demo's directory
+// beside the token file it names.
+func agentConfig(s agentSetup) string {
 	return fmt.Sprintf(`# written by medterm-sandbox demo
-[platform]
+[insurance]
 url = %q
-secrets_file = "secrets.json"
+auth = "tif"
+paasid = %q
+token_file = "insurance.token"
+recer_sys_code = "MBS_LOCAL"
 retry_window = "10s"
 connect_window = "1s"
+
+[payment]
+enabled = true
+url = %q
+merchant_id = %q
+tr_id = %q
+key_file = %q
+channel_key_file = %q
+
+[evoucher]
+url = %q
 
 [institution]
 code = %q
@@ -268,7 +327,55 @@ terminator = "CR"
 
 [log]
 level = "info"
-`, platformURL, Institution, apiAddr, psamReader, keyID, scannerPort)
+`, s.platformURL+sandbox.CallPath, Institution, s.paymentURL, paychannel.MerchantID, paychannel.TokenRequestor,
+		s.keys.MerchantKeyFile, s.keys.ChannelPubFile, s.platformURL+sandbox.ECQueryPath,
+		Institution, s.apiAddr, s.psamReader, s.keyID, s.scanner)
+}
+
+// writeSecret writes a secret file the agent accepts: one line, mode 0600.
+func writeSecret(path, body string) error {
+	_ = os.Remove(path) // a kept directory from an earlier run
+	return os.WriteFile(path, []byte(body), 0o600)
+}
+
+// payChannel is the sandbox's payment channel served on a loopback
+// listener of its own: a counterparty apart from the platform, which the
+// outage does not take away.
+type payChannel struct {
+	ch   *paychannel.Channel
+	keys paychannel.Keys
+	srv  *http.Server
+	url  string // the agent's [payment] url
+}
+
+func startPayChannel(ctx context.Context, dir string, data *personas.Dataset) (*payChannel, error) {
+	keys, err := paychannel.LoadOrMakeKeys(filepath.Join(dir, "payment-keys"))
+	if err != nil {
+		return nil, err
+	}
+	ch, err := paychannel.Open(filepath.Join(dir, "paychannel.db"), paychannel.Options{
+		Key: keys.Channel, Merchants: map[string]*ecdsa.PublicKey{paychannel.MerchantID: keys.Merchant},
+		Personas: data, Reset: true, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		ch.Close()
+		return nil, fmt.Errorf("payment channel: %w", err)
+	}
+	p := &payChannel{ch: ch, keys: keys, url: "http://" + ln.Addr().String() + paychannel.BasePath,
+		srv: &http.Server{Handler: ch.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+// Close stops serving and closes the channel's state file.
+func (p *payChannel) Close() error {
+	_ = p.srv.Close()
+	return p.ch.Close()
 }
 
 // agentAddr is the agent's API address. The agent binds it itself, after
