@@ -42,8 +42,8 @@ func newServeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
 		Short: "Run the agent daemon",
-		Long: `Run the agent: open the journal, connect to the platform and serve the
-local API until SIGINT or SIGTERM. A second signal exits at once; nothing is
+		Long: `Run the agent: open the journal, connect to the insurance platform and the
+payment channel, and serve the local API until SIGINT or SIGTERM. A second signal exits at once; nothing is
 lost either way, because every settlement is journaled before it is sent or
 answered.`,
 		Args: cobra.NoArgs,
@@ -100,12 +100,14 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)
 	}
 	var pay agent.PaymentChannel
-	var payClient *unionpay.Client
+	var payWatched *payWatch
 	if cfg.Payment.Enabled {
-		if payClient, err = unionpay.New(cfg.Payment, unionpay.Options{Logger: log}); err != nil {
+		payClient, err := unionpay.New(cfg.Payment, unionpay.Options{Logger: log})
+		if err != nil {
 			return fmt.Errorf("%w: %w", config.ErrConfig, err)
 		}
-		pay = payClient
+		payWatched = newPayWatch(payClient, clock.Real{})
+		pay = payWatched
 	}
 	var ev agent.EVoucher
 	if cfg.EVoucher.URL != "" {
@@ -157,7 +159,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st := &statusSource{cfg: cfg, j: j, svc: svc, pc: pc, fwd: fwd, desk: desk}
+	st := &statusSource{cfg: cfg, j: j, svc: svc, pc: pc, pay: payWatched, fwd: fwd, desk: desk}
 	srv, err := api.New(api.Config{
 		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
 		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Kiosk: kiosk, Events: bus, Version: version, Logger: log,

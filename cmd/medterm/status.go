@@ -7,24 +7,24 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "One line: online or offline, the backlog, the card readers, the last error",
+		Short: "One line: online or offline, the backlog, the card readers, the payment channel, the last error",
 		Long: `Print the daemon's status in one line a cashier can read, or with --json
 the whole status for monitoring scripts (at least online, backlog.count,
-backlog.amount_fen and backlog.oldest_seconds).`,
+backlog.amount_fen and backlog.oldest_seconds; payment.reachable is the
+payment channel's, absent until the daemon first called it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			var st api.Status
+			var st daemonStatus
 			if err := c.Status(cmd.Context(), &st); err != nil {
 				return err
 			}
@@ -38,7 +38,7 @@ backlog.amount_fen and backlog.oldest_seconds).`,
 }
 
 // statusLine is the status in one line.
-func statusLine(st api.Status) string {
+func statusLine(st daemonStatus) string {
 	parts := []string{"ONLINE"}
 	if !st.Online {
 		parts[0] = "OFFLINE"
@@ -67,6 +67,11 @@ func statusLine(st api.Status) string {
 	}
 	if !st.Online && st.LastError != "" {
 		parts = append(parts, "last error: "+st.LastError)
+	}
+	// The patients' parts wait while the channel is away; the bills are
+	// settled with the platform all the same.
+	if p := st.Payment; p != nil && p.Enabled && p.Reachable != nil && !*p.Reachable {
+		parts = append(parts, "PAYMENT CHANNEL UNREACHABLE: patients' parts wait ("+p.LastError+")")
 	}
 	return strings.Join(parts, " · ")
 }

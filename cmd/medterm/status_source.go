@@ -20,11 +20,20 @@ type statusSource struct {
 	j    *journal.Journal
 	svc  *agent.Service
 	pc   *client.Client
+	pay  *payWatch // nil without a payment channel
 	fwd  *forward.Forwarder
 	desk *agent.Desk
 }
 
-func (s *statusSource) status(ctx context.Context) api.Status {
+func (s *statusSource) status(ctx context.Context) daemonStatus {
+	st := daemonStatus{Status: s.apiStatus(ctx), Payment: &paymentStatus{}}
+	if s.pay != nil {
+		st.Payment = s.pay.status(s.cfg.Payment.URL)
+	}
+	return st
+}
+
+func (s *statusSource) apiStatus(ctx context.Context) api.Status {
 	ps := s.pc.Status()
 	st := api.Status{
 		Version: version, Terminal: s.cfg.Terminal.ID,
