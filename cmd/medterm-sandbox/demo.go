@@ -14,11 +14,13 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Play a day at the hospital against a real medterm daemon",
-		Long: `Start the sandbox platform and a medterm daemon, settle the day's bills
+		Long: `Start the sandbox's insurance platform and payment channel (each on its
+own loopback listener) and a medterm daemon, settle the day's bills
 through the daemon's local API (the doctor's desk) and its CLI (the
-window), print every receipt, and stop everything that was started.
-Every scenario states what it must show; the command fails if one does
-not.`,
+window), print every receipt, reconcile both ledgers, and stop
+everything that was started. Every scenario states what it must show;
+the command fails if one does not, or if the journal and the two
+ledgers disagree.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bin, err := exec.LookPath(medterm)

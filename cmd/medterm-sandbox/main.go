@@ -1,6 +1,7 @@
-// Command medterm-sandbox is the reference central platform for
+// Command medterm-sandbox is the two counterparties of a settlement for
 // development, demos and tests: the medical-insurance platform and the
-// payment side of the protocol, over loopback, with a persona data set.
+// payment channel, each on its own loopback listener, with a persona data
+// set.
 package main
 
 import (
@@ -69,10 +70,12 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "medterm-sandbox",
 		Short: "The reference central platform for medterm: insurance and payment, over loopback",
-		Long: `medterm-sandbox plays the central platform the agent talks to: it checks
-signed requests, answers the national interface's transactions with the
-payment rules of its persona data set, and keeps its own state file.
-It is for development, demos and tests, never for real patients.`,
+		Long: `medterm-sandbox plays the two counterparties the agent talks to: the
+insurance platform checks signed requests and answers the national
+interface's transactions with the rules of its persona data set; the
+payment channel answers UnionPay ACP messages with the patients'
+agreements, sources and limits. Each keeps its own state file. It is for
+development, demos and tests, never for real patients.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
