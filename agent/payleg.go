@@ -126,11 +126,7 @@ func (s *Service) pay(ctx context.Context, cur *Settlement) (*Settlement, error)
 		}
 		src, ok := nextSource(a, leg)
 		if !ok {
-			reason := ReasonNoSource
-			if o := leg.lastOrder(OrderPay); o != nil && o.Reason != "" {
-				reason = o.Reason
-			}
-			return s.finishPay(ctx, cur, PayPending, reason, "")
+			return s.finishPay(ctx, cur, PayPending, exhausted(leg), "")
 		}
 		// The order is stored before it is sent: a crash from here on
 		// leaves an order to resend or query, never a debit unknown here.
@@ -175,6 +171,25 @@ func nextSource(a Agreement, leg PaymentLeg) (PaySource, bool) {
 		}
 	}
 	return PaySource{}, false
+}
+
+// exhausted is why no source could pay: a lack of funds when any source
+// lacked them (what the patient can act on: the card was short), else the
+// last refusal's reason.
+func exhausted(leg PaymentLeg) string {
+	reason := ReasonNoSource
+	for _, o := range leg.Orders {
+		if o.Kind != OrderPay || o.Status != OrderRefused {
+			continue
+		}
+		if o.Reason == ReasonInsufficient {
+			return ReasonInsufficient
+		}
+		if o.Reason != "" {
+			reason = o.Reason
+		}
+	}
+	return reason
 }
 
 // sendOrder sends a stored order and records what the channel answered.
