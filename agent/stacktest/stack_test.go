@@ -45,13 +45,13 @@ func body(t *testing.T, s *stacktest.Stack, persona string, amount int64) api.Se
 		Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
 		Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
 		Bill: agent.Bill{VisitNo: "MZ1", DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
-			{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: 0, Amount: 0},
+			{Code: "110200001", Class: "01", Quantity: money.QuantityOf(1), UnitPrice: 0, Amount: 0},
 		}},
 	}
 }
 
 func withAmount(b api.SettleBody, fen int64) api.SettleBody {
-	b.Bill.Items[0].UnitPrice = money.Fen(fen)
+	b.Bill.Items[0].UnitPrice = money.PriceOfFen(money.Fen(fen))
 	b.Bill.Items[0].Amount = money.Fen(fen)
 	return b
 }
@@ -98,8 +98,8 @@ func TestLostSettlementAnswerIsRetriedUnderTheSameMsgidAndChargedOnce(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.State != agent.StateSettled || v.Payment.Status != agent.PayPaid {
-		t.Fatalf("state %s payment %s; want settled and paid after the resend", v.State, v.Payment.Status)
+	if v.State != agent.StateSettled || v.Pay.Status != agent.PayPaid {
+		t.Fatalf("state %s payment %s; want settled and paid after the resend", v.State, v.Pay.Status)
 	}
 	if n := s.Faults.Seen(protocol.Settle.Infno); n != 3 {
 		t.Fatalf("2207 reached the platform %d times; want 3 (two answers lost)", n)
@@ -108,7 +108,7 @@ func TestLostSettlementAnswerIsRetriedUnderTheSameMsgidAndChargedOnce(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.Msgids[protocol.Settle.Infno] == "" {
+	if full.Msgids[agent.StepSettle] == "" {
 		t.Fatal("no 2207 msgid recorded")
 	}
 	assertLedgerSettlements(t, s, 1)
@@ -150,7 +150,7 @@ func BenchmarkSettlementThroughAPI(b *testing.B) {
 			Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
 			Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
 			Bill: agent.Bill{VisitNo: fmt.Sprintf("MZ%d", i), DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
-				{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: 100, Amount: 100}}},
+				{Code: "110200001", Class: "01", Quantity: money.QuantityOf(1), UnitPrice: money.PriceOfFen(100), Amount: 100}}},
 		})
 		if err != nil || v.State != agent.StateSettled {
 			b.Fatalf("settle %d: %v %s", i, err, v.State)
