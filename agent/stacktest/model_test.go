@@ -52,8 +52,8 @@ const (
 // TestRandomFaultSequencesLeaveTheLedgerEqualToTheModel is the
 // model-based test: random sequences of bills, resubmissions, refunds,
 // voids, outages, timeouts, lost requests and answers, forwarder passes,
-// kills and restarts against the whole stack (the sandbox platform behind
-// a TCP fault proxy, and the payment channel; the real journal,
+// kills and restarts against the whole stack (the sandbox platform and
+// the payment channel each behind a TCP fault proxy; the real journal,
 // client, adapters, service, forwarder and local API), each answer and
 // each journal record checked as they come, and both ledgers (the
 // platform's and the payment channel's) compared with the model (package
@@ -144,7 +144,7 @@ type modelRun struct {
 
 func newModelRun(t *testing.T, seed uint64) *modelRun {
 	s := stacktest.Start(t, stacktest.Options{
-		Proxy: true, AttemptTimeout: modelAttempt, RetryWindow: modelRetry, InDoubtWindow: modelInDoubt,
+		Proxy: true, PaymentProxy: true, AttemptTimeout: modelAttempt, RetryWindow: modelRetry, InDoubtWindow: modelInDoubt,
 		ConnectWindow: modelConnect, BreakerCooldown: modelCooldown,
 	})
 	r := &modelRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x6d6f64656c)), s: s, m: model.New(agent.DefaultOfflinePolicy())}
@@ -198,6 +198,13 @@ var modelOps = []modelOp{
 	{7, "forward", func(r *modelRun, rng *rand.Rand) { r.s.Forwarder.Pass(context.Background(), rng.IntN(2) == 0) }},
 	{3, "time passes", func(r *modelRun, _ *rand.Rand) { <-time.After(modelInDoubt + 20*time.Millisecond) }},
 	{4, "kill", (*modelRun).kill},
+	// The payment channel's own faults: the patient's part must be taken
+	// once whatever they do, and the insured part stand meanwhile.
+	{3, "payment outage", func(r *modelRun, _ *rand.Rand) { r.must(r.s.PayProxy.Refuse()) }},
+	{3, "payment heal", func(r *modelRun, _ *rand.Rand) { r.must(r.s.PayProxy.Heal()) }},
+	// One answer lost after the channel acted: the adapter's resend of the
+	// same order gets the same answer.
+	{2, "lose a payment answer", func(r *modelRun, _ *rand.Rand) { r.s.PayChannel.LoseNext(1) }},
 }
 
 // play runs n random operations, checking the journal after each.
@@ -500,6 +507,7 @@ func isAnswer(err error) bool {
 func (r *modelRun) finish() {
 	r.note("heal everything")
 	r.must(r.s.Proxy.Heal()) // answers still to be lost stay so: they are lost during the drain
+	r.must(r.s.PayProxy.Heal())
 	ctx := context.Background()
 	end := time.Now().Add(modelDrainTime)
 	for {
