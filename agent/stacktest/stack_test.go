@@ -19,9 +19,15 @@ import (
 	"github.com/seed-a859fada/medterm/sync/sandbox/demo"
 )
 
+// The demo's day against both counterparties: every scenario shows its
+// rule, the refund gives each part back where it came from, the day
+// reconciles with the platform and the payment channel, and both ledgers
+// agree with the journal.
 func TestTheDemoDayAgainstTheSandbox(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{})
-	results, err := demo.Play(context.Background(), demo.Env{API: s.API, Personas: s.Personas}, io.Discard)
+	ctx := context.Background()
+	results, err := demo.Play(ctx, demo.Env{API: s.API, Personas: s.Personas,
+		Reconcile: func(ctx context.Context) (agent.Report, error) { return s.Service.Reconcile(ctx, s.Clock().Now()) }}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +36,10 @@ func TestTheDemoDayAgainstTheSandbox(t *testing.T) {
 			t.Errorf("%s (%s): %v", r.Scenario.Name, r.Scenario.Persona, r.Err)
 		}
 	}
-	if len(results) != len(demo.Day())+1 {
-		t.Fatalf("played %d scenarios; want the day plus its refund", len(results))
+	if len(results) != len(demo.Day())+2 {
+		t.Fatalf("played %d scenarios; want the day, its refund and its reconciliation", len(results))
 	}
+	assertLedgers(t, s)
 }
 
 func body(t *testing.T, s *stacktest.Stack, persona string, amount int64) api.SettleBody {
