@@ -153,13 +153,20 @@ func (s *Service) pay(ctx context.Context, cur *Settlement) (*Settlement, error)
 }
 
 // nextSource is the agreement's first source, in the patient's order, not
-// yet refused for this bill for lack of funds or a dead source; only the
-// credit line when the whole part was left to it.
+// yet refused for this bill for lack of funds or a dead source. When the
+// whole part was left to the credit line, the credit line comes first;
+// should it refuse for good (closed to the patient's age, used up), the
+// other sources are tried after it, each for the whole part as well: a
+// part the credit line cannot take is not pending while a source might.
 func nextSource(a Agreement, leg PaymentLeg) (PaySource, bool) {
-	for _, src := range a.Sources {
-		if leg.CreditWhole && src.Kind != SourceCreditLine {
-			continue
-		}
+	order := a.Sources
+	if leg.CreditWhole {
+		order = slices.Clone(a.Sources)
+		slices.SortStableFunc(order, func(x, y PaySource) int {
+			return creditRank(x) - creditRank(y)
+		})
+	}
+	for _, src := range order {
 		// A source refused for a limit may pay once the patient confirms;
 		// one refused for its funds or its state will not.
 		tried := slices.ContainsFunc(leg.Orders, func(o PayOrderRecord) bool {
@@ -190,6 +197,13 @@ func exhausted(leg PaymentLeg) string {
 		}
 	}
 	return reason
+}
+
+func creditRank(p PaySource) int {
+	if p.Kind == SourceCreditLine {
+		return 0
+	}
+	return 1
 }
 
 // sendOrder sends a stored order and records what the channel answered.

@@ -241,6 +241,27 @@ func TestAnAccountThatCannotCoverThePartLeavesItWholeToTheCreditLine(t *testing.
 	}
 }
 
+// The whole part was left to the credit line (the account could not
+// cover it), but the credit line is closed to the patient (over the age
+// the rollout allows): the card takes the whole part instead, rather than
+// leaving it pending while a source could pay.
+func TestACreditLineThatRefusesLeavesTheWholePartToTheNextSource(t *testing.T) {
+	r := newPayRigWith(t, agenttest.PayPatient{AccountFirst: true, Sources: []agenttest.PayFunds{
+		{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: cardToken}, Balance: money.CNY(50)},
+		{PaySource: agent.PaySource{Kind: agent.SourceCreditLine, Token: creditToken}, Balance: money.CNY(3000), Limit: money.CNY(3000)},
+	}})
+	r.pay.CreditMinAge, r.pay.CreditMaxAge = 18, 40 // the patient is 41
+	r.ins.Model.SetBalance(payPatient, 1000)        // 10 CNY of a 30 CNY part
+	st := r.settle(t, "k1", 10000)
+	card, _ := r.pay.Balance(cardToken)
+	if !st.Pay.CreditWhole || st.Pay.Status != agent.PayPaid || st.Pay.Source.Kind != agent.SourceBankCard || card != money.CNY(50)-3000 {
+		t.Fatalf("pay %+v, card %s; want the whole 30.00 from the card after the credit line refused", st.Pay, card)
+	}
+	if len(st.Pay.Orders) != 2 || st.Pay.Orders[0].Source != agent.SourceCreditLine || st.Pay.Orders[0].Reason != agent.ReasonSourceInvalid {
+		t.Fatalf("orders %+v; want the credit line first, refused", st.Pay.Orders)
+	}
+}
+
 func TestARefundReturnsEachPartWhereItCameFrom(t *testing.T) {
 	r := newPayRig(t)
 	ctx := context.Background()

@@ -238,8 +238,8 @@ const (
 	StepIdentify  = "identify"  // 1101
 	StepRegister  = "register"  // 2201
 	StepUpload    = "upload"    // 2204
-	StepPreSettle = "presettle" // 2206
-	StepPreCredit = "precredit" // 2206 again, the account left out (the whole part from the credit line)
+	StepPreSettle = "presettle" // 2206 with the personal account paying first (acct_used_flag 1)
+	StepPreCredit = "precredit" // 2206 with the account left out: the whole part from the agreement's sources
 	StepSettle    = "settle"    // 2207
 	StepCancel    = "cancel"    // 2208
 	StepReverse   = "reverse"   // 2601

@@ -121,7 +121,7 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 
 	q := s.splitRequest(st, p.person.PsnNo, p.insutype, p.mdtrtID, p.insuplc)
 	q.UseAccount = p.pay.AccountFirst
-	if p.split, err = s.preSettle(ctx, st, StepPreSettle, q); err != nil {
+	if p.split, err = s.preSettle(ctx, st, preSettleStep(q.UseAccount), q); err != nil {
 		return p, err
 	}
 	if p.pay.AccountFirst && p.split.Account > 0 && p.split.Cash > 0 && p.pay.hasCredit() {
@@ -129,19 +129,7 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		// whole share goes to the credit line instead, never a half
 		// payment (the Guangzhou rule).
 		q.UseAccount = false
-		if st.Msgids[StepPreCredit] == "" {
-			// Accepted by a version that did not allocate it.
-			stored, err := s.update(ctx, st.ID, func(rec *Settlement, ids MsgidAllocator) error {
-				id, err := ids.Next()
-				rec.Msgids[StepPreCredit] = id
-				return err
-			})
-			if err != nil {
-				return p, fmt.Errorf("allocate a msgid: %w", err)
-			}
-			st.Msgids = stored.Msgids
-		}
-		if p.split, err = s.preSettle(ctx, st, StepPreCredit, q); err != nil {
+		if p.split, err = s.preSettle(ctx, st, preSettleStep(q.UseAccount), q); err != nil {
 			return p, err
 		}
 		p.pay.CreditWhole = true
@@ -181,8 +169,33 @@ func (s *Service) resolveEVoucher(ctx context.Context, st *Settlement) error {
 	return nil
 }
 
+// preSettleStep is the step, and so the msgid, of a pre-settlement with
+// or without the personal account. Each msgid is only ever sent with one
+// acct_used_flag: the agreement that decides it may answer differently
+// when the bill is prepared again (the channel away the first time, back
+// after a reversal or a restart), and the platform refuses a msgid it
+// knows with a different request.
+func preSettleStep(useAccount bool) string {
+	if useAccount {
+		return StepPreSettle
+	}
+	return StepPreCredit
+}
+
 // preSettle sends one pre-settlement and checks its split.
 func (s *Service) preSettle(ctx context.Context, st *Settlement, step string, q SplitRequest) (InsuranceSplit, error) {
+	if st.Msgids[step] == "" {
+		// Accepted by a version that did not allocate it.
+		stored, err := s.update(ctx, st.ID, func(rec *Settlement, ids MsgidAllocator) error {
+			id, err := ids.Next()
+			rec.Msgids[step] = id
+			return err
+		})
+		if err != nil {
+			return InsuranceSplit{}, fmt.Errorf("allocate a msgid: %w", err)
+		}
+		st.Msgids = stored.Msgids
+	}
 	x, err := exchange(st, step)
 	if err != nil {
 		return InsuranceSplit{}, err

@@ -2,6 +2,7 @@ package stacktest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
 	"github.com/seed-a859fada/medterm/sync/forward"
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/paychannel"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
 
@@ -50,9 +52,9 @@ const (
 const benchPeople = 1000
 
 // benchPersonas is a data set of n employees (310), each with a
-// social-security card and a signed agreement that debits a bank card
-// with ample funds: every bill of the benchmarks is paid in full. The
-// built-in policy and institutions are kept.
+// social-security card; benchPayData signs each of them, on the payment
+// channel, a bank card with ample funds: every bill of the benchmarks is
+// paid in full. The built-in policy and institutions are kept.
 func benchPersonas(tb testing.TB, n int) *personas.Dataset {
 	tb.Helper()
 	def, err := personas.Default()
@@ -104,6 +106,32 @@ func benchPersonas(tb testing.TB, n int) *personas.Dataset {
 	return out
 }
 
+// benchPayData is the payment channel's side of benchPersonas: every
+// person signed a bank card with ample funds, the account not first, under
+// the built-in rollout's limits.
+func benchPayData(tb testing.TB, data *personas.Dataset) *paychannel.Data {
+	tb.Helper()
+	def, err := paychannel.DefaultData()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := paychannel.Data{Version: paychannel.DataVersion, About: "Synthetic agreements for the offline benchmarks.",
+		Rollout: def.Rollout, Signed: def.Signed, Patients: map[string]paychannel.Patient{}}
+	for i, p := range data.People {
+		d.Patients[p.Certno] = paychannel.Patient{Persona: p.Key, Sources: []paychannel.Source{{
+			Kind: agent.SourceBankCard, Bank: "中国银行", Masked: fmt.Sprintf("6216 **** %04d", i%10000), Balance: money.CNY(1_000_000)}}}
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := paychannel.ParseData(raw, data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
 // cardBill is bill i of persona p, identified by the card (the identity
 // the offline limits trust): one class A item of 10.00 to 59.00 CNY,
 // so that ten bills a day stay under the password-free daily limit.
@@ -114,7 +142,7 @@ func cardBill(p *personas.Person, key string, i int, mode string) agent.SettleRe
 		Identity: agent.IdentityInput{CertType: protocol.CertSSCard, CertNo: p.Card.CardNo, CardSN: p.Card.CardSn, IDNo: p.Certno, Name: p.Name},
 		Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
 		Bill: agent.Bill{VisitNo: "MZ" + strconv.Itoa(i), DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
-			{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: amount, Amount: amount}}},
+			{Code: "110200001", Class: "01", Quantity: money.QuantityOf(1), UnitPrice: money.PriceOfFen(amount), Amount: amount}}},
 	}
 }
 
@@ -158,7 +186,8 @@ func benchLatency(b *testing.B) time.Duration {
 // x-bare-commit is the time per drained bill in bare bbolt commits timed
 // on the same disk before and after the drain (each bill takes five
 // platform exchanges, each one commit in the sandbox's own bbolt file,
-// and two journal writes).
+// three exchanges with the payment channel, which commits in its own,
+// and the journal's writes of both legs).
 // Each drain must leave the platform with exactly one active settlement
 // per bill. Building the backlog is not timed: it is built once, through
 // the service in force_offline mode, and each run starts from a copy of
@@ -166,8 +195,9 @@ func benchLatency(b *testing.B) time.Duration {
 func BenchmarkDrainBacklog(b *testing.B) {
 	n := backlogSize(b)
 	data := benchPersonas(b, benchPeople)
+	pay := benchPayData(b, data)
 	limits := roomyLimits(n)
-	backlog := buildBacklog(b, data, limits, n)
+	backlog := buildBacklog(b, data, pay, limits, n)
 	latency := benchLatency(b)
 	var base float64 // bills/s at concurrency 1
 	for _, c := range []int{1, 2, 4, 8, 16} {
@@ -176,7 +206,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 			runs := 0
 			for b.Loop() {
 				b.StopTimer()
-				s := stacktest.Start(b, stacktest.Options{Personas: data, Offline: limits, JournalFrom: backlog, Proxy: latency > 0})
+				s := stacktest.Start(b, stacktest.Options{Personas: data, PayData: pay, Offline: limits, JournalFrom: backlog, Proxy: latency > 0})
 				if latency > 0 {
 					s.Proxy.Latency(latency)
 				}
@@ -213,9 +243,9 @@ func BenchmarkDrainBacklog(b *testing.B) {
 // buildBacklog defers n bills, spread round-robin over the data set's
 // people, through a service on a stack whose platform is never asked, and
 // returns the stack's Dir for stacktest.Options.JournalFrom.
-func buildBacklog(b *testing.B, data *personas.Dataset, limits *agent.OfflinePolicy, n int) string {
+func buildBacklog(b *testing.B, data *personas.Dataset, pay *paychannel.Data, limits *agent.OfflinePolicy, n int) string {
 	b.Helper()
-	s := stacktest.Start(b, stacktest.Options{Personas: data, Offline: limits})
+	s := stacktest.Start(b, stacktest.Options{Personas: data, PayData: pay, Offline: limits})
 	ctx := context.Background()
 	// The provisional receipts estimate with the platform's policy, as a
 	// terminal that was online earlier in the day would.
@@ -223,7 +253,7 @@ func buildBacklog(b *testing.B, data *personas.Dataset, limits *agent.OfflinePol
 		b.Fatal(err)
 	}
 	cache := &backlogCache{Journal: s.Journal, deferred: map[string]*agent.Settlement{}}
-	svc := agent.NewService(agent.ServiceConfig{Journal: cache, Platform: s.Client, Offline: *limits})
+	svc := agent.NewService(agent.ServiceConfig{Journal: cache, Insurance: s.Insurance, Payment: s.Payments, Offline: *limits})
 	start := time.Now()
 	for i := range n {
 		p := &data.People[i%len(data.People)]
@@ -345,8 +375,8 @@ func assertDrainedOnce(b *testing.B, s *stacktest.Stack, n int) {
 	}
 	want := make(map[string]bool, n)
 	for _, st := range settled {
-		if st.Payment.Status != agent.PayPaid {
-			b.Fatalf("%s: self-pay %s; want paid", st.ID, st.Payment.Status)
+		if st.Pay.Status != agent.PayPaid {
+			b.Fatalf("%s: the patient's part %s (%s); want paid", st.ID, st.Pay.Status, st.Pay.Reason)
 		}
 		want[st.ID] = true
 	}
@@ -416,9 +446,9 @@ func BenchmarkJournalPerSettlement(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			// Small bills over 200 people: no daily limit is reached
 			// however many iterations the benchmark asks for.
-			s := stacktest.Start(b, stacktest.Options{Personas: data, Offline: roomyLimits(1000)})
+			s := stacktest.Start(b, stacktest.Options{Personas: data, PayData: benchPayData(b, data), Offline: roomyLimits(1000)})
 			meter := &meteredJournal{Journal: s.Journal}
-			svc := agent.NewService(agent.ServiceConfig{Journal: meter, Platform: s.Client, Offline: *roomyLimits(1000)})
+			svc := agent.NewService(agent.ServiceConfig{Journal: meter, Insurance: s.Insurance, Payment: s.Payments, Offline: *roomyLimits(1000)})
 			tc.run(b, svc, 1_000_000) // signs in, outside the measure
 			c := journaltest.OpenBare(b, s.Dir)
 			c.PerCommit(b, 5) // warms the file and the page cache

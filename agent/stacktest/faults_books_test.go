@@ -12,7 +12,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/stacktest"
-	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/agent/stacktest/model"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 )
 
@@ -98,7 +98,7 @@ func checkBooks(t *testing.T, s *stacktest.Stack, bills []*faultBill) books {
 	for _, st := range all {
 		byID[st.ID] = st
 		switch st.State {
-		case agent.StateSettling, agent.StateInDoubt, agent.StateReversing, agent.StateRefunding, agent.StateDeferred:
+		case agent.StateSettling, agent.StateInDoubt, agent.StateReversing, agent.StatePaying, agent.StateRefunding, agent.StateDeferred:
 			t.Errorf("%s is still %s after the fault was healed and the forwarder drained", st.ID, st.State)
 		}
 		if slices.ContainsFunc(st.Events, func(e agent.Event) bool { return e.State == agent.StateInDoubt }) {
@@ -141,11 +141,11 @@ func checkBooks(t *testing.T, s *stacktest.Stack, bills []*faultBill) books {
 		}
 		want := func(e sandbox.LedgerSettlement) {
 			t.Helper()
-			if e.Msgid != st.Msgids[protocol.Settle.Infno] || e.SetlID != st.SetlID {
-				t.Errorf("%s: booked under msgid %s (%s); the journal says %s (%s)", st.ID, e.Msgid, e.SetlID, st.Msgids[protocol.Settle.Infno], st.SetlID)
+			if e.Msgid != st.Msgids[agent.StepSettle] || e.SetlID != st.SetlID {
+				t.Errorf("%s: booked under msgid %s (%s); the journal says %s (%s)", st.ID, e.Msgid, e.SetlID, st.Msgids[agent.StepSettle], st.SetlID)
 			}
 			sp := st.Split
-			if e.MedfeeSumamt.Fen() != sp.Total || e.FundPaySumamt.Fen() != sp.Fund || e.AcctPay.Fen() != sp.Account || e.PsnCashPay.Fen() != sp.SelfPay {
+			if e.MedfeeSumamt.Fen() != sp.Total || e.FundPaySumamt.Fen() != sp.Fund || e.AcctPay.Fen() != sp.Account || e.PsnCashPay.Fen() != sp.Cash {
 				t.Errorf("%s: booked %s = %s + %s + %s; the agent's split is %s", st.ID, e.MedfeeSumamt.Fen(), e.FundPaySumamt.Fen(), e.AcctPay.Fen(), e.PsnCashPay.Fen(), sp)
 			}
 			if !sp.Balanced() || sp.Total != st.Bill.Total() || sp.Estimate {
@@ -166,8 +166,8 @@ func checkBooks(t *testing.T, s *stacktest.Stack, bills []*faultBill) books {
 				continue
 			}
 			want(cancelled[0])
-			if cancelled[0].CancelMsgid != st.Msgids[protocol.CancelSettle.Infno] {
-				t.Errorf("%s: cancelled under msgid %s; the journal sent %s", st.ID, cancelled[0].CancelMsgid, st.Msgids[protocol.CancelSettle.Infno])
+			if cancelled[0].CancelMsgid != st.Msgids[agent.StepCancel] {
+				t.Errorf("%s: cancelled under msgid %s; the journal sent %s", st.ID, cancelled[0].CancelMsgid, st.Msgids[agent.StepCancel])
 			}
 		default:
 			if len(active)+len(cancelled) != 0 {
@@ -185,12 +185,39 @@ func checkBooks(t *testing.T, s *stacktest.Stack, bills []*faultBill) books {
 			if v.ID != st.ID {
 				t.Errorf("bill %s: answered as %s and as %s", b.key, v.ID, st.ID)
 			}
-			if v.State == agent.StateSettled && (v.Split != st.Split || v.SetlID != st.SetlID || (st.State != agent.StateSettled && st.State != agent.StateRefunded)) {
+			if v.State == agent.StateSettled && (!sameSplit(v.Split, st.Split) || v.SetlID != st.SetlID || (st.State != agent.StateSettled && st.State != agent.StateRefunded)) {
 				t.Errorf("bill %s: the HIS was told settled %s (%s); the journal has %s %s (%s)", b.key, v.Split, v.SetlID, st.State, st.Split, st.SetlID)
 			}
 		}
 	}
+	// The payment leg and the balances, on both ledgers.
+	assertLedgers(t, s)
 	return got
+}
+
+// assertLedgers holds both counterparties' books against the journal
+// (model.CheckLedgers): the platform's bookings and personal accounts,
+// and the payment channel's orders and sources, from the books as the
+// stack seeded them.
+func assertLedgers(t *testing.T, s *stacktest.Stack) {
+	t.Helper()
+	ctx := context.Background()
+	all, err := s.Journal.List(ctx, agent.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := s.Sandbox.Ledger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay, err := s.PayChannel.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := model.Ledgers{Insurance: s.InsuranceStart, Payment: s.PayStart}
+	if err := model.CheckLedgers(all, start, model.Ledgers{Insurance: ins, Payment: pay}); err != nil {
+		t.Errorf("the books differ from the journal:\n%v", err)
+	}
 }
 
 // wantAllSettled checks that every bill ended settled: the patients are
@@ -206,4 +233,11 @@ func wantAllSettled(t *testing.T, s *stacktest.Stack, bills []*faultBill) {
 			}
 		}
 	}
+}
+
+// sameSplit reports whether two splits have the same amounts, fund by
+// fund (a split holds a slice, so it has no ==).
+func sameSplit(a, b agent.InsuranceSplit) bool {
+	return a.Total == b.Total && a.Fund == b.Fund && a.Account == b.Account && a.MutualAid == b.MutualAid &&
+		a.Cash == b.Cash && a.Hospital == b.Hospital && a.Estimate == b.Estimate && slices.Equal(a.Funds, b.Funds)
 }

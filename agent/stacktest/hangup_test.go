@@ -66,6 +66,7 @@ func TestACallerThatGoesAwayNeverStrandsItsBill(t *testing.T) {
 	if got := len(ledger.Settlements); got != len(keys) {
 		t.Fatalf("the platform booked %d settlements for %d bills; want one each", got, len(keys))
 	}
+	assertLedgers(t, s)
 }
 
 // rawSettle is the HTTP request a HIS sends to settle b under key.
@@ -80,15 +81,15 @@ func rawSettle(t *testing.T, s *stacktest.Stack, key string, b api.SettleBody) [
 }
 
 // awaitEnd waits until the bill under key has been driven to an end
-// (anything but accepted or being sent). Only the journal can tell, so it
-// is polled.
+// (anything but accepted, being sent, or booked with the patient's part
+// still being taken). Only the journal can tell, so it is polled.
 func awaitEnd(t *testing.T, s *stacktest.Stack, key string) *agent.Settlement {
 	t.Helper()
 	var st *agent.Settlement
 	waitUntil(t, "the bill "+key+" to reach an end", 30*time.Second, func() bool {
 		var err error
 		st, err = s.Journal.ByKey(context.Background(), key)
-		return err == nil && st.State != agent.StateAccepted && st.State != agent.StateSettling
+		return err == nil && st.State != agent.StateAccepted && st.State != agent.StateSettling && st.State != agent.StatePaying
 	})
 	return st
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/seed-a859fada/medterm/agent/stacktest"
 	"github.com/seed-a859fada/medterm/agent/stacktest/model"
 	"github.com/seed-a859fada/medterm/sync/protocol"
-	"github.com/seed-a859fada/medterm/sync/sandbox"
 )
 
 // Replaying a sequence: MEDTERM_MODEL_SEED=<seed> (printed when a
@@ -53,11 +52,12 @@ const (
 // TestRandomFaultSequencesLeaveTheLedgerEqualToTheModel is the
 // model-based test: random sequences of bills, resubmissions, refunds,
 // voids, outages, timeouts, lost requests and answers, forwarder passes,
-// kills and restarts against the whole stack (the sandbox behind a TCP
-// fault proxy; the real journal, client, service, forwarder and local
-// API), each answer and each journal record checked as they come, and
-// the platform's ledger compared with the model (package model) to the
-// fen once everything is healed and drained.
+// kills and restarts against the whole stack (the sandbox platform and
+// the payment channel each behind a TCP fault proxy; the real journal,
+// client, adapters, service, forwarder and local API), each answer and
+// each journal record checked as they come, and both ledgers (the
+// platform's and the payment channel's) compared with the model (package
+// model) to the fen once everything is healed and drained.
 func TestRandomFaultSequencesLeaveTheLedgerEqualToTheModel(t *testing.T) {
 	runs, minOps, maxOps := 36, 20, 40
 	if testing.Short() {
@@ -133,7 +133,7 @@ type modelRun struct {
 	rng   *rand.Rand
 	s     *stacktest.Stack
 	m     *model.Model
-	start sandbox.Ledger
+	start model.Ledgers // both counterparties' books before the first bill
 	trace []string
 	ops   int
 	kills int
@@ -144,7 +144,7 @@ type modelRun struct {
 
 func newModelRun(t *testing.T, seed uint64) *modelRun {
 	s := stacktest.Start(t, stacktest.Options{
-		Proxy: true, AttemptTimeout: modelAttempt, RetryWindow: modelRetry, InDoubtWindow: modelInDoubt,
+		Proxy: true, PaymentProxy: true, AttemptTimeout: modelAttempt, RetryWindow: modelRetry, InDoubtWindow: modelInDoubt,
 		ConnectWindow: modelConnect, BreakerCooldown: modelCooldown,
 	})
 	r := &modelRun{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x6d6f64656c)), s: s, m: model.New(agent.DefaultOfflinePolicy())}
@@ -161,7 +161,10 @@ func newModelRun(t *testing.T, seed uint64) *modelRun {
 		t.Fatalf("fetch the policy from a healthy platform: %v", err)
 	}
 	var err error
-	if r.start, err = s.Sandbox.Ledger(ctx); err != nil {
+	if r.start.Insurance, err = s.Sandbox.Ledger(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.start.Payment, err = s.PayChannel.Ledger(); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -195,6 +198,13 @@ var modelOps = []modelOp{
 	{7, "forward", func(r *modelRun, rng *rand.Rand) { r.s.Forwarder.Pass(context.Background(), rng.IntN(2) == 0) }},
 	{3, "time passes", func(r *modelRun, _ *rand.Rand) { <-time.After(modelInDoubt + 20*time.Millisecond) }},
 	{4, "kill", (*modelRun).kill},
+	// The payment channel's own faults: the patient's part must be taken
+	// once whatever they do, and the insured part stand meanwhile.
+	{3, "payment outage", func(r *modelRun, _ *rand.Rand) { r.must(r.s.PayProxy.Refuse()) }},
+	{3, "payment heal", func(r *modelRun, _ *rand.Rand) { r.must(r.s.PayProxy.Heal()) }},
+	// One answer lost after the channel acted: the adapter's resend of the
+	// same order gets the same answer.
+	{2, "lose a payment answer", func(r *modelRun, _ *rand.Rand) { r.s.PayChannel.LoseNext(1) }},
 }
 
 // play runs n random operations, checking the journal after each.
@@ -497,6 +507,7 @@ func isAnswer(err error) bool {
 func (r *modelRun) finish() {
 	r.note("heal everything")
 	r.must(r.s.Proxy.Heal()) // answers still to be lost stay so: they are lost during the drain
+	r.must(r.s.PayProxy.Heal())
 	ctx := context.Background()
 	end := time.Now().Add(modelDrainTime)
 	for {
@@ -537,8 +548,10 @@ func (r *modelRun) finish() {
 		}
 	}
 	r.tombstones = len(ledger.Tombstones)
-	if err := r.m.Check(list, r.start, ledger); err != nil {
-		r.t.Fatalf("the platform's ledger differs from the model:\n%v", err)
+	pay, err := r.s.PayChannel.Ledger()
+	r.must(err)
+	if err := r.m.Check(list, r.start, model.Ledgers{Insurance: ledger, Payment: pay}); err != nil {
+		r.t.Fatalf("the books differ from the model:\n%v", err)
 	}
 	var rep agent.Report
 	err = untilHealthyAnswers(func() (err error) {
@@ -624,7 +637,7 @@ func TestDeferredBillBackInTheBacklogShowsAnEstimate(t *testing.T) {
 	if err != nil || st.State != agent.StateDeferred {
 		t.Fatalf("after the in-doubt window: %v %s; want deferred again", err, st.State)
 	}
-	if !st.Split.Estimate || st.Payment != (agent.Payment{}) {
-		t.Fatalf("deferred again showing split %+v, payment %+v; want the estimate and no payment, as when it was deferred", st.Split, st.Payment)
+	if !st.Split.Estimate || st.Pay.Status != "" || st.Pay.Amount != 0 || len(st.Pay.Orders) != 0 {
+		t.Fatalf("deferred again showing split %+v, payment %+v; want the estimate and no payment, as when it was deferred", st.Split, st.Pay)
 	}
 }

@@ -34,7 +34,7 @@ func startKiosk(t *testing.T, opts stacktest.Options) *kioskStack {
 		t.Fatal(err)
 	}
 	k := agent.NewKiosk(agent.KioskConfig{Verifier: glue.Verifier{V: v}})
-	svc := agent.NewService(agent.ServiceConfig{Journal: s.Journal, Platform: s.Client, Kiosk: k,
+	svc := agent.NewService(agent.ServiceConfig{Journal: s.Journal, Insurance: s.Insurance, Payment: s.Payments, Kiosk: k,
 		Offline: agent.DefaultOfflinePolicy(), Receipt: agent.ReceiptHeader{TerminalID: "DESK01"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	applied := make(chan struct{})
@@ -81,7 +81,7 @@ func (k *kioskStack) settle(t *testing.T, key, scan string, fen int64) (*agent.S
 		IdempotencyKey: key, Identity: agent.IdentityInput{Scan: scan},
 		Operator: agent.Operator{ID: "KIOSK1", Type: protocol.OpterKiosk},
 		Bill: agent.Bill{VisitNo: "MZ" + key, DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
-			{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: money.Fen(fen), Amount: money.Fen(fen)}}},
+			{Code: "110200001", Class: "01", Quantity: money.QuantityOf(1), UnitPrice: money.PriceOfFen(money.Fen(fen)), Amount: money.Fen(fen)}}},
 	})
 	return st, err
 }

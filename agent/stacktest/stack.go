@@ -57,6 +57,19 @@ type Options struct {
 	InDoubtWindow time.Duration
 	// Proxy puts a TCP fault proxy between the agent and the sandbox.
 	Proxy bool
+	// PaymentProxy puts a TCP fault proxy between the agent and the
+	// payment channel (Stack.PayProxy).
+	PaymentProxy bool
+	// PayData seeds the payment channel's agreements (default: the
+	// built-in agreements.json, which match the default personas).
+	PayData *paychannel.Data
+	// WrapPayment, if set, wraps the agent's payment channel adapter each
+	// time an agent starts (the first and every restart): a test's hook
+	// at a chosen point of the payment leg.
+	WrapPayment func(agent.PaymentChannel) agent.PaymentChannel
+	// StepTimeout of the service: how long a settlement's work may take
+	// once started (default the service's).
+	StepTimeout time.Duration
 	// AttemptTimeout of one platform exchange (default 5 s).
 	AttemptTimeout time.Duration
 	// ConnectWindow of the agent's client: how long an unreachable
@@ -87,9 +100,17 @@ type Stack struct {
 	APIAddr    string // the local API's host:port, for callers of its raw HTTP
 	Faults     *Faults
 	Proxy      *faultproxy.Proxy // nil unless Options.Proxy
-	Forwarder  *forward.Forwarder
-	Dir        string
-	Token      string
+	PayProxy   *faultproxy.Proxy // nil unless Options.PaymentProxy
+	// Insurance is the agent's insurance adapter (over Client).
+	Insurance *insurance.Adapter
+	// InsuranceStart and PayStart are both counterparties' books as
+	// seeded, before the agent sent anything: what a test's end books are
+	// compared with.
+	InsuranceStart sandbox.Ledger
+	PayStart       paychannel.Ledger
+	Forwarder      *forward.Forwarder
+	Dir            string
+	Token          string
 
 	platformURL string
 	paymentURL  string
@@ -168,7 +189,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	ch, err := paychannel.Open(filepath.Join(dir, "paychannel.db"), paychannel.Options{
 		Key: payKeys.Channel, Merchants: map[string]*ecdsa.PublicKey{paychannel.MerchantID: payKeys.Merchant},
-		Personas: data, Clock: opts.Clock, Logger: log,
+		Data: opts.PayData, Personas: data, Clock: opts.Clock, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -181,9 +202,25 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	ps.Start()
 	t.Cleanup(ps.Close)
+	paymentURL := ps.URL
+	var payProxy *faultproxy.Proxy
+	if opts.PaymentProxy {
+		if payProxy, err = faultproxy.New(ps.Listener.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { payProxy.Close() })
+		paymentURL = payProxy.URL()
+	}
 	s := &Stack{
 		Sandbox: sb, Personas: data, Faults: faults, Dir: dir, Token: strings.Repeat("t", 32), PayChannel: ch,
-		platformURL: platformURL, paymentURL: ps.URL, payKeys: payKeys, Proxy: proxy, clock: opts.Clock, opts: opts, secret: secret, log: log,
+		platformURL: platformURL, paymentURL: paymentURL, payKeys: payKeys, Proxy: proxy, PayProxy: payProxy,
+		clock: opts.Clock, opts: opts, secret: secret, log: log,
+	}
+	if s.InsuranceStart, err = sb.Ledger(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.PayStart, err = ch.Ledger(); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		s.Journal.Close()
@@ -249,8 +286,12 @@ func (s *Stack) startAgent(t testing.TB) {
 		j.Close()
 		t.Fatal(err)
 	}
-	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: opts.Clock, Logger: s.log,
-		Receipt: agent.ReceiptHeader{Institution: "sandbox hospital", TerminalID: "DESK01"},
+	var payment agent.PaymentChannel = pay
+	if opts.WrapPayment != nil {
+		payment = opts.WrapPayment(pay)
+	}
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: payment, Clock: opts.Clock, Logger: s.log,
+		Receipt: agent.ReceiptHeader{Institution: "sandbox hospital", TerminalID: "DESK01"}, StepTimeout: opts.StepTimeout,
 		Offline: offline, InDoubtWindow: opts.InDoubtWindow, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	fwd := forward.New(svc, pc, forward.Config{Concurrency: 4, Clock: opts.Clock, Logger: s.log})
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(s.Token), Service: svc, Logger: s.log, Drain: fwd.Drain})
@@ -262,7 +303,7 @@ func (s *Stack) startAgent(t testing.TB) {
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx); close(done) }()
 	s.stops = append(s.stops, func() { cancel(); <-done })
-	s.Journal, s.Client, s.Service, s.Forwarder, s.Payments = j, pc, svc, fwd, pay
+	s.Journal, s.Client, s.Insurance, s.Service, s.Forwarder, s.Payments = j, pc, ins, svc, fwd, pay
 	s.API, s.APIAddr = api.NewClient(srv.Addr(), s.Token), srv.Addr()
 }
 
@@ -328,6 +369,20 @@ type Faults struct {
 	drop map[string]int // infno → answers still to drop
 	seen map[string]int // infno → requests that reached the platform
 	lose map[string]int // infno → requests still to lose
+	// infno → closed when the held answers may go
+	hold map[string]<-chan struct{}
+}
+
+// HoldAnswers lets every request of infno through to the platform, which
+// commits it at once, and holds its answer until release is closed (or
+// the agent hangs up): a platform that books and answers late.
+func (f *Faults) HoldAnswers(infno string, release <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hold == nil {
+		f.hold = map[string]<-chan struct{}{}
+	}
+	f.hold[infno] = release
 }
 
 // DropAnswers drops the next n answers to infno after the platform has
@@ -357,6 +412,7 @@ func (f *Faults) Heal() {
 	defer f.mu.Unlock()
 	clear(f.drop)
 	clear(f.lose)
+	clear(f.hold)
 }
 
 // Seen returns how many requests of infno reached the platform.
@@ -380,7 +436,23 @@ func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.seen[infno]++
 	}
+	release, held := f.hold[infno]
 	f.mu.Unlock()
+	if held && !drop && !lose {
+		rec := httptest.NewRecorder()
+		f.next.ServeHTTP(rec, r)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return // the agent gave up: nobody reads the answer
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
 	if !drop && !lose {
 		f.next.ServeHTTP(w, r)
 		return

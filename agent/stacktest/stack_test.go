@@ -19,9 +19,15 @@ import (
 	"github.com/seed-a859fada/medterm/sync/sandbox/demo"
 )
 
+// The demo's day against both counterparties: every scenario shows its
+// rule, the refund gives each part back where it came from, the day
+// reconciles with the platform and the payment channel, and both ledgers
+// agree with the journal.
 func TestTheDemoDayAgainstTheSandbox(t *testing.T) {
 	s := stacktest.Start(t, stacktest.Options{})
-	results, err := demo.Play(context.Background(), demo.Env{API: s.API, Personas: s.Personas}, io.Discard)
+	ctx := context.Background()
+	results, err := demo.Play(ctx, demo.Env{API: s.API, Personas: s.Personas,
+		Reconcile: func(ctx context.Context) (agent.Report, error) { return s.Service.Reconcile(ctx, s.Clock().Now()) }}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,9 +36,10 @@ func TestTheDemoDayAgainstTheSandbox(t *testing.T) {
 			t.Errorf("%s (%s): %v", r.Scenario.Name, r.Scenario.Persona, r.Err)
 		}
 	}
-	if len(results) != len(demo.Day())+1 {
-		t.Fatalf("played %d scenarios; want the day plus its refund", len(results))
+	if len(results) != len(demo.Day())+2 {
+		t.Fatalf("played %d scenarios; want the day, its refund and its reconciliation", len(results))
 	}
+	assertLedgers(t, s)
 }
 
 func body(t *testing.T, s *stacktest.Stack, persona string, amount int64) api.SettleBody {
@@ -45,13 +52,13 @@ func body(t *testing.T, s *stacktest.Stack, persona string, amount int64) api.Se
 		Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
 		Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
 		Bill: agent.Bill{VisitNo: "MZ1", DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
-			{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: 0, Amount: 0},
+			{Code: "110200001", Class: "01", Quantity: money.QuantityOf(1), UnitPrice: 0, Amount: 0},
 		}},
 	}
 }
 
 func withAmount(b api.SettleBody, fen int64) api.SettleBody {
-	b.Bill.Items[0].UnitPrice = money.Fen(fen)
+	b.Bill.Items[0].UnitPrice = money.PriceOfFen(money.Fen(fen))
 	b.Bill.Items[0].Amount = money.Fen(fen)
 	return b
 }
@@ -98,8 +105,8 @@ func TestLostSettlementAnswerIsRetriedUnderTheSameMsgidAndChargedOnce(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.State != agent.StateSettled || v.Payment.Status != agent.PayPaid {
-		t.Fatalf("state %s payment %s; want settled and paid after the resend", v.State, v.Payment.Status)
+	if v.State != agent.StateSettled || v.Pay.Status != agent.PayPaid {
+		t.Fatalf("state %s payment %s; want settled and paid after the resend", v.State, v.Pay.Status)
 	}
 	if n := s.Faults.Seen(protocol.Settle.Infno); n != 3 {
 		t.Fatalf("2207 reached the platform %d times; want 3 (two answers lost)", n)
@@ -108,7 +115,7 @@ func TestLostSettlementAnswerIsRetriedUnderTheSameMsgidAndChargedOnce(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.Msgids[protocol.Settle.Infno] == "" {
+	if full.Msgids[agent.StepSettle] == "" {
 		t.Fatal("no 2207 msgid recorded")
 	}
 	assertLedgerSettlements(t, s, 1)
@@ -150,7 +157,7 @@ func BenchmarkSettlementThroughAPI(b *testing.B) {
 			Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
 			Operator: agent.Operator{ID: "D017", Type: protocol.OpterClerk},
 			Bill: agent.Bill{VisitNo: fmt.Sprintf("MZ%d", i), DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
-				{Code: "110200001", Class: "01", Quantity: 1, UnitPrice: 100, Amount: 100}}},
+				{Code: "110200001", Class: "01", Quantity: money.QuantityOf(1), UnitPrice: money.PriceOfFen(100), Amount: 100}}},
 		})
 		if err != nil || v.State != agent.StateSettled {
 			b.Fatalf("settle %d: %v %s", i, err, v.State)

@@ -77,7 +77,7 @@ func randomItems(rng *rand.Rand) []agent.FeeItem {
 		price := max(budget/money.Fen(int64(len(items))*qty), 1)
 		items[i] = agent.FeeItem{
 			Code: fmt.Sprintf("1102%05d", rng.IntN(100000)), Class: classes[rng.IntN(len(classes))],
-			Quantity: qty, UnitPrice: price, Amount: money.Fen(qty) * price,
+			Quantity: money.QuantityOf(qty), UnitPrice: money.PriceOfFen(price), Amount: money.Fen(qty) * price,
 		}
 	}
 	return items

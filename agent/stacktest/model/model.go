@@ -205,7 +205,7 @@ func (m *Model) Refund(b *Bill, before agent.State, v api.SettlementView, err er
 		if v.State != agent.StateRefunded && v.State != agent.StateRefunding {
 			return fail("answered %s", v.State)
 		}
-		if v.State == agent.StateRefunded && v.Refund != nil && v.Refund.Split != (agent.Split{}) && !negated(v.Refund.Split, v.Split) {
+		if v.State == agent.StateRefunded && v.Refund != nil && !zeroSplit(v.Refund.Split) && !negated(v.Refund.Split, v.Split) {
 			return fail("refund split %v is not the settlement's %v negated", v.Refund.Split, v.Split)
 		}
 		return nil
@@ -255,8 +255,15 @@ func isConflict(err error) bool {
 	return errors.As(err, &aerr) && aerr.Status == 409
 }
 
-func negated(a, b agent.Split) bool {
-	return a.Total == -b.Total && a.Fund == -b.Fund && a.Account == -b.Account && a.SelfPay == -b.SelfPay
+func negated(a, b agent.InsuranceSplit) bool {
+	return a.Total == -b.Total && a.Fund == -b.Fund && a.Account == -b.Account && a.Cash == -b.Cash && a.Hospital == -b.Hospital
+}
+
+// zeroSplit reports whether no amount of sp is set: a refund whose
+// cancellation answer was lost, found done by its duplicate refusal,
+// carries none. (A split holds a slice, so it has no ==.)
+func zeroSplit(sp agent.InsuranceSplit) bool {
+	return sp.Total == 0 && sp.Fund == 0 && sp.Account == 0 && sp.Cash == 0 && sp.Hospital == 0 && len(sp.Funds) == 0
 }
 
 // Observe checks a journal record against the model: the bill is one the
@@ -286,7 +293,46 @@ func (m *Model) Observe(st *agent.Settlement) error {
 	if err := m.transition(b, prev, st); err != nil {
 		return fail("%v", err)
 	}
+	if err := payLeg(st); err != nil {
+		return fail("%v", err)
+	}
 	return m.split(b, st.State, st.Split, st.SetlID, fail)
+}
+
+// payLeg checks that the payment leg's status is one the bill's state
+// allows, and that once the insured part is booked the leg is for the
+// patient's part the platform left, to the fen.
+func payLeg(st *agent.Settlement) error {
+	var allowed []string
+	switch st.State {
+	case agent.StatePaying:
+		// "" between the insured part's booking and the leg's first step.
+		allowed = []string{"", agent.PayDue, agent.PayPaying}
+	case agent.StateSettled:
+		allowed = []string{agent.PayNone, agent.PayPaid, agent.PayPending, agent.PayConfirmRequired, agent.PayCollected}
+	case agent.StateRefunding:
+		allowed = []string{agent.PayNone, agent.PayPaid, agent.PayPending, agent.PayConfirmRequired, agent.PayCollected, agent.PayReturning}
+	case agent.StateRefunded:
+		allowed = []string{agent.PayNone, agent.PayReturned, agent.PayNotTaken, agent.PayReturnAtWindow}
+	default:
+		// Nothing is booked: no order may be out for the patient's part.
+		for _, o := range st.Pay.Orders {
+			if o.Kind == agent.OrderPay {
+				return fmt.Errorf("payment order %s out for a bill nothing was booked for", o.OrderID)
+			}
+		}
+		return nil
+	}
+	if !slices.Contains(allowed, st.Pay.Status) {
+		return fmt.Errorf("payment leg %q; a %s bill's is one of %q", st.Pay.Status, st.State, allowed)
+	}
+	if st.Pay.Amount != st.Split.Cash {
+		return fmt.Errorf("payment leg for %s; the platform left the patient %s", st.Pay.Amount, st.Split.Cash)
+	}
+	if st.Pay.Status == agent.PayNone && st.Pay.Amount != 0 {
+		return fmt.Errorf("nothing to pay, yet the leg is for %s", st.Pay.Amount)
+	}
+	return nil
 }
 
 // transition checks that a bill may be in st.State, having been in prev.
@@ -301,9 +347,15 @@ func (m *Model) transition(b *Bill, prev agent.State, st *agent.Settlement) erro
 		if now != agent.StateSettled && now != agent.StateRefunding && now != agent.StateRefunded {
 			return errors.New("a settled bill may only be refunded")
 		}
+	case agent.StatePaying:
+		// The insured part is booked: only the payment leg is left, and
+		// nothing undoes the booking but a refund of the settled bill.
+		if now != agent.StatePaying && now != agent.StateSettled && now != agent.StateRefunding && now != agent.StateRefunded {
+			return errors.New("a bill whose insured part is booked may only finish its payment leg")
+		}
 	}
 	switch now {
-	case agent.StateSettling, agent.StateInDoubt, agent.StateReversing, agent.StateSettled:
+	case agent.StateSettling, agent.StateInDoubt, agent.StateReversing, agent.StatePaying, agent.StateSettled:
 		if b.Declines {
 			return errors.New("the platform refuses this patient before anything is settled")
 		}
@@ -348,9 +400,9 @@ func (m *Model) transition(b *Bill, prev agent.State, st *agent.Settlement) erro
 // split checks the amounts a state shows: a settlement's, as the platform
 // answered them, balanced and equal to the bill; a deferred bill's, an
 // estimate, balanced and equal to the bill.
-func (m *Model) split(b *Bill, state agent.State, sp agent.Split, setlID string, fail func(string, ...any) error) error {
+func (m *Model) split(b *Bill, state agent.State, sp agent.InsuranceSplit, setlID string, fail func(string, ...any) error) error {
 	switch state {
-	case agent.StateSettled, agent.StateRefunding, agent.StateRefunded:
+	case agent.StatePaying, agent.StateSettled, agent.StateRefunding, agent.StateRefunded:
 		switch {
 		case sp.Estimate:
 			return fail("a settled bill shows an estimate")

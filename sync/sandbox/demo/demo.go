@@ -63,6 +63,16 @@ var (
 	consult     = item("001102000010000", "门诊诊查费", agent.ClassA, 1, 5000)
 )
 
+// cosmetic is a fully self-paid (class C) item at a price: no fund share,
+// so the whole amount is the patient's, which the personal account pays
+// first as far as it holds. Only what it leaves reaches the payment
+// channel, where the password-free limits and family links apply: the
+// scenarios about those rules need a part larger than the patient's
+// account.
+func cosmetic(price money.Fen) agent.FeeItem {
+	return item("003108000010000", "美容整形咨询", agent.ClassC, 1, price)
+}
+
 func item(code, name, class string, qty int64, price money.Fen) agent.FeeItem {
 	return agent.FeeItem{Code: code, HospCode: "H-" + code[:6], Name: name, Class: class,
 		Quantity: money.QuantityOf(qty), UnitPriceFen: price, Amount: money.Fen(qty) * price}
@@ -130,17 +140,29 @@ func Day() []Scenario {
 			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceBankCard}),
 		at("account too small: whole amount to the credit line", "credit-fallback", "doctor's desk", bill("MZ0003", consult, ctScan),
 			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceCreditLine}),
-		at("over the patient's own limit per payment: awaits confirmation", "low-limit", "doctor's desk", bill("MZ0004", consult, bloodTest, ctScan),
+		// Her 3,000 CNY account pays first; the 80 CNY it leaves is over her
+		// own 50 CNY password-free limit.
+		at("over the patient's own limit per payment: awaits confirmation", "low-limit", "doctor's desk", bill("MZ0004", cosmetic(308000)),
 			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, Reason: agent.ReasonLimitPerPayment}),
-		at("first bill of the day within the daily limit", "daily-limit", "doctor's desk", bill("MZ0005", consult, consult),
-			Outcome{State: agent.StateSettled}),
-		at("second bill: the daily limit is reached", "daily-limit", "doctor's desk", bill("MZ0006", consult, consult, ctScan),
+		// His 3,000 CNY account pays first and the card the 100 CNY left,
+		// within his own 150 CNY a day; the next 100 CNY, the account
+		// spent, would make 200.
+		at("first bill of the day within the daily limit", "daily-limit", "doctor's desk", bill("MZ0005", cosmetic(310000)),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceBankCard}),
+		at("second bill: the daily limit is reached", "daily-limit", "doctor's desk", bill("MZ0006", consult, consult),
 			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, Reason: agent.ReasonLimitDaily}),
+		// The child (resident insurance) has no account: the father's
+		// card pays, with no confirmation.
 		at("a child's bill charged to the signing parent", "family-child", "doctor's desk", bill("MZ0007", consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, FamilyPay: true}),
-		at("confirm-first family link: waits for confirmation", "family-confirm", "doctor's desk", bill("MZ0008", consult),
-			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, FamilyPay: true}),
-		at("no agreement: fund settled, self-pay pending", "no-agreement", "window", bill("MZ0009", consult, supplement),
+			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceBankCard, FamilyPay: true}),
+		// Her own 800 CNY account would leave part of the 850 CNY: the
+		// whole part goes to her husband's credit line instead (never a
+		// half payment), once she confirms.
+		at("confirm-first family link: waits for confirmation", "family-confirm", "doctor's desk", bill("MZ0008", consult, cosmetic(80000)),
+			Outcome{State: agent.StateSettled, Payment: agent.PayConfirmRequired, Reason: agent.ReasonConfirmRequired, FamilyPay: true}),
+		// The fund and his 600 CNY account settle; the 100 CNY left has
+		// no agreement to be taken under.
+		at("no agreement: fund settled, self-pay pending", "no-agreement", "window", bill("MZ0009", consult, cosmetic(65000)),
 			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: agent.ReasonNoAgreement}),
 		at("resident insurance, no personal account", "resident-390", "doctor's desk", bill("MZ0010", consult, ctScan),
 			Outcome{State: agent.StateSettled, Payment: agent.PayPaid, Source: agent.SourceBankCard}),
@@ -150,6 +172,9 @@ func Day() []Scenario {
 			Outcome{State: agent.StateSettled}),
 		at("nothing covers the bill: pending, never half-paid", "insufficient", "window", bill("MZ0013", consult, ctScan),
 			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: agent.ReasonInsufficient}),
+		// Her 5 CNY account would leave most of the part: the whole part
+		// goes to the credit line, which is closed to her age; the card
+		// cannot take it whole either.
 		at("seventy: no credit line, card short", "elderly-no-credit", "window", bill("MZ0014", consult, ctScan),
 			Outcome{State: agent.StateSettled, Payment: agent.PayPending, Reason: agent.ReasonInsufficient}),
 		at("insurance suspended: declined", "not-insured", "window", bill("MZ0015", consult),
@@ -178,7 +203,8 @@ type Env struct {
 	// Drain forwards the backlog once the platform is back (the demo runs
 	// `medterm sync now`).
 	Drain func(ctx context.Context) error
-	// Reconcile reconciles the day (the demo runs `medterm reconcile`).
+	// Reconcile reconciles the day (the demo runs `medterm reconcile`):
+	// after the outage when it is played, else at the end of the day.
 	Reconcile func(ctx context.Context) (agent.Report, error)
 	// Scanner shows a code to the kiosk's scanner, and Phone makes the
 	// persona's phone show its next code: together they play the kiosk.
@@ -251,6 +277,11 @@ func Play(ctx context.Context, env Env, w io.Writer) ([]Result, error) {
 			rr.Err = fmt.Errorf("%w: refund: %v", errCall, err)
 		case v.State != agent.StateRefunded || v.Refund == nil || v.Refund.Split.Total != -r.View.Split.Total || !v.Refund.Split.Balanced():
 			rr.Err = fmt.Errorf("refund ended %s, refund %+v", v.State, v.Refund)
+		case v.Pay.Status != returnedAs(r.View.Pay.Status):
+			// The insured part went back to the funds and the account by
+			// the cancellation; the patient's part must go back where it
+			// was taken from, and only if it was.
+			rr.Err = fmt.Errorf("refund of a part %s ended with the part %s, want %s", r.View.Pay.Status, v.Pay.Status, returnedAs(r.View.Pay.Status))
 		default:
 			rr.Receipt, rr.Err = env.API.ReceiptText(ctx, v.ID)
 		}
@@ -264,8 +295,28 @@ func Play(ctx context.Context, env Env, w io.Writer) ([]Result, error) {
 		if err != nil {
 			return results, err
 		}
+	} else if env.Reconcile != nil {
+		r := reconcileDay(ctx, env, len(results), w)
+		results = append(results, r)
+		if r.Err != nil && errors.Is(r.Err, errCall) {
+			return results, r.Err
+		}
 	}
 	return results, nil
+}
+
+// returnedAs is what a refund makes of a patient's part: given back by the
+// payment channel if it took it, never said to be returned if not.
+func returnedAs(status string) string {
+	switch status {
+	case agent.PayPaid:
+		return agent.PayReturned
+	case agent.PayCollected:
+		return agent.PayReturnAtWindow
+	case agent.PayNone:
+		return agent.PayNone
+	}
+	return agent.PayNotTaken
 }
 
 // playOutage takes the platform away, defers bills at the desk, brings the
@@ -311,7 +362,16 @@ func playOutage(ctx context.Context, env Env, n int, w io.Writer) ([]Result, err
 		results = append(results, r)
 		report(w, n+len(results), r)
 	}
-	fmt.Fprintf(w, "\n== the day is reconciled with the platform (medterm reconcile)\n")
+	r := reconcileDay(ctx, env, n+len(results), w)
+	results = append(results, r)
+	return results, r.Err
+}
+
+// reconcileDay reconciles the day with both counterparties: the insurance
+// platform's totals and the payment channel's statement must agree with
+// the journal, and nothing may be left unsettled.
+func reconcileDay(ctx context.Context, env Env, n int, w io.Writer) Result {
+	fmt.Fprintf(w, "\n== the day is reconciled with the platform and the payment channel (medterm reconcile)\n")
 	rep, err := env.Reconcile(ctx)
 	r := Result{Scenario: Scenario{Name: "reconciliation of the day", Where: "window"}}
 	switch {
@@ -319,14 +379,17 @@ func playOutage(ctx context.Context, env Env, n int, w io.Writer) ([]Result, err
 		r.Err = fmt.Errorf("%w: reconcile: %v", errCall, err)
 	case !rep.Balanced || rep.Unsettled != 0:
 		r.Err = fmt.Errorf("reconciliation: balanced %v, %d differences, %d unsettled", rep.Balanced, len(rep.Diffs), rep.Unsettled)
+	case rep.Payments == nil || !rep.Payments.Balanced:
+		r.Err = fmt.Errorf("reconciliation: the payment channel's statement %+v does not agree", rep.Payments)
 	default:
 		for _, t := range rep.Totals {
 			r.Receipt += fmt.Sprintf("insurance %s: %d settlements, total %s, fund %s, account %s: balanced\n", t.Insutype, t.Count, t.Total, t.Fund, t.Account)
 		}
+		p := rep.Payments
+		r.Receipt += fmt.Sprintf("payment channel: %d orders (%d on its statement), %s taken less returned: balanced\n", p.Count, p.ChannelCount, p.Amount)
 	}
-	results = append(results, r)
-	report(w, n+len(results), r)
-	return results, r.Err
+	report(w, n+1, r)
+	return r
 }
 
 var errCall = errors.New("call failed")
