@@ -132,26 +132,28 @@ func formatScaled(v int64, places int) string {
 func (q Quantity) MarshalJSON() ([]byte, error) { return []byte(q.String()), nil }
 
 // UnmarshalJSON reads a JSON number or a string holding one ("0.5"), as
-// HIS programs send both, exactly and within bounds.
+// HIS programs send both, exactly. Zero is read as zero: whether a line
+// may have it is the bill's validation to say, naming the line.
 func (q *Quantity) UnmarshalJSON(b []byte) error {
-	v, err := ParseQuantity(unquoteNumber(b))
-	if err != nil {
-		return err
+	v, err := parseScaled(unquoteNumber(b), 4)
+	if err != nil || v < 0 || Quantity(v) > MaxQuantity {
+		return fmt.Errorf("%w: a decimal from 0 to %s with at most four decimals", ErrQuantity, MaxQuantity)
 	}
-	*q = v
+	*q = Quantity(v)
 	return nil
 }
 
 // MarshalJSON writes the price as a JSON number with its six decimals.
 func (p Price) MarshalJSON() ([]byte, error) { return []byte(p.String()), nil }
 
-// UnmarshalJSON reads a JSON number or a string holding one ("12.50").
+// UnmarshalJSON reads a JSON number or a string holding one ("12.50");
+// zero as zero, as Quantity does.
 func (p *Price) UnmarshalJSON(b []byte) error {
-	v, err := ParsePrice(unquoteNumber(b))
-	if err != nil {
-		return err
+	v, err := parseScaled(unquoteNumber(b), 6)
+	if err != nil || v < 0 || Price(v) > MaxPrice {
+		return fmt.Errorf("%w: a decimal from 0 to %s yuan with at most six decimals", ErrPrice, MaxPrice)
 	}
-	*p = v
+	*p = Price(v)
 	return nil
 }
 
