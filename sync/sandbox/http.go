@@ -3,11 +3,11 @@ package sandbox
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 
 	"github.com/seed-a859fada/medterm/sync/protocol"
+	"github.com/seed-a859fada/medterm/sync/sandbox/loopback"
 )
 
 // The platform's paths. CallPath is the gateway's one URL, as the
@@ -48,55 +48,29 @@ func (p *Platform) Handler() http.Handler {
 	if p.oauth != nil {
 		mux.HandleFunc("POST "+TokenPath, p.oauth.ServeToken)
 	}
-	mux.HandleFunc("GET /admin/ledger", adminOnly(p.serveLedger))
-	mux.HandleFunc("POST /admin/sessions/expire", adminOnly(p.serveExpire))
-	mux.HandleFunc("GET /admin/health", adminOnly(p.serveHealth))
-	mux.HandleFunc("GET /admin/outage", adminOnly(p.serveOutage))
-	mux.HandleFunc("POST /admin/outage", adminOnly(p.serveOutage))
-	mux.HandleFunc("GET /admin/cards", adminOnly(p.serveCards))
-	mux.HandleFunc("POST /admin/cards/insert", adminOnly(p.serveCardInsert))
-	mux.HandleFunc("POST /admin/cards/remove", adminOnly(p.serveCardRemove))
-	mux.HandleFunc("GET /admin/phones", adminOnly(p.servePhones))
-	mux.HandleFunc("GET /admin/phones/{persona}/code", adminOnly(p.serveCode))
+	mux.HandleFunc("GET /admin/ledger", loopback.AdminOnly(p.serveLedger))
+	mux.HandleFunc("POST /admin/sessions/expire", loopback.AdminOnly(p.serveExpire))
+	mux.HandleFunc("GET /admin/health", loopback.AdminOnly(p.serveHealth))
+	mux.HandleFunc("GET /admin/outage", loopback.AdminOnly(p.serveOutage))
+	mux.HandleFunc("POST /admin/outage", loopback.AdminOnly(p.serveOutage))
+	mux.HandleFunc("GET /admin/cards", loopback.AdminOnly(p.serveCards))
+	mux.HandleFunc("POST /admin/cards/insert", loopback.AdminOnly(p.serveCardInsert))
+	mux.HandleFunc("POST /admin/cards/remove", loopback.AdminOnly(p.serveCardRemove))
+	mux.HandleFunc("GET /admin/phones", loopback.AdminOnly(p.servePhones))
+	mux.HandleFunc("GET /admin/phones/{persona}/code", loopback.AdminOnly(p.serveCode))
 	return p.outageSwitch(p.hostCheck(mux))
 }
 
 func (p *Platform) hostCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		admin := strings.HasPrefix(r.URL.Path, "/admin/")
-		if (admin || !p.allowRemote) && !loopbackHost(r.Host) {
+		if (admin || !p.allowRemote) && !loopback.Host(r.Host) {
 			p.log.Warn("request refused: host is not loopback", "path", r.URL.Path)
 			writeJSON(w, http.StatusForbidden, p.doorAnswer(protocol.CodeBadRequest, "host "+r.Host+" is not a loopback host"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func adminOnly(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			http.Error(w, "admin endpoints answer loopback peers only", http.StatusForbidden)
-			return
-		}
-		h(w, r)
-	}
-}
-
-// loopbackHost reports whether a Host header names this machine's loopback
-// interface: localhost, 127.0.0.0/8 or ::1, with or without a port.
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (p *Platform) serveTx(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/seed-a859fada/medterm/sync/sandbox/loopback"
 )
 
 // shutdownGrace bounds the wait for in-flight requests at shutdown. A
@@ -50,7 +52,7 @@ func loopbackListen(addr string) bool {
 	if err != nil || host == "" {
 		return false // an empty host listens on every interface
 	}
-	return loopbackHost(host)
+	return loopback.Host(host)
 }
 
 // Addr is the bound address.

@@ -4,10 +4,10 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 
+	"github.com/seed-a859fada/medterm/sync/sandbox/loopback"
 	"github.com/seed-a859fada/medterm/sync/unionpay/acp"
 )
 
@@ -51,7 +51,7 @@ func (c *Channel) Handler() http.Handler {
 		return c.statement(f)
 	}))
 	mux.HandleFunc("POST "+BasePath+acp.PathAgreement, c.serve(c.agreementOp))
-	mux.HandleFunc("GET /admin/ledger", adminOnly(c.serveLedger))
+	mux.HandleFunc("GET /admin/ledger", loopback.AdminOnly(c.serveLedger))
 	return hostCheck(mux)
 }
 
@@ -134,36 +134,12 @@ func hangUp(w http.ResponseWriter) {
 
 func hostCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
+		if !loopback.Host(r.Host) {
 			http.Error(w, "host "+r.Host+" is not a loopback host", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func adminOnly(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			http.Error(w, "admin endpoints answer loopback peers only", http.StatusForbidden)
-			return
-		}
-		h(w, r)
-	}
-}
-
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Channel) serveLedger(w http.ResponseWriter, r *http.Request) {
