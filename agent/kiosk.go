@@ -238,7 +238,7 @@ func (k *Kiosk) identity(id, key string) (IdentityInput, error) {
 		return IdentityInput{}, err
 	}
 	if s.Rejection != nil {
-		return IdentityInput{}, fmt.Errorf("%w: %s (%s / %s)", ErrCodeRefused, s.Rejection.Reason, s.Rejection.ZH, s.Rejection.EN)
+		return IdentityInput{}, fmt.Errorf("%w: %w", ErrCodeRefused, s.Rejection)
 	}
 	return IdentityInput{CertType: CertEVoucher, CertNo: s.text, Verified: s.Verified, PersonToken: s.token}, nil
 }

@@ -229,14 +229,14 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 // cardIdentity is the identity of the card in a desk reader.
 func (s *Service) cardIdentity(reader string) (IdentityInput, error) {
 	if s.desk == nil {
-		return IdentityInput{}, fmt.Errorf("%w: this terminal has no card reader configured", ErrInvalid)
+		return IdentityInput{}, refused(ErrInvalid, RefuseNoReader, "本机未配置读卡器", "this terminal has no card reader configured", ErrNoDeskReader)
 	}
 	if reader == "desk" {
 		reader = ""
 	}
 	c, err := s.desk.Card(reader)
 	if err != nil {
-		return IdentityInput{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return IdentityInput{}, cardRefusal(err)
 	}
 	return identityFromCard(c), nil
 }
@@ -249,11 +249,11 @@ func sameBill(a, b Bill) bool {
 // scanIdentity is the identity of a code scanned at this kiosk.
 func (s *Service) scanIdentity(scan, key string) (IdentityInput, error) {
 	if s.kiosk == nil {
-		return IdentityInput{}, fmt.Errorf("%w: this terminal has no scanner configured", ErrInvalid)
+		return IdentityInput{}, refused(ErrInvalid, RefuseNoScanner, "本机未配置扫码器", "this terminal has no scanner configured", errors.New("no scanner configured"))
 	}
 	id, err := s.kiosk.identity(scan, key)
 	if err != nil {
-		return IdentityInput{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return IdentityInput{}, scanRefusal(err)
 	}
 	return id, nil
 }

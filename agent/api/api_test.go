@@ -82,19 +82,19 @@ func TestBadRequestsGetAClearJSONErrorAndChangeNothing(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"malformed JSON", `{"identity": {`, nil, 400, "malformed_json"},
-		{"unknown field", strings.Replace(goodBody, `"operator"`, `"opperator"`, 1), nil, 400, "malformed_json"},
-		{"string where a number belongs", strings.Replace(goodBody, `"amount_fen":2500`, `"amount_fen":"25.00"`, 1), nil, 400, "malformed_json"},
-		{"fraction of a fen", strings.Replace(goodBody, `"amount_fen":2500`, `"amount_fen":2500.5`, 1), nil, 400, "malformed_json"},
-		{"trailing data", goodBody + `{}`, nil, 400, "malformed_json"},
-		{"oversized body", `{"bill":{"visit_no":"` + strings.Repeat("x", api.MaxBody) + `"}}`, nil, 413, "body_too_large"},
-		{"not JSON content type", goodBody, map[string]string{"Content-Type": "text/plain"}, 415, "unsupported_media_type"},
-		{"missing token", goodBody, map[string]string{"Authorization": ""}, 401, "unauthorized"},
-		{"wrong token", goodBody, map[string]string{"Authorization": "Bearer " + strings.Repeat("0", 32)}, 401, "unauthorized"},
-		{"no idempotency key", goodBody, map[string]string{"Idempotency-Key": ""}, 400, "invalid_request"},
-		{"amount not quantity × price", strings.Replace(goodBody, `"amount_fen":2500`, `"amount_fen":2499`, 1), nil, 400, "invalid_request"},
-		{"foreign origin", goodBody, map[string]string{"Origin": "https://evil.example"}, 403, "forbidden_origin"},
-		{"rebinding host", goodBody, map[string]string{"Host": "evil.example:8961"}, 403, "forbidden_host"},
+		{"malformed JSON", `{"identity": {`, nil, 400, "MALFORMED_JSON"},
+		{"unknown field", strings.Replace(goodBody, `"operator"`, `"opperator"`, 1), nil, 400, "MALFORMED_JSON"},
+		{"string where a number belongs", strings.Replace(goodBody, `"amount_fen":2500`, `"amount_fen":"25.00"`, 1), nil, 400, "MALFORMED_JSON"},
+		{"fraction of a fen", strings.Replace(goodBody, `"amount_fen":2500`, `"amount_fen":2500.5`, 1), nil, 400, "MALFORMED_JSON"},
+		{"trailing data", goodBody + `{}`, nil, 400, "MALFORMED_JSON"},
+		{"oversized body", `{"bill":{"visit_no":"` + strings.Repeat("x", api.MaxBody) + `"}}`, nil, 413, "BODY_TOO_LARGE"},
+		{"not JSON content type", goodBody, map[string]string{"Content-Type": "text/plain"}, 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"missing token", goodBody, map[string]string{"Authorization": ""}, 401, "UNAUTHORIZED"},
+		{"wrong token", goodBody, map[string]string{"Authorization": "Bearer " + strings.Repeat("0", 32)}, 401, "UNAUTHORIZED"},
+		{"no idempotency key", goodBody, map[string]string{"Idempotency-Key": ""}, 400, "INVALID_REQUEST"},
+		{"amount not quantity × price", strings.Replace(goodBody, `"amount_fen":2500`, `"amount_fen":2499`, 1), nil, 400, "INVALID_REQUEST"},
+		{"foreign origin", goodBody, map[string]string{"Origin": "https://evil.example"}, 403, "FORBIDDEN_ORIGIN"},
+		{"rebinding host", goodBody, map[string]string{"Host": "evil.example:8961"}, 403, "FORBIDDEN_HOST"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

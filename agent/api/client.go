@@ -25,12 +25,21 @@ var ErrDaemonDown = errors.New("the medterm daemon is not running (or not at thi
 
 // APIError is an error answer of the API.
 type APIError struct {
-	Status  int
-	Code    string
-	Message string
+	Status    int
+	Code      string
+	Message   string
+	MessageZH string // what the cashier reads, when the API gave it
+	MessageEN string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message) }
+// Error puts what the cashier reads first (Chinese, then English), then
+// the code and the detail.
+func (e *APIError) Error() string {
+	if e.MessageZH != "" {
+		return fmt.Sprintf("%s / %s [%s (%d): %s]", e.MessageZH, e.MessageEN, e.Code, e.Status, e.Message)
+	}
+	return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message)
+}
 
 // NewClient returns a client for the API at addr (host:port) with token.
 func NewClient(addr, token string) *Client {
@@ -90,7 +99,8 @@ func (c *Client) finish(req *http.Request, method, path string, out any) (int, e
 	if resp.StatusCode >= 400 {
 		var eb ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
-			return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+			return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message,
+				MessageZH: eb.Error.MessageZH, MessageEN: eb.Error.MessageEN}
 		}
 		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: "http", Message: strings.TrimSpace(string(data))}
 	}

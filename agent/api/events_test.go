@@ -244,7 +244,7 @@ func TestAnUnreadableLastEventIDIsRefused(t *testing.T) {
 	f := newEventsFixture(t, events.Options{})
 	for _, hdr := range []map[string]string{{"Last-Event-ID": "abc"}, {"Last-Event-ID": "-1"}} {
 		resp, eb := f.do(t, "GET", "/v1/events", "", hdr)
-		if resp.StatusCode != http.StatusBadRequest || eb.Error.Code != "invalid_request" || !strings.Contains(eb.Error.Message, "Last-Event-ID") {
+		if resp.StatusCode != http.StatusBadRequest || eb.Error.Code != "INVALID_REQUEST" || !strings.Contains(eb.Error.Message, "Last-Event-ID") {
 			t.Errorf("%v: %d %+v", hdr, resp.StatusCode, eb)
 		}
 	}

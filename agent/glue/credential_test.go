@@ -3,6 +3,8 @@ package glue_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/seed-a859fada/medterm/agent"
@@ -76,5 +78,20 @@ func TestACodeNotOursIsOpaqueToTheCore(t *testing.T) {
 	}
 	if _, err := (glue.Verifier{V: v}).Verify(context.Background(), "https://example.com/not-a-credential"); !errors.Is(err, agent.ErrOpaqueCode) {
 		t.Fatalf("Verify = %v, want agent.ErrOpaqueCode", err)
+	}
+}
+
+// Every rejection of the verifier has its stable API code, so a HIS or the
+// kiosk page can branch on it.
+func TestEveryCodeRejectionHasAnAPICode(t *testing.T) {
+	codes := agent.RefusalCodes()
+	for _, r := range credential.Rejections() {
+		code := "CODE_" + strings.TrimPrefix(r.Reason, "CODE_")
+		if !slices.Contains(codes, code) {
+			t.Errorf("rejection %s has no API code %s in agent.RefusalCodes", r.Reason, code)
+		}
+		if r.ZH == "" || r.EN == "" {
+			t.Errorf("rejection %s does not tell the patient what to do", r.Reason)
+		}
 	}
 }

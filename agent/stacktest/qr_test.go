@@ -102,7 +102,9 @@ func TestSignedCodeAtTheKioskSettlesOnlineAndAScreenshotIsRefused(t *testing.T) 
 	if err != nil || again.Rejection == nil || again.Rejection.Reason != "REPLAYED" || again.Rejection.ZH == "" {
 		t.Fatalf("replayed code: %+v %v", again, err)
 	}
-	if _, err := k.settle(t, "qr-2", again.ID, 3000); !errors.Is(err, agent.ErrInvalid) || !strings.Contains(err.Error(), "REPLAYED") {
+	_, err = k.settle(t, "qr-2", again.ID, 3000)
+	var ref *agent.Refused
+	if !errors.Is(err, agent.ErrInvalid) || !errors.As(err, &ref) || ref.Code != "CODE_REPLAYED" || !strings.Contains(ref.ZH, "刷新医保码") {
 		t.Fatalf("settling a refused scan: %v", err)
 	}
 	assertLedgerSettlements(t, k.Stack, 1)

@@ -385,7 +385,7 @@ func wantJournalError(t *testing.T, err error, cause string) *api.APIError {
 	t.Helper()
 	var ae *api.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable ||
-		(ae.Code != "journal_unavailable" && ae.Code != "outcome_not_recorded") || !strings.Contains(ae.Message, cause) {
+		(ae.Code != "JOURNAL_UNAVAILABLE" && ae.Code != "OUTCOME_NOT_RECORDED") || !strings.Contains(ae.Message, cause) {
 		t.Fatalf("answer %v; want 503 journal_unavailable or outcome_not_recorded naming %q", err, cause)
 	}
 	return ae

@@ -65,14 +65,14 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitNotFound
 	case errors.As(err, &ae):
 		switch ae.Code {
-		case "invalid_request", "malformed_json", "duplicate_key", "invalid_encoding", "nul_character",
-			"unsupported_charset", "unsupported_media_type", "body_too_large":
+		case "INVALID_REQUEST", "MALFORMED_JSON", "DUPLICATE_KEY", "INVALID_ENCODING", "NUL_CHARACTER",
+			"UNSUPPORTED_CHARSET", "UNSUPPORTED_MEDIA_TYPE", "BODY_TOO_LARGE":
 			return exitInvalid
-		case "not_found":
+		case "NOT_FOUND":
 			return exitNotFound
-		case "conflict", "idempotency_conflict":
+		case "CONFLICT", "IDEMPOTENCY_CONFLICT":
 			return exitConflict
-		case "journal_unavailable":
+		case "JOURNAL_UNAVAILABLE":
 			return exitJournal
 		}
 	}

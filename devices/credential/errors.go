@@ -77,6 +77,15 @@ var (
 	ErrIssue             = errors.New("cannot issue certificate")
 )
 
+// Rejections lists every rejection the verifier makes.
+func Rejections() []*Rejection {
+	return []*Rejection{
+		ErrMalformed, ErrUnsupportedVersion, ErrUnknownIssuer, ErrAlgorithmMismatch, ErrCertificateSignature,
+		ErrCertificateNotYetValid, ErrCertificateExpired, ErrIssuerKeyValidity, ErrCodeSignature, ErrCodeFuture,
+		ErrCodeExpired, ErrRevoked, ErrReplayed,
+	}
+}
+
 // Explain returns the rejection behind err, if any, so that a kiosk shows
 // its ZH and EN messages; ok is false for ErrOpaque and for failures of the
 // terminal itself (a counter store that cannot write).
