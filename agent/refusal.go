@@ -33,6 +33,9 @@ const (
 	RefuseNoScanner      = "NO_SCANNER"
 	RefuseNoScan         = "NO_SCAN"
 	RefuseScanUsed       = "CODE_USED"
+	// RefuseCodeUnresolved: who showed the code could not be asked of the
+	// e-voucher component or the platform (offline, or it answered no one).
+	RefuseCodeUnresolved = "CODE_UNRESOLVED"
 )
 
 // refusal builds a Refused around err; sentinel decides the status.
@@ -88,6 +91,6 @@ var codeRefusals = []string{
 func RefusalCodes() []string {
 	return append([]string{
 		RefuseNoCard, RefuseCardExpired, RefuseCardUnreadable, RefuseUnknownReader, RefuseNoReader,
-		RefuseNoScanner, RefuseNoScan, RefuseScanUsed,
+		RefuseNoScanner, RefuseNoScan, RefuseScanUsed, RefuseOtherPatient, RefuseCodeUnresolved,
 	}, codeRefusals...)
 }

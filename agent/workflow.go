@@ -49,6 +49,7 @@ type Service struct {
 
 	locks   keyedMutex
 	deferMu sync.Mutex // one deferral decision at a time: the limits are terminal-wide
+	heldMu  sync.Mutex // one change of the held bills at a time
 	backlog backlogCache
 	kickMu  sync.Mutex
 	kick    func() // wakes the forwarder

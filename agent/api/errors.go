@@ -90,8 +90,11 @@ func writeErr(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &ref):
 		status := http.StatusBadRequest
-		if errors.Is(err, agent.ErrConflict) {
+		switch {
+		case errors.Is(err, agent.ErrConflict):
 			status = http.StatusConflict
+		case errors.Is(err, agent.ErrUnreachable):
+			status = http.StatusServiceUnavailable
 		}
 		msg := ref.EN
 		if errors.Is(err, agent.ErrUnknownReader) {
