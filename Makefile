@@ -37,7 +37,8 @@ run: build ## Start the sandbox and the agent, and play a day at the hospital
 .PHONY: test
 test: setup ## Run every test, unit and integration (under 10 minutes)
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 9m ./...
+	@rm -rf .artefacts && mkdir -p .artefacts
+	MEDTERM_ARTEFACTS=$(CURDIR)/.artefacts $(GO) test -count=1 -timeout 9m ./...
 	@for t in $(BRIEF_FUZZ); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg) for $(BRIEF_FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(BRIEF_FUZZTIME) $$pkg || exit 1; \

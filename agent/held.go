@@ -262,7 +262,7 @@ func (s *Service) patientOf(ctx context.Context, id IdentityInput) (string, erro
 		}
 		return s.journal.Pseudonym(in.patientValue()), nil
 	case id.Scan != "":
-		idno, err := s.scanPerson(ctx, id.Scan)
+		idno, err := s.scanHolder(ctx, id.Scan)
 		if err != nil {
 			return "", err
 		}
@@ -273,9 +273,10 @@ func (s *Service) patientOf(ctx context.Context, id IdentityInput) (string, erro
 	return "", fmt.Errorf("%w: identity: a scan, a card_reader, or cert_type 02 with the ID number", ErrInvalid)
 }
 
-// scanPerson is the ID number of whoever showed the code of scan, without
-// using the code up: the same scan still settles a bill afterwards.
-func (s *Service) scanPerson(ctx context.Context, scan string) (string, error) {
+// scanHolder is the ID number of whoever showed the code of scan. The
+// answer is kept with the scan: the platform takes a code once, in one
+// 1101, so the bill settled with this scan is not identified again.
+func (s *Service) scanHolder(ctx context.Context, scan string) (string, error) {
 	if s.kiosk == nil {
 		return "", refused(ErrInvalid, RefuseNoScanner, "本机未配置扫码器", "this terminal has no scanner configured", errors.New("no scanner configured"))
 	}
@@ -286,11 +287,19 @@ func (s *Service) scanPerson(ctx context.Context, scan string) (string, error) {
 	if err != nil {
 		return "", scanRefusal(err)
 	}
+	if sc.person != nil {
+		return sc.person.IDNo, nil
+	}
+	unresolved := func(err error) error {
+		return refused(ErrUnreachable, RefuseCodeUnresolved, "暂时无法识别医保码，请稍后再试或到窗口缴费", "the code cannot be resolved now; try again later or pay at the window", err)
+	}
 	if !sc.Verified && s.evoucher != nil {
-		h, err := s.evoucher.Query(ctx, EVoucherQuery{Code: sc.text, BusinessType: EVoucherRegister, OperatorID: s.header.TerminalID, OperatorName: s.header.TerminalID, Kiosk: true})
-		if err != nil {
-			return "", refused(ErrUnreachable, RefuseCodeUnresolved, "暂时无法识别医保码，请稍后再试或到窗口缴费", "the code cannot be resolved now; try again later or pay at the window", err)
+		h, err := s.evoucher.Query(ctx, EVoucherQuery{Code: sc.text, BusinessType: EVoucherSettle,
+			OperatorID: s.header.TerminalID, OperatorName: s.header.TerminalID, Kiosk: true})
+		if err != nil || h.IDNo == "" {
+			return "", unresolved(err)
 		}
+		s.kiosk.setPerson(sc.ID, scanPerson{IDNo: h.IDNo, Name: h.Name, Token: h.Token})
 		return h.IDNo, nil
 	}
 	msgid, err := s.journal.AllocateMsgid(ctx)
@@ -299,9 +308,11 @@ func (s *Service) scanPerson(ctx context.Context, scan string) (string, error) {
 	}
 	p, err := s.insurance.Identify(ctx, IdentifyRequest{Exchange: Exchange{Msgid: msgid, Operator: Operator{ID: s.header.TerminalID, Name: s.header.TerminalID, Type: OpterKiosk}},
 		CertType: CertEVoucher, CertNo: sc.text, At: s.clock.Now()})
-	if err != nil || p.IDNo == "" {
-		return "", refused(ErrUnreachable, RefuseCodeUnresolved, "暂时无法识别医保码，请稍后再试或到窗口缴费", "the code cannot be resolved now; try again later or pay at the window", err)
+	if err != nil || p.IDNo == "" || p.PsnNo == "" {
+		return "", unresolved(err)
 	}
+	insu, _ := p.Active()
+	s.kiosk.setPerson(sc.ID, scanPerson{IDNo: p.IDNo, Name: p.Name, PsnNo: p.PsnNo, Insutype: insu.Type, Insuplc: insu.Region})
 	return p.IDNo, nil
 }
 

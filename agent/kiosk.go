@@ -70,6 +70,29 @@ type Scan struct {
 	text   string
 	token  string
 	usedBy string // the idempotency key of the bill the code settles
+	// person is who the code was found to be, by the e-voucher component
+	// or 1101, when the kiosk looked the patient up before a bill.
+	person *scanPerson
+}
+
+// scanPerson is the holder of a scanned code, as the e-voucher component
+// or 1101 answered.
+type scanPerson struct {
+	IDNo, Name               string
+	Token                    string // the e-voucher's token, for a national code
+	PsnNo, Insutype, Insuplc string // from 1101, for one of our signed codes
+}
+
+// setPerson records who a scan's code belongs to.
+func (k *Kiosk) setPerson(id string, p scanPerson) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if id == "latest" {
+		id = k.latest
+	}
+	if sc, ok := k.scans[id]; ok {
+		sc.person = &p
+	}
 }
 
 // Kiosk turns codes from the scanner or a camera image into scans: each
@@ -240,7 +263,12 @@ func (k *Kiosk) identity(id, key string) (IdentityInput, error) {
 	if s.Rejection != nil {
 		return IdentityInput{}, fmt.Errorf("%w: %w", ErrCodeRefused, s.Rejection)
 	}
-	return IdentityInput{CertType: CertEVoucher, CertNo: s.text, Verified: s.Verified, PersonToken: s.token}, nil
+	in := IdentityInput{CertType: CertEVoucher, CertNo: s.text, Verified: s.Verified, PersonToken: s.token}
+	if p := s.person; p != nil {
+		in.IDNo, in.Name, in.Token = p.IDNo, p.Name, p.Token
+		in.PsnNo, in.Insutype, in.Insuplc = p.PsnNo, p.Insutype, p.Insuplc
+	}
+	return in, nil
 }
 
 func newScanID() string {

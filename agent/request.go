@@ -50,6 +50,11 @@ type IdentityInput struct {
 	AccountNo string `json:"-"`
 	// Token is the e-voucher component's token for a national code.
 	Token string `json:"-"`
+	// PsnNo, Insutype and Insuplc are the patient as 1101 already told
+	// the kiosk (it looked the patient up to list the held bills): the
+	// platform takes a code once, so the settlement does not send 1101
+	// again.
+	PsnNo, Insutype, Insuplc string `json:"-"`
 }
 
 // patientValue is what identifies the patient across bills, for the

@@ -201,6 +201,9 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 			AccountNo: req.Identity.AccountNo, Token: req.Identity.Token,
 		},
 	}
+	if req.Identity.PsnNo != "" && req.Identity.Insutype != "" {
+		rec.Personal.PsnNo, rec.Insutype, rec.InsuplcAdmdvs = req.Identity.PsnNo, req.Identity.Insutype, req.Identity.Insuplc
+	}
 	if req.Identity.CertType == CertIDNo {
 		rec.Personal.IDNo = req.Identity.CertNo
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
@@ -39,7 +40,15 @@ type Config struct {
 	Metrics     http.Handler // served at /metrics
 	Status      StatusFunc
 	Version     string
-	Logger      *slog.Logger
+	// TerminalID is this terminal's id: the kiosk page pays as it.
+	TerminalID string
+	// KioskIdle is how long the kiosk page waits for a touch before it
+	// returns to the start and forgets the patient: default 60 seconds.
+	KioskIdle time.Duration
+	// Now is the clock of the short-lived credentials (tests); default
+	// time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Server is the local API. Run it with Run.
@@ -49,6 +58,22 @@ type Server struct {
 	handler http.Handler
 	ln      net.Listener
 	done    chan struct{} // closed at shutdown: ends event streams
+	creds   *credentials
+}
+
+// publicRoutes need no credential: the kiosk page itself, the session it
+// asks for (loopback peers only), and a liveness check that says nothing
+// else.
+var publicRoutes = []string{"GET /kiosk", "GET /kiosk/{file}", "POST /v1/kiosk/session", "GET /v1/livez"}
+
+// patternMux is a mux that only tells whether a request matches one of
+// patterns.
+func patternMux(patterns []string) *http.ServeMux {
+	m := http.NewServeMux()
+	for _, p := range patterns {
+		m.HandleFunc(p, func(http.ResponseWriter, *http.Request) {})
+	}
+	return m
 }
 
 // New listens on cfg.Addr and returns the server. Listening happens here,
@@ -72,11 +97,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, done: make(chan struct{})}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.KioskIdle <= 0 {
+		cfg.KioskIdle = 60 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, done: make(chan struct{}), creds: newCredentials(cfg.Now)}
+	hosts := allowedHosts(ln.Addr().String(), cfg.ExtraHosts)
 	s.handler = &guard{
-		hosts:   allowedHosts(ln.Addr().String(), cfg.ExtraHosts),
-		origins: cfg.Origins,
+		hosts:   hosts,
+		origins: append(slices.Clone(cfg.Origins), ownOrigins(hosts)...),
 		token:   cfg.Token,
+		creds:   s.creds,
+		public:  patternMux(publicRoutes),
+		kiosk:   patternMux(kioskRoutes),
 		next:    s.routes(),
 	}
 	return s, nil
@@ -148,6 +183,11 @@ func (s *Server) table() map[string]http.HandlerFunc {
 		"POST /v1/reconcile":                s.reconcile,
 		"GET /v1/reconcile/last":            s.lastReconcile,
 		"GET /metrics":                      s.metrics,
+		"GET /v1/livez":                     s.livez,
+		"GET /kiosk":                        s.kioskPage,
+		"GET /kiosk/{file}":                 s.kioskAsset,
+		"POST /v1/kiosk/session":            s.kioskSession,
+		"POST /v1/events/ticket":            s.eventTicket,
 	}
 }
 

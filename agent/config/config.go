@@ -166,6 +166,9 @@ type API struct {
 	// EventBuffer is how many of the latest events are kept for clients
 	// of /v1/events that reconnect after a drop.
 	EventBuffer int `toml:"event_buffer"`
+	// KioskIdle is how long the kiosk page waits untouched before it
+	// returns to the start and forgets the patient.
+	KioskIdle Duration `toml:"kiosk_idle"`
 }
 
 // MaxEventBuffer bounds api.event_buffer: the replay is copied under the
@@ -219,7 +222,7 @@ func Default() Config {
 			ConnectWindow:  Duration{3 * time.Second},
 		},
 		Journal: Journal{Path: "/var/lib/medterm/journal.db", KeyFile: "/var/lib/medterm/journal.key"},
-		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token", EventBuffer: 1024},
+		API:     API{Addr: "127.0.0.1:8961", TokenFile: "/var/lib/medterm/api.token", EventBuffer: 1024, KioskIdle: Duration{60 * time.Second}},
 		Cards:   Cards{Enabled: true, KeyID: 4},
 		Scanner: Scanner{Config: scanner.DefaultConfig()},
 		Codes:   Codes{Skew: Duration{30 * time.Second}, Lifetime: Duration{60 * time.Second}},
@@ -341,6 +344,9 @@ func (c Config) validate(keys bool) error {
 		if ou, err := url.Parse(o); err != nil || ou.Host == "" || ou.Path != "" {
 			return fmt.Errorf("api.origins: %q must be an origin like https://his.hospital.local", o)
 		}
+	}
+	if c.API.KioskIdle.Duration < 10*time.Second || c.API.KioskIdle.Duration > 10*time.Minute {
+		return fmt.Errorf("api.kiosk_idle %s must be 10s to 10m (how long the kiosk page waits before it forgets the patient)", c.API.KioskIdle.Duration)
 	}
 	if c.API.EventBuffer < 1 || c.API.EventBuffer > MaxEventBuffer {
 		return fmt.Errorf("api.event_buffer %d must be 1 to %d (events kept for clients that reconnect)", c.API.EventBuffer, MaxEventBuffer)

@@ -4,7 +4,8 @@
 # through sudo otherwise.
 set -eu
 
-PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs"
+# chromium and the CJK fonts: the kiosk page's browser tests (headless).
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk"
 
 missing=""
 for p in $PACKAGES; do
