@@ -11,11 +11,22 @@ import (
 	"github.com/seed-a859fada/medterm/agent/money"
 )
 
-// ReceiptHeader is what every receipt of this terminal prints on top.
+// ReceiptHeader is what every receipt of this terminal prints on top, and
+// how wide its paper is.
 type ReceiptHeader struct {
 	Institution string
 	TerminalID  string
+	// Width is the paper's width in display columns (Paper58, Paper80);
+	// zero is Paper58.
+	Width int
 }
+
+// Paper widths in display columns of a thermal printer's 12×24 font: a
+// Chinese character takes two.
+const (
+	Paper58 = 32
+	Paper80 = 48
+)
 
 // Receipt is a settlement as the patient and the cashier read it. It is
 // built only from a split that balances under the platform's identity
@@ -35,6 +46,10 @@ type Receipt struct {
 	Refund      *Refund        `json:"refund,omitempty"`
 	Note        string         `json:"note,omitempty"`
 	Provisional bool           `json:"provisional,omitempty"`
+	// Declined is the refusal slip of a bill that was not settled (Error
+	// says why): nothing was booked or taken.
+	Declined bool     `json:"declined,omitempty"`
+	Error    *Failure `json:"error,omitempty"`
 }
 
 // ReceiptItem is one bill line with the class the platform gave it.
@@ -49,6 +64,8 @@ type ReceiptItem struct {
 func (s *Service) Receipt(st *Settlement) (Receipt, error) {
 	switch st.State {
 	case StateSettled, StatePaying, StateRefunded, StateRefunding, StateDeferred:
+	case StateDeclined, StateArrears:
+		return s.slip(st), nil
 	default:
 		return Receipt{}, fmt.Errorf("%w: settlement %s is %s: no receipt yet", ErrConflict, st.ID, st.State)
 	}
@@ -62,6 +79,29 @@ func (s *Service) Receipt(st *Settlement) (Receipt, error) {
 		Patient: mask.Name(st.Personal.Name), Operator: st.Operator.ID, Time: st.SettledAt,
 		Split: st.Split, Pay: pay, Refund: st.Refund, Note: payNote(st.Pay),
 	}
+	r.Items = receiptItems(st)
+	if st.State == StateDeferred {
+		r.Provisional, r.Time = true, st.DeferredAt
+		r.Note = "暂缓结算：网络恢复后自动结算，之前不会扣款 / DEFERRED: settled when the network is back; nothing is taken until then"
+	}
+	return r, nil
+}
+
+// slip is the refusal slip of a bill the platform declined: what was
+// asked, why it was refused, and that nothing was taken.
+func (s *Service) slip(st *Settlement) Receipt {
+	r := Receipt{Header: s.header, ID: st.ID, State: st.State, Patient: mask.Name(st.Personal.Name), Operator: st.Operator.ID,
+		Time: st.UpdatedAt, Items: receiptItems(st), Declined: true, Error: st.Error}
+	r.Split.Total = st.Bill.Total()
+	r.Note = "未结算，未扣款，请到窗口咨询 / NOT SETTLED: nothing was taken; please ask at the window"
+	if st.State == StateArrears {
+		r.Note = "医保未结算，本次费用请到窗口缴纳 / not settled by the insurance: please pay this bill at the window"
+	}
+	return r
+}
+
+func receiptItems(st *Settlement) []ReceiptItem {
+	var items []ReceiptItem
 	for i, it := range st.Bill.Items {
 		name := it.Name
 		if name == "" {
@@ -71,13 +111,9 @@ func (s *Service) Receipt(st *Settlement) (Receipt, error) {
 		if i < len(st.Lines) && st.Lines[i].Class != "" {
 			class = st.Lines[i].Class
 		}
-		r.Items = append(r.Items, ReceiptItem{Name: name, Class: class, Quantity: it.Quantity, Amount: it.Amount})
+		items = append(items, ReceiptItem{Name: name, Class: class, Quantity: it.Quantity, Amount: it.Amount})
 	}
-	if st.State == StateDeferred {
-		r.Provisional, r.Time = true, st.DeferredAt
-		r.Note = "暂缓结算：网络恢复后自动结算，之前不会扣款 / DEFERRED: settled when the network is back; nothing is taken until then"
-	}
-	return r, nil
+	return items
 }
 
 // payNote tells the patient, in one line, what happened to the part they
@@ -179,33 +215,73 @@ var fundNames = map[string]string{
 	FundLargeAmount: "大额补助 Large amounts", FundAssistance: "医疗救助 Assistance", FundOther: "其他基金 Other funds",
 }
 
-// ReceiptWidth is a receipt line's width in display columns: 40 on a
-// 58 mm thermal printer.
-const ReceiptWidth = 40
+// Width is the receipt's width in display columns.
+func (r Receipt) Width() int {
+	if r.Header.Width > 0 {
+		return r.Header.Width
+	}
+	return Paper58
+}
 
-// Text renders the receipt ReceiptWidth columns wide, laid out by display
-// width (a Chinese character takes two columns).
+// Text renders the receipt as wide as its paper, Chinese first with the
+// English beside, laid out by display width (a Chinese character takes
+// two columns): no line is wider than the paper.
 func (r Receipt) Text() string {
+	w := r.Width()
 	var b strings.Builder
-	rule := strings.Repeat("-", ReceiptWidth)
-	row := func(label string, v money.Fen) { b.WriteString(columns("  "+label, v.String(), ReceiptWidth) + "\n") }
+	line := func(s string) { b.WriteString(s + "\n") }
+	pair := func(left, right string) { line(columns(left, right, w)) }
+	rule := strings.Repeat("-", w)
+	row := func(label string, v money.Fen) { pair("  "+label, v.String()) }
 	title := "收费凭条 RECEIPT"
-	if r.Provisional {
-		title = "暂缓结算凭条 PROVISIONAL"
+	switch {
+	case r.Provisional:
+		title = "暂缓结算 PROVISIONAL"
+	case r.Declined:
+		title = "未结算 NOT SETTLED"
 	}
-	fmt.Fprintf(&b, "%s\n%s\n%s\n", fit(r.Header.Institution, ReceiptWidth), columns(title, "终端 "+r.Header.TerminalID, ReceiptWidth), rule)
-	fmt.Fprintf(&b, "%s\n", columns("结算号 No.", r.ID, ReceiptWidth))
+	line(fit(r.Header.Institution, w))
+	pair(title, r.Header.TerminalID)
+	line(rule)
+	pair("结算号 No.", r.ID)
 	if r.SetlID != "" {
-		fmt.Fprintf(&b, "%s\n", columns("医保结算 ID", r.SetlID, ReceiptWidth))
+		line("医保结算号 Insurance No.")
+		line(fit("  "+r.SetlID, w))
 	}
-	fmt.Fprintf(&b, "%s\n%s\n%s\n%s\n", columns("患者 Patient", r.Patient, ReceiptWidth), columns("操作员 Operator", r.Operator, ReceiptWidth),
-		columns("时间 Time", r.Time.In(CST).Format("2006-01-02 15:04 CST"), ReceiptWidth), rule)
+	pair("患者 Patient", r.Patient)
+	pair("操作员 Operator", r.Operator)
+	pair("时间 Time", chinaTime(r.Time))
+	line(rule)
 	for _, it := range r.Items {
 		right := fmt.Sprintf("x%s %s", trimQuantity(it.Quantity), it.Amount)
-		b.WriteString(columns(fit(it.Name, ReceiptWidth-displayWidth(right)-1), right, ReceiptWidth) + "\n")
+		pair(fit(it.Name, w-displayWidth(right)-1), right)
 	}
-	b.WriteString(rule + "\n")
+	line(rule)
 	row("总金额 Total", r.Split.Total)
+	if r.Declined {
+		if r.Error != nil {
+			for _, l := range wrap("原因 Reason: "+r.Error.Code+" "+r.Error.Message, w) {
+				line(l)
+			}
+		}
+	} else {
+		r.splitLines(row, func(s string) {
+			for _, l := range wrap(s, w) {
+				line(l)
+			}
+		})
+	}
+	line(rule)
+	for _, l := range wrap(r.Note, w) {
+		line(l)
+	}
+	if r.Refund != nil {
+		r.refundLines(line, pair, rule, w)
+	}
+	return b.String()
+}
+
+func (r Receipt) splitLines(row func(string, money.Fen), text func(string)) {
 	for _, f := range r.Split.Funds {
 		row(fundNames[f.Kind], f.Amount)
 	}
@@ -221,29 +297,60 @@ func (r Receipt) Text() string {
 	}
 	row("个人支付 You pay", r.Split.Cash)
 	if r.Split.Estimate {
-		for _, l := range []string{"估算：按起付线已满计算，结算后为准", "ESTIMATE: final amounts when settled", fmt.Sprintf("最多支付 at most %s", r.Split.Total)} {
-			b.WriteString("  " + fit(l, ReceiptWidth-2) + "\n")
-		}
+		text("  估算：按起付线已满计算，结算后为准 ESTIMATE: final when settled")
+		row("最多支付 At most", r.Split.Total)
 	}
-	b.WriteString(rule + "\n")
-	for _, l := range wrap(r.Note, ReceiptWidth) {
-		b.WriteString(l + "\n")
-	}
-	if r.Refund != nil && r.Refund.State == StateRefunded {
-		b.WriteString(rule + "\n")
-		fmt.Fprintf(&b, "%s\n", columns("已退费 REFUNDED", (-r.Refund.Split.Total).String(), ReceiptWidth))
-		fmt.Fprintf(&b, "%s\n", columns("  by "+r.Refund.Operator.ID, r.Refund.At.In(CST).Format("01-02 15:04"), ReceiptWidth))
-	}
-	return b.String()
 }
 
-// displayWidth is how many columns s takes on a terminal or a receipt
-// printer: two for wide and fullwidth characters, one for the rest.
+// refundLines say who refunded, when, why, and what went back where.
+func (r Receipt) refundLines(line func(string), pair func(string, string), rule string, w int) {
+	f := r.Refund
+	line(rule)
+	switch f.State {
+	case StateRefunded:
+		pair("已退费 REFUNDED", (-f.Split.Total).String())
+	case StateRefunding:
+		pair("退费处理中 REFUNDING", "")
+	default:
+		pair("退费未完成 REFUND "+strings.ToUpper(string(f.State)), "")
+	}
+	pair("  退费人 By", f.Operator.ID)
+	at := f.At
+	if at.IsZero() {
+		at = f.Requested
+	}
+	pair("  时间 At", chinaTime(at))
+	if f.Reason != "" {
+		for _, l := range wrap("  原因 Why: "+f.Reason, w) {
+			line(l)
+		}
+	}
+	if f.Insured {
+		pair("  医保退回 Insurance", (-f.Split.Fund - f.Split.Account).String())
+	}
+	for _, l := range wrap("  个人部分 Your part: "+payNote(r.Pay), w) {
+		line(l)
+	}
+}
+
+// chinaTime is a time in China's zone, which it names: a receipt may be
+// read by someone whose computer is elsewhere.
+func chinaTime(t time.Time) string {
+	return t.In(CST).Format("2006-01-02 15:04") + " UTC+8"
+}
+
+// DisplayWidth is how many columns s takes on a receipt printer: two for
+// wide, fullwidth and ambiguous characters, one for the rest.
+func DisplayWidth(s string) int { return displayWidth(s) }
+
 func displayWidth(s string) int {
 	n := 0
 	for _, r := range s {
 		switch width.LookupRune(r).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
+		// Ambiguous characters (…, ×, ·) print two columns wide in the
+		// GB18030 fonts of Chinese receipt printers: counted as two, a line
+		// fits whichever way they print.
+		case width.EastAsianWide, width.EastAsianFullwidth, width.EastAsianAmbiguous:
 			n += 2
 		default:
 			n++
@@ -257,43 +364,85 @@ func fit(s string, w int) string {
 	if displayWidth(s) <= w {
 		return s
 	}
+	const ellipsis = "…"
 	out, n := []rune{}, 0
 	for _, r := range s {
 		rw := displayWidth(string(r))
-		if n+rw > w-1 {
+		if n+rw > w-displayWidth(ellipsis) {
 			break
 		}
 		out, n = append(out, r), n+rw
 	}
-	return string(out) + "…"
+	return string(out) + ellipsis
 }
 
 // columns puts left and right on one line of w columns, left cut to fit.
 func columns(left, right string, w int) string {
+	if right == "" {
+		return fit(left, w)
+	}
 	left = fit(left, w-displayWidth(right)-1)
 	return left + strings.Repeat(" ", max(1, w-displayWidth(left)-displayWidth(right))) + right
 }
 
-// wrap breaks s into lines of at most w columns.
+// wrap breaks s into lines of at most w columns: between any two Chinese
+// characters, and between words elsewhere (a word longer than a line is
+// cut).
 func wrap(s string, w int) []string {
 	var lines []string
-	var cur []rune
-	n := 0
-	for _, r := range s {
-		rw := displayWidth(string(r))
-		if n+rw > w {
-			lines = append(lines, string(cur))
-			cur, n = nil, 0
-			if r == ' ' {
+	cur, n := "", 0
+	flush := func() {
+		if t := strings.TrimRight(cur, " "); t != "" {
+			lines = append(lines, t)
+		}
+		cur, n = "", 0
+	}
+	for _, tok := range wrapTokens(s) {
+		tw := displayWidth(tok)
+		if n+tw > w {
+			flush()
+			if tok == " " {
 				continue
 			}
 		}
-		cur, n = append(cur, r), n+rw
+		for tw > w { // a word wider than the line
+			cut := fit(tok, w)
+			cut = strings.TrimSuffix(cut, "…")
+			lines = append(lines, cut)
+			tok = strings.TrimPrefix(tok, cut)
+			tw = displayWidth(tok)
+		}
+		cur, n = cur+tok, n+tw
 	}
-	if len(cur) > 0 {
-		lines = append(lines, string(cur))
-	}
+	flush()
 	return lines
+}
+
+// wrapTokens splits s into what wrap may not break: a Chinese character,
+// a run of other characters without a space, a space.
+func wrapTokens(s string) []string {
+	var toks []string
+	word := []rune{}
+	end := func() {
+		if len(word) > 0 {
+			toks = append(toks, string(word))
+			word = word[:0]
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r == ' ':
+			end()
+			toks = append(toks, " ")
+		case displayWidth(string(r)) == 2:
+			end()
+			toks = append(toks, string(r))
+		default:
+			word = append(word, r)
+		}
+	}
+	end()
+	return toks
 }
 
 // trimQuantity writes a quantity without needless decimals: 2, 0.5.

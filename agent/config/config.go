@@ -42,7 +42,27 @@ type Config struct {
 	Forwarder   Forwarder       `toml:"forwarder"`
 	Reconcile   Reconcile       `toml:"reconcile"`
 	Retention   Retention       `toml:"retention"`
+	Receipt     Receipt         `toml:"receipt"`
 	Log         Log             `toml:"log"`
+}
+
+// Receipt is this terminal's receipt printer.
+type Receipt struct {
+	// Paper is the printer's paper: 58mm (32 columns) or 80mm (48).
+	Paper string `toml:"paper"`
+	// Printer is how receipts are printed: command (Command, CUPS's lp
+	// by default), escpos (ESC/POS straight to Device), or none.
+	Printer string   `toml:"printer"`
+	Command []string `toml:"command"`
+	Device  string   `toml:"device"`
+}
+
+// Columns is the paper's width in display columns.
+func (r Receipt) Columns() int {
+	if r.Paper == "80mm" {
+		return 48
+	}
+	return 32
 }
 
 // Scanner is the kiosk's serial QR scanner.
@@ -235,6 +255,7 @@ func Default() Config {
 			BreakerThreshold: 3, BreakerCooldown: Duration{10 * time.Second}},
 		Reconcile: Reconcile{DailyAt: "00:30"},
 		Retention: Retention{KeepDays: 180, ArchiveFile: "/var/lib/medterm/archive.db"},
+		Receipt:   Receipt{Paper: "58mm", Printer: "command", Command: []string{"lp"}},
 		Log:       Log{Level: "info", Format: "text"},
 	}
 }
@@ -295,11 +316,34 @@ func (c *Config) resolve(dir string) {
 	}
 }
 
+func (r Receipt) validate() error {
+	if r.Paper != "58mm" && r.Paper != "80mm" {
+		return fmt.Errorf("receipt.paper %q must be 58mm or 80mm", r.Paper)
+	}
+	switch r.Printer {
+	case "none":
+	case "command":
+		if len(r.Command) == 0 || r.Command[0] == "" {
+			return fmt.Errorf("receipt.command must name the print command, e.g. [\"lp\", \"-d\", \"receipt\"]")
+		}
+	case "escpos":
+		if r.Device == "" {
+			return fmt.Errorf("receipt.device must name the printer's device (e.g. /dev/usb/lp0) for printer = \"escpos\"")
+		}
+	default:
+		return fmt.Errorf("receipt.printer %q must be command, escpos or none", r.Printer)
+	}
+	return nil
+}
+
 // Validate checks every field, naming the first one at fault, and reads
 // the payment channel's key files when the channel is enabled.
 func (c Config) Validate() error { return c.validate(true) }
 
 func (c Config) validate(keys bool) error {
+	if err := c.Receipt.validate(); err != nil {
+		return err
+	}
 	if err := c.Insurance.Config.Validate(); err != nil {
 		return fieldError(err, insurance.ErrConfig)
 	}

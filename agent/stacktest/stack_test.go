@@ -2,8 +2,11 @@ package stacktest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +43,52 @@ func TestTheDemoDayAgainstTheSandbox(t *testing.T) {
 		t.Fatalf("played %d scenarios; want the day, its refund and its reconciliation", len(results))
 	}
 	assertLedgers(t, s)
+	receiptsFitTheirPaper(t, s, results)
+}
+
+// receiptsFitTheirPaper prints every receipt of the day (refusal slips and
+// the refund's included) for a 58 mm and an 80 mm printer, keeps them as
+// artefacts, and checks that no line is wider than the paper.
+func receiptsFitTheirPaper(t *testing.T, s *stacktest.Stack, results []demo.Result) {
+	t.Helper()
+	for _, paper := range []struct {
+		name  string
+		width int
+	}{{"58mm", agent.Paper58}, {"80mm", agent.Paper80}} {
+		var all strings.Builder
+		printed := 0
+		for _, r := range results {
+			if r.View.ID == "" {
+				continue
+			}
+			st, err := s.Service.Get(context.Background(), r.View.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := s.Service.Receipt(st)
+			if errors.Is(err, agent.ErrConflict) {
+				continue // no receipt in this state (in doubt, failed)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", r.Scenario.Name, err)
+			}
+			rc.Header.Width = paper.width
+			text := rc.Text()
+			for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+				if w := agent.DisplayWidth(line); w > paper.width {
+					t.Errorf("%s, %s receipt line %d is %d columns: %q", r.Scenario.Name, paper.name, i+1, w, line)
+				}
+			}
+			fmt.Fprintf(&all, "== %s\n%s\n", r.Scenario.Name, text)
+			printed++
+		}
+		if printed < len(demo.Day()) {
+			t.Errorf("%d receipts printed for a day of %d bills", printed, len(demo.Day()))
+		}
+		if err := os.WriteFile(filepath.Join(artefacts(t), "receipts-"+paper.name+".txt"), []byte(all.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func body(t *testing.T, s *stacktest.Stack, persona string, amount int64) api.SettleBody {

@@ -147,7 +147,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	}
 	svc := agent.NewService(agent.ServiceConfig{
 		Journal: j, Insurance: ins, Payment: pay, EVoucher: ev, Logger: log, Desk: desk, Kiosk: kiosk, Events: bus,
-		Receipt:       agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID},
+		Receipt:       agent.ReceiptHeader{Institution: cfg.Institution.Name, TerminalID: cfg.Terminal.ID, Width: cfg.Receipt.Columns()},
 		Offline:       offlinePolicy(cfg.Offline),
 		InDoubtWindow: cfg.Offline.InDoubtWindow.Duration,
 		MinBackoff:    cfg.Forwarder.MinBackoff.Duration, MaxBackoff: cfg.Forwarder.MaxBackoff.Duration,

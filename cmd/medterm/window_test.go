@@ -4,6 +4,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -101,5 +104,32 @@ func TestTheWindowCollectsAPendingPartAndRefundsEachPartWhereItWent(t *testing.T
 	}
 	if given != paid.Pay.Amount {
 		t.Fatalf("the channel gave back %s; want the %s it took (and nothing of the cash)", given, paid.Pay.Amount)
+	}
+
+	// The refund receipt, printed on the window's printer: who refunded,
+	// why, what went back where, every line within the 58 mm paper.
+	printed := filepath.Join(t.TempDir(), "printed.txt")
+	f, err := os.OpenFile(r.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[receipt]\npaper = \"58mm\"\nprinter = \"command\"\ncommand = [\"sh\", \"-c\", \"cat > \\\"$0\\\"\", %q]\n", printed)
+	f.Close()
+	if out, code := r.cli("receipt", paid.ID, "--print"); code != exitOK || !strings.Contains(out, "printed") {
+		t.Fatalf("receipt --print: exit %d\n%s", code, out)
+	}
+	text, err := os.ReadFile(printed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"已退费 REFUNDED", "退费人 By", "W01", "wrong item", "UTC+8"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the printed refund receipt lacks %q:\n%s", want, text)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+		if w := agent.DisplayWidth(line); w > agent.Paper58 {
+			t.Errorf("printed line of %d columns on 58 mm paper: %q", w, line)
+		}
 	}
 }
