@@ -22,6 +22,7 @@ const (
 	exitConflict    = 7  // not allowed now, or the key was used for another bill
 	exitJournal     = 8  // the journal is locked or unavailable
 	exitUnbalanced  = 9  // reconciliation found differences
+	exitDoctor      = 10 // medterm doctor: a check failed
 	exitConfig      = 78 // configuration error (sysexits EX_CONFIG)
 	exitInterrupted = 130
 )
@@ -48,7 +49,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ae *api.APIError
 	var ns notSettledError
 	var ub errUnbalanced
+	var dr errDoctor
 	switch {
+	case errors.As(err, &dr):
+		return exitDoctor
 	case errors.As(err, &ub):
 		return exitUnbalanced
 	case errors.As(err, &ue):

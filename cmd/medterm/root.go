@@ -54,6 +54,7 @@ for window staff and IT and talk to the running daemon.`,
 		newReconcileCmd(g),
 		newScanCmd(g),
 		newVersionCmd(g),
+		newDoctorCmd(g),
 	)
 	return root
 }
