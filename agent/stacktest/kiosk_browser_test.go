@@ -33,12 +33,16 @@ type kioskPage struct {
 	*kioskStack
 	t       *testing.T
 	bus     *events.Bus
-	url     string
+	url     string // the kiosk page
+	agent   string // the API's base URL
 	offline atomic.Bool
 	skew    *skewClock
 	browser context.Context
 	shots   string
 }
+
+// hisToken is the HIS's token for the agent's API.
+const hisToken = "his-token-0123456789abcdef"
 
 // skewClock is the kiosk verifier's clock, moved ahead to make a code
 // as old as one the patient kept on the phone too long.
@@ -49,7 +53,9 @@ func (c *skewClock) After(d time.Duration) <-chan time.Time {
 	return time.After(d)
 }
 
-func startKioskPage(t *testing.T) *kioskPage {
+// startKioskPage starts the stack, the agent's API (answering browser
+// pages from origins too) and a browser.
+func startKioskPage(t *testing.T, origins ...string) *kioskPage {
 	t.Helper()
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -63,7 +69,7 @@ func startKioskPage(t *testing.T) *kioskPage {
 	}
 	k := agent.NewKiosk(agent.KioskConfig{Verifier: glue.Verifier{V: v}, Events: p.bus})
 	svc := agent.NewService(agent.ServiceConfig{Journal: s.Journal, Insurance: s.Insurance, Payment: s.Payments, Kiosk: k,
-		Offline: agent.DefaultOfflinePolicy(), Receipt: agent.ReceiptHeader{Institution: "东莞市人民医院", TerminalID: "KIOSK01"}})
+		Offline: agent.DefaultOfflinePolicy(), Receipt: agent.ReceiptHeader{Institution: "东莞市人民医院", TerminalID: "KIOSK01"}, Events: p.bus})
 	p.kioskStack = &kioskStack{Stack: s, kiosk: k, svc: svc}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -87,7 +93,7 @@ func startKioskPage(t *testing.T) *kioskPage {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the platform's trust list never arrived")
 	}
-	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte("his-token-0123456789abcdef"), Service: svc, Kiosk: k,
+	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(hisToken), Origins: origins, Service: svc, Kiosk: k,
 		Events: p.bus, TerminalID: "KIOSK01", KioskIdle: 3 * time.Second,
 		Status: func(context.Context) any { return map[string]any{"online": !p.offline.Load()} }})
 	if err != nil {
@@ -96,7 +102,8 @@ func startKioskPage(t *testing.T) *kioskPage {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	p.url = "http://" + srv.Addr() + "/kiosk"
+	p.agent = "http://" + srv.Addr()
+	p.url = p.agent + "/kiosk"
 
 	p.shots = filepath.Join(artefacts(t), "kiosk")
 	if err := os.MkdirAll(p.shots, 0o755); err != nil {

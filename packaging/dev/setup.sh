@@ -5,7 +5,8 @@
 set -eu
 
 # chromium and the CJK fonts: the kiosk page's browser tests (headless).
-PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk"
+# openjdk-17-jdk-headless and libgoogle-gson-java: the Java HIS example's test.
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java"
 
 missing=""
 for p in $PACKAGES; do
