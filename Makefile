@@ -41,8 +41,14 @@ run: build ## Start the sandbox and the agent, and play a day at the hospital
 .PHONY: test
 test: setup ## Run every test, unit and integration (under 10 minutes)
 	$(GO) vet ./...
-	@rm -rf .artefacts && mkdir -p .artefacts
-	MEDTERM_ARTEFACTS=$(CURDIR)/.artefacts $(GO) test -count=1 -timeout 9m ./...
+	@rm -rf .artefacts && mkdir -p .artefacts/logs
+	@# Every line the suite writes goes to .artefacts/test.log (with -v: the
+	@# logs of passing tests too); the screen shows the results and failures.
+	@echo "go test -v -count=1 -timeout 9m ./...  (full output: .artefacts/test.log)"
+	@set -o pipefail; MEDTERM_ARTEFACTS=$(CURDIR)/.artefacts $(GO) test -v -count=1 -timeout 9m ./... 2>&1 \
+	  | tee .artefacts/test.log | grep -E --line-buffered '^(ok|FAIL|--- FAIL|panic:| +[^ ]+_test\.go:[0-9]+:| +--- FAIL)'
+	@# No log of the suite holds a patient's personal data in clear.
+	$(GO) run ./cmd/medterm-sandbox leakscan .artefacts/test.log $$(find .artefacts/logs -name '*.log')
 	@for t in $(BRIEF_FUZZ); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg) for $(BRIEF_FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(BRIEF_FUZZTIME) $$pkg || exit 1; \

@@ -80,6 +80,6 @@ development, demos and tests, never for real patients.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err.Error()} })
-	root.AddCommand(newServeCmd(), newSecretsCmd(), newDemoCmd(), newCardCmd(), newCodeCmd(), newOutageCmd())
+	root.AddCommand(newServeCmd(), newSecretsCmd(), newDemoCmd(), newCardCmd(), newCodeCmd(), newOutageCmd(), newLeakscanCmd())
 	return root
 }

@@ -187,6 +187,7 @@ func startKillRun(t *testing.T, seed uint64) *killRun {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keepLog(t, filepath.Join(dir, "medterm.log"))
 	lf, err := os.OpenFile(filepath.Join(dir, "medterm.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)

@@ -115,3 +115,24 @@ func waitHealthy(t *testing.T, addr, tokenFile string, exited <-chan error) {
 		}
 	}
 }
+
+// keepLog keeps a daemon's log after the test, under MEDTERM_ARTEFACTS
+// (make test sets it), where make test looks through every log for
+// personal data in clear.
+func keepLog(t *testing.T, path string) {
+	dir := os.Getenv("MEDTERM_ARTEFACTS")
+	if dir == "" {
+		return
+	}
+	t.Cleanup(func() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return // no daemon ran
+		}
+		logs := filepath.Join(dir, "logs")
+		name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()) + "-" + filepath.Base(path)
+		if err := os.MkdirAll(logs, 0o755); err == nil {
+			_ = os.WriteFile(filepath.Join(logs, name), data, 0o644)
+		}
+	})
+}
