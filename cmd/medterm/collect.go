@@ -10,9 +10,10 @@ import (
 func newCollectCmd(g *globals) *cobra.Command {
 	var operator, operatorName, channel, reference string
 	cmd := &cobra.Command{
-		Use:   "collect SETTLEMENT-ID --channel cash|wechat|alipay|card --operator ID [--reference NO]",
-		Short: "Record the patient's part as paid at the window (cash, WeChat, Alipay, a card at the POS) / 记录窗口收取的个人支付",
-		Args:  cobra.ExactArgs(1),
+		Use:               "collect SETTLEMENT-ID --channel cash|wechat|alipay|card --operator ID [--reference NO]",
+		Short:             "Record the patient's part as paid at the window (cash, WeChat, Alipay, a card at the POS) / 记录窗口收取的个人支付",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeSettlements(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {

@@ -53,18 +53,18 @@ unless --reveal is given.`,
 			if g.jsonOut {
 				return printJSON(cmd.OutOrStdout(), views)
 			}
-			for _, v := range views {
-				fmt.Fprintln(cmd.OutOrStdout(), summary(v))
-			}
+			printTable(cmd.OutOrStdout(), []string{"结算号 ID", "状态 State", "时间 Time", "患者 Patient", "总额 Total", "个人部分 Patient's part"}, settlementRows(views))
 			return nil
 		},
 	}
 	list.Flags().StringVar(&states, "state", "", "only these states, comma-separated (e.g. in_doubt,failed)")
+	_ = list.RegisterFlagCompletionFunc("state", completeStates)
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many")
 	show := &cobra.Command{
-		Use:   "show SETTLEMENT-ID",
-		Short: "Show one settlement with its history",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show SETTLEMENT-ID",
+		Short:             "Show one settlement with its history",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeSettlements(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			views, err := journalViews(cmd.Context(), g, func(c *api.Client) ([]api.SettlementView, error) {
 				v, err := c.Get(cmd.Context(), args[0], reveal)

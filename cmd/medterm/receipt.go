@@ -13,9 +13,10 @@ import (
 func newReceiptCmd(g *globals) *cobra.Command {
 	var print bool
 	cmd := &cobra.Command{
-		Use:   "receipt SETTLEMENT-ID",
-		Short: "Show a settlement's receipt again, or print it (--print) on this terminal's receipt printer",
-		Args:  cobra.ExactArgs(1),
+		Use:               "receipt SETTLEMENT-ID",
+		Short:             "Show a settlement's receipt again, or print it (--print) on this terminal's receipt printer",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeSettlements(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {

@@ -10,9 +10,10 @@ import (
 func newRefundCmd(g *globals) *cobra.Command {
 	var operator, operatorName, reason string
 	cmd := &cobra.Command{
-		Use:   "refund SETTLEMENT-ID --operator ID",
-		Short: "Refund a settled bill: every part goes back where it came from",
-		Args:  cobra.ExactArgs(1),
+		Use:               "refund SETTLEMENT-ID --operator ID",
+		Short:             "Refund a settled bill: every part goes back where it came from",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeSettlements(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {

@@ -55,6 +55,7 @@ for window staff and IT and talk to the running daemon.`,
 		newScanCmd(g),
 		newVersionCmd(g),
 		newDoctorCmd(g),
+		newBillsCmd(g),
 	)
 	return root
 }

@@ -13,9 +13,10 @@ import (
 func newVoidCmd(g *globals) *cobra.Command {
 	var operator, reason string
 	cmd := &cobra.Command{
-		Use:   "void SETTLEMENT-ID --operator ID --reason TEXT",
-		Short: "Cancel a deferred bill before it is sent (the patient paid another way)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "void SETTLEMENT-ID --operator ID --reason TEXT",
+		Short:             "Cancel a deferred bill before it is sent (the patient paid another way)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeSettlements(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
