@@ -34,10 +34,10 @@ func TestTheWindowSettlesABillTheHISLeft(t *testing.T) {
 		t.Fatalf("bills: exit %d\n%s", code, out)
 	}
 	for _, args := range [][]string{
-		{"settle", "--held", h.ID, "--operator", "W01"},                                        // who pays?
+		{"settle", "--held", h.ID, "--operator", "W01"},                                          // who pays?
 		{"settle", "--held", h.ID, "--operator", "W01", "--id-no", p.Certno, "--scan", "latest"}, // twice
-		{"settle", "--operator", "W01", "--id-no", p.Certno},                                    // which bill?
-		{"settle", "--held", h.ID, "--operator", "W01", "--id-no", "441900198209030227"},        // a bad check digit
+		{"settle", "--operator", "W01", "--id-no", p.Certno},                                     // which bill?
+		{"settle", "--held", h.ID, "--operator", "W01", "--id-no", "441900198209030227"},         // a bad check digit
 	} {
 		if out, code := r.cli(args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, out)
