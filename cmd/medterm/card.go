@@ -152,7 +152,7 @@ func watchCards(ctx context.Context, out io.Writer, readers agent.CardReader, rd
 	desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Identifier: glue.Identifier{R: rd}, Events: bus, Skip: skip})
 	errc := make(chan error, 1)
 	go func() { errc <- desk.Run(ctx) }()
-	fmt.Fprintln(out, "waiting for cards (Ctrl-C to stop)")
+	fmt.Fprintln(out, "等待插卡（Ctrl-C 结束） waiting for cards (Ctrl-C to stop)")
 	var last uint64
 	for {
 		select {
@@ -175,6 +175,36 @@ func watchCards(ctx context.Context, out io.Writer, readers agent.CardReader, rd
 	}
 }
 
+// printCardEvent says what happened at a reader in words a cashier reads,
+// the holder masked.
 func printCardEvent(out io.Writer, ev events.Event) {
-	fmt.Fprintf(out, "%s %-14s %v\n", ev.At.Format("15:04:05"), ev.Type, ev.Data)
+	at := ev.At.In(agent.CST).Format("15:04:05")
+	switch d := ev.Data.(type) {
+	case agent.CardIdentity:
+		state := "有效 valid until " + d.ExpiryDate
+		if d.Expired {
+			state = "已过期 EXPIRED on " + d.ExpiryDate
+		}
+		fmt.Fprintf(out, "%s 插卡 card in    %s: %s %s, 卡号 card %s, %s 社保卡 v%s, %s\n",
+			at, d.Reader, d.Name, d.IDNo, d.CardNo, genderWord(d.Gender), d.Version, state)
+	case map[string]string:
+		switch ev.Type {
+		case events.CardError:
+			fmt.Fprintf(out, "%s 读卡失败 unreadable %s: %s\n", at, d["reader"], d["error"])
+		default:
+			fmt.Fprintf(out, "%s 拔卡 card out   %s\n", at, d["reader"])
+		}
+	default:
+		fmt.Fprintf(out, "%s %s\n", at, ev.Type)
+	}
+}
+
+func genderWord(g string) string {
+	switch g {
+	case "1":
+		return "男 male"
+	case "2":
+		return "女 female"
+	}
+	return ""
 }

@@ -3,11 +3,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/agent/events"
 	"github.com/seed-a859fada/medterm/agent/mask"
 	"github.com/seed-a859fada/medterm/devices/pcsctest"
 	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
@@ -77,5 +80,25 @@ func TestCardReadThroughTheRealStack(t *testing.T) {
 	if err != nil || !strings.Contains(out, p.Certno) || strings.Contains(out, "account_no") ||
 		!strings.Contains(out, "financial account could not be read") || strings.Contains(out, "62170000001988") {
 		t.Fatalf("card read of a card with a malformed financial record: %v\n%s", err, out)
+	}
+}
+
+// card watch says what happened at the reader in words, the holder
+// masked: never a Go struct.
+func TestCardWatchSaysWhatHappenedInWords(t *testing.T) {
+	at := time.Date(2026, 12, 2, 1, 5, 0, 0, time.UTC)
+	var out bytes.Buffer
+	id := agent.CardIdentity{Reader: "desk0", CardNo: "D19880001", IDNo: "441900197504120115", Name: "陈建国", Gender: "1",
+		Version: "3.00", ExpiryDate: "2020-05-31", Expired: true}
+	printCardEvent(&out, events.Event{Type: events.CardInserted, At: at, Data: id.Masked()})
+	printCardEvent(&out, events.Event{Type: events.CardRemoved, At: at, Data: map[string]string{"reader": "desk0"}})
+	got := out.String()
+	for _, want := range []string{"09:05:00 插卡 card in", "陈**", "已过期 EXPIRED on 2020-05-31", "男 male", "拔卡 card out   desk0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("card watch lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "{") || strings.Contains(got, "441900197504120115") || strings.Contains(got, "陈建国") {
+		t.Errorf("card watch prints a struct or the holder in clear:\n%s", got)
 	}
 }

@@ -241,7 +241,7 @@ func (r *diskRig) cli(args ...string) (string, int) {
 	root.SetOut(&out)
 	root.SetErr(&out)
 	root.SetArgs(append(args, "--config", r.cfg))
-	code := exitCode(root.ExecuteContext(context.Background()), &out)
+	code := report(root, root.ExecuteContext(context.Background()))
 	return out.String(), code
 }
 

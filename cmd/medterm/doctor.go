@@ -81,7 +81,7 @@ changed: no key, token or journal is created. Exit 0 when nothing failed,
 					return err
 				}
 			} else {
-				printFindings(cmd.OutOrStdout(), found)
+				printFindings(cmd.OutOrStdout(), found, g.lang)
 			}
 			var failed []string
 			for _, f := range found {
@@ -106,12 +106,21 @@ func anyFailed(found []finding) bool {
 	return false
 }
 
-func printFindings(w io.Writer, found []finding) {
+func printFindings(w io.Writer, found []finding, lang string) {
 	mark := map[string]string{levelOK: "正常 OK", levelWarn: "注意 WARN", levelFail: "失败 FAIL"}
+	if lang == "en" {
+		mark = map[string]string{levelOK: "OK", levelWarn: "WARN", levelFail: "FAIL"}
+	}
 	indent := strings.Repeat(" ", 21)
 	for _, f := range found {
-		fmt.Fprintf(w, "%s %s %s\n", padRight(mark[f.Level], 10), padRight(f.Check, 10), f.ZH)
-		fmt.Fprintf(w, "%s %s\n", indent, f.EN)
+		first := f.ZH
+		if lang == "en" {
+			first = f.EN
+		}
+		fmt.Fprintf(w, "%s %s %s\n", padRight(mark[f.Level], 10), padRight(f.Check, 10), first)
+		if lang != "en" {
+			fmt.Fprintf(w, "%s %s\n", indent, f.EN)
+		}
 		if f.Fix != "" {
 			fmt.Fprintf(w, "%s 处理 Fix: %s\n", indent, f.Fix)
 		}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+
+	"github.com/spf13/cobra"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
@@ -45,6 +48,75 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "medterm:", err)
+	return codeOf(err)
+}
+
+// report ends a command as its flags ask: with --json the error is a JSON
+// object on stdout (its code, the exit status, the message in both
+// languages) for scripts; otherwise one line on stderr, in English alone
+// with --lang en.
+func report(root *cobra.Command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code := codeOf(err)
+	zh, en := messages(err)
+	if j, _ := root.PersistentFlags().GetBool("json"); j {
+		var dr errDoctor
+		if errors.As(err, &dr) {
+			return code // the findings, already printed, are the answer
+		}
+		var body struct {
+			Error struct {
+				Code      string `json:"code"`
+				Exit      int    `json:"exit"`
+				Message   string `json:"message"`
+				MessageZH string `json:"message_zh,omitempty"`
+				MessageEN string `json:"message_en,omitempty"`
+			} `json:"error"`
+		}
+		body.Error.Code, body.Error.Exit, body.Error.Message = errorName(err, code), code, err.Error()
+		body.Error.MessageZH, body.Error.MessageEN = zh, en
+		_ = printJSON(root.OutOrStdout(), body)
+		return code
+	}
+	if lang, _ := root.PersistentFlags().GetString("lang"); lang == "en" && en != "" {
+		fmt.Fprintln(root.ErrOrStderr(), "medterm:", en)
+		return code
+	}
+	fmt.Fprintln(root.ErrOrStderr(), "medterm:", err)
+	return code
+}
+
+// messages are what the cashier reads of err, when the API said it.
+func messages(err error) (zh, en string) {
+	var ae *api.APIError
+	if errors.As(err, &ae) {
+		return ae.MessageZH, ae.MessageEN
+	}
+	return "", ""
+}
+
+// errorName is the stable name of err in JSON: the API's code, or the
+// class of the exit status.
+func errorName(err error, code int) string {
+	var ae *api.APIError
+	if errors.As(err, &ae) && ae.Code != "" {
+		return ae.Code
+	}
+	if name, ok := exitNames[code]; ok {
+		return name
+	}
+	return "FAILURE"
+}
+
+// exitNames name the exit statuses in JSON errors.
+var exitNames = map[int]string{exitUsage: "USAGE", exitDaemonDown: "DAEMON_DOWN", exitNotSettled: "NOT_SETTLED",
+	exitInvalid: "INVALID_REQUEST", exitNotFound: "NOT_FOUND", exitConflict: "CONFLICT", exitJournal: "JOURNAL_UNAVAILABLE",
+	exitUnbalanced: "UNBALANCED", exitDoctor: "CHECKS_FAILED", exitConfig: "CONFIG", exitInterrupted: "INTERRUPTED"}
+
+// codeOf is the exit status of err.
+func codeOf(err error) int {
 	var ue usageError
 	var ae *api.APIError
 	var ns notSettledError
@@ -78,6 +150,16 @@ func exitCode(err error, stderr io.Writer) int {
 			return exitConflict
 		case "JOURNAL_UNAVAILABLE":
 			return exitJournal
+		}
+		// A refusal of the core (CARD_EXPIRED, CODE_REPLAYED,
+		// OTHER_PATIENT, …) by its status.
+		switch ae.Status {
+		case http.StatusBadRequest:
+			return exitInvalid
+		case http.StatusNotFound:
+			return exitNotFound
+		case http.StatusConflict:
+			return exitConflict
 		}
 	}
 	return exitFailure

@@ -31,5 +31,5 @@ func main() {
 	root := newRoot()
 	root.SetContext(ctx)
 	err := root.ExecuteContext(ctx)
-	os.Exit(exitCode(err, root.ErrOrStderr()))
+	os.Exit(report(root, err))
 }

@@ -20,6 +20,7 @@ type globals struct {
 	apiAddr    string
 	tokenFile  string
 	jsonOut    bool
+	lang       string // zh (Chinese first, English beside) or en
 }
 
 func newRoot() *cobra.Command {
@@ -38,7 +39,8 @@ for window staff and IT and talk to the running daemon.`,
 	pf.StringVarP(&g.configPath, "config", "c", envOr("MEDTERM_CONFIG", defaultConfig), "configuration file ($MEDTERM_CONFIG)")
 	pf.StringVar(&g.apiAddr, "api", os.Getenv("MEDTERM_API"), "daemon API address host:port (default: from the configuration)")
 	pf.StringVar(&g.tokenFile, "token-file", os.Getenv("MEDTERM_TOKEN_FILE"), "API token file (default: from the configuration)")
-	pf.BoolVar(&g.jsonOut, "json", false, "print JSON for scripts")
+	pf.BoolVar(&g.jsonOut, "json", false, "print JSON for scripts (errors too)")
+	pf.StringVar(&g.lang, "lang", defaultLang(), "zh: Chinese first with English beside; en: English ($LANG)")
 	root.AddCommand(
 		newServeCmd(g),
 		newSettleCmd(g),
@@ -58,6 +60,19 @@ for window staff and IT and talk to the running daemon.`,
 		newBillsCmd(g),
 	)
 	return root
+}
+
+// defaultLang is en when the environment's language is English, else zh.
+func defaultLang() string {
+	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if v := os.Getenv(k); v != "" {
+			if strings.HasPrefix(v, "en") {
+				return "en"
+			}
+			return "zh"
+		}
+	}
+	return "zh"
 }
 
 func envOr(k, def string) string {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,4 +63,48 @@ func TestTheWindowSettlesABillTheHISLeft(t *testing.T) {
 	if out, code := r.cli("bills", "--state", "settled", "--json"); code != exitOK || !strings.Contains(out, h.ID) {
 		t.Fatalf("bills --state settled: exit %d\n%s", code, out)
 	}
+}
+
+// With --json an error is JSON too, on standard output: a script reads
+// its code and exit status, and what to tell the patient.
+func TestErrorsAreJSONWithJSON(t *testing.T) {
+	r := newDiskRig(t, t.TempDir()+"/journal.db")
+	r.mustStart()
+	for _, c := range []struct {
+		args []string
+		code string
+		exit int
+	}{
+		{[]string{"settle", "--operator", "W01", "--bill", "x.json", "--json"}, "USAGE", exitUsage},
+		{[]string{"receipt", "NO-SUCH-ID", "--json"}, "NOT_FOUND", exitNotFound},
+		{[]string{"settle", "--card", "--operator", "W01", "--bill", writeBill(t), "--json"}, "NO_CARD_READER", exitInvalid},
+	} {
+		out, exit := r.cli(c.args...)
+		var body struct {
+			Error struct {
+				Code      string `json:"code"`
+				Exit      int    `json:"exit"`
+				Message   string `json:"message"`
+				MessageZH string `json:"message_zh"`
+			} `json:"error"`
+		}
+		err := json.Unmarshal([]byte(out), &body)
+		if exit != c.exit || err != nil || body.Error.Code != c.code || body.Error.Exit != c.exit || body.Error.Message == "" {
+			t.Errorf("%v: exit %d, output\n%s\nwant %s, exit %d", c.args, exit, out, c.code, c.exit)
+		}
+		if c.code == "NO_CARD_READER" && body.Error.MessageZH == "" {
+			t.Errorf("%v: no message for the cashier: %s", c.args, out)
+		}
+	}
+}
+
+func writeBill(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bill.json")
+	bill := `{"visit_no": "MZ9", "dept_code": "A03", "doctor_id": "D017",
+  "items": [{"code": "110200001", "class": "01", "quantity": 1, "unit_price_fen": 5000, "amount_fen": 5000}]}`
+	if err := os.WriteFile(path, []byte(bill), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
