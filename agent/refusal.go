@@ -73,7 +73,7 @@ func scanRefusal(err error) error {
 	case errors.Is(err, ErrNoScan):
 		return refused(ErrInvalid, RefuseNoScan, "未扫到医保码或已超时，请重新扫码", "no code was scanned, or it is too old; please scan again", err)
 	}
-	return refused(ErrInvalid, "CODE_REFUSED", "医保码无法使用，请在手机上刷新医保码", "the code cannot be used; please refresh the code on your phone", err)
+	return fmt.Errorf("scan: %w", err) // the terminal's own failure, not the code's
 }
 
 // codeRefusals are the refusals of a code the terminal verified itself:
@@ -83,7 +83,7 @@ var codeRefusals = []string{
 	"CODE_MALFORMED", "CODE_UNSUPPORTED_VERSION", "CODE_UNKNOWN_ISSUER", "CODE_ALGORITHM_MISMATCH",
 	"CODE_BAD_CERTIFICATE_SIGNATURE", "CODE_CERTIFICATE_NOT_YET_VALID", "CODE_CERTIFICATE_EXPIRED",
 	"CODE_ISSUER_KEY_NOT_VALID", "CODE_BAD_CODE_SIGNATURE", "CODE_FROM_FUTURE", "CODE_EXPIRED",
-	"CODE_REVOKED", "CODE_REPLAYED", "CODE_REFUSED",
+	"CODE_REVOKED", "CODE_REPLAYED",
 }
 
 // RefusalCodes lists every code a Refused may carry, for the API's
