@@ -62,9 +62,13 @@ func report(root *cobra.Command, err error) int {
 	code := codeOf(err)
 	zh, en := messages(err)
 	if j, _ := root.PersistentFlags().GetBool("json"); j {
+		// An outcome already printed as JSON is the answer: a bill not
+		// settled, a day that does not reconcile, a failed check.
 		var dr errDoctor
-		if errors.As(err, &dr) {
-			return code // the findings, already printed, are the answer
+		var ns notSettledError
+		var ub errUnbalanced
+		if errors.As(err, &dr) || errors.As(err, &ns) || errors.As(err, &ub) {
+			return code
 		}
 		var body struct {
 			Error struct {
