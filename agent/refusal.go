@@ -92,5 +92,6 @@ func RefusalCodes() []string {
 	return append([]string{
 		RefuseNoCard, RefuseCardExpired, RefuseCardUnreadable, RefuseUnknownReader, RefuseNoReader,
 		RefuseNoScanner, RefuseNoScan, RefuseScanUsed, RefuseOtherPatient, RefuseCodeUnresolved,
+		RefuseNoAgreement, "NO_CARD_ACCOUNT", "BAD_CARD_NUMBER", "BAD_LIMITS",
 	}, codeRefusals...)
 }

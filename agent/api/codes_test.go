@@ -52,21 +52,24 @@ func newCodeRig(t *testing.T, withDevices bool) *codeRig {
 	t.Helper()
 	c := clock.NewFake(agenttest.Epoch)
 	r := &codeRig{t: t, journal: agenttest.NewJournal(c), ins: agenttest.NewInsurance(), answers: map[string]int{}}
-	cfg := agent.ServiceConfig{Journal: r.journal, Insurance: r.ins, Clock: c}
+	pay := &agenttest.PayChannel{Clock: c}
+	pay.AddPerson(payPatientID, "张三")
+	cfg := agent.ServiceConfig{Journal: r.journal, Insurance: r.ins, Payment: pay, Clock: c}
 	acfg := api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Origins: []string{"https://his.hospital.local"}}
 	if withDevices {
 		bus := events.NewBus(nil)
 		readers := agenttest.NewReaders()
 		desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Events: bus, Clock: c, Identifier: agenttest.Identities{
-			"expired": {CardNo: "D1", Expired: true, ExpiryDate: "2020-05-31"}}})
+			"expired": {CardNo: "D1", Expired: true, ExpiryDate: "2020-05-31"},
+			"plain":   {CardNo: "D2", IDNo: payPatientID, Name: "张三", ExpiryDate: "2031-05-31"}}})
 		sub := bus.Subscribe(16)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- desk.Run(ctx) }()
 		t.Cleanup(func() { cancel(); <-done; sub.Close() })
 		readers.Set(agent.ReaderState{Reader: "empty"}, agent.ReaderState{Reader: "expired", Present: true, Counter: 1},
-			agent.ReaderState{Reader: "broken", Present: true, Counter: 1})
-		for range 2 { // the two cards read (one expired, one unreadable)
+			agent.ReaderState{Reader: "broken", Present: true, Counter: 1}, agent.ReaderState{Reader: "plain", Present: true, Counter: 1})
+		for range 3 { // the three cards read (expired, unreadable, one without a financial account)
 			select {
 			case <-sub.C:
 			case <-time.After(5 * time.Second):
@@ -230,6 +233,13 @@ func TestEveryErrorCodeIsAnsweredWithItsStatusAndMessages(t *testing.T) {
 	r.settle("j2", strings.Replace(goodBody, "MZ1", "MZ-j2", 1))
 	r.journal.FailWrites = nil
 	r.ins.Before("Settle", nil)
+
+	// Signing up.
+	who := `"identity":{"cert_type":"02","cert_no":"` + payPatientID + `"},"operator":{"id":"W01","type":"1"}`
+	r.do("POST", "/v1/agreements/find", js, []byte("{"+who+"}"), nil)
+	r.do("POST", "/v1/agreements", js, []byte(`{"identity":{"card_reader":"plain"},"source":"card_account","operator":{"id":"W01","type":"1"}}`), nil)
+	r.do("POST", "/v1/agreements", js, []byte("{"+who+`,"source":"bank_card","card_no":"6222021234567890129"}`), nil)
+	r.do("POST", "/v1/agreements/limits", js, []byte("{"+who+`,"per_payment_fen":30000}`), nil)
 
 	// A terminal with neither reader nor scanner.
 	bare := newCodeRig(t, false)

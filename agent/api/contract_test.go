@@ -178,6 +178,15 @@ func TestEveryRouteAnswersAsTheOpenAPIDocumentSays(t *testing.T) {
 	other := check("hold another", "POST", "/v1/bills", holdBody, map[string]string{"Idempotency-Key": "rx-2"}, 201)
 	check("cancel", "POST", "/v1/bills/"+idOf(other)+"/cancel", `{"operator":{"id":"D01","type":"1"}}`, nil, 200)
 
+	// Signing up for password-free payment.
+	who := `{"identity":{"cert_type":"02","cert_no":"` + payPatientID + `"},"operator":{"id":"W01","type":"1"}}`
+	check("agreement, none", "POST", "/v1/agreements/find", who, nil, 404)
+	check("sign a bank card", "POST", "/v1/agreements", `{"identity":{"cert_type":"02","cert_no":"`+payPatientID+`"},"source":"bank_card","card_no":"6222021234567890128","operator":{"id":"W01","type":"1"}}`, nil, 201)
+	check("agreement", "POST", "/v1/agreements/find", who, nil, 200)
+	check("lower the limits", "POST", "/v1/agreements/limits", `{"identity":{"cert_type":"02","cert_no":"`+payPatientID+`"},"per_payment_fen":5000,"daily_fen":20000,"operator":{"id":"W01","type":"1"}}`, nil, 200)
+	check("limits above the rollout's", "POST", "/v1/agreements/limits", `{"identity":{"cert_type":"02","cert_no":"`+payPatientID+`"},"per_payment_fen":50000,"operator":{"id":"W01","type":"1"}}`, nil, 400)
+	check("cancel the agreement", "POST", "/v1/agreements/cancel", who, nil, 200)
+
 	// Cards, scans, events.
 	check("cards", "GET", "/v1/cards", "", nil, 200)
 	check("scan, unknown", "GET", "/v1/scans/scan-0", "", nil, 404)

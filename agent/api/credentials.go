@@ -23,11 +23,12 @@ const (
 )
 
 // kioskRoutes are what a kiosk session may call: find the patient's held
-// bills, pay one, confirm a part, read the receipt, watch events and the
-// platform's status.
+// bills, pay one, confirm a part, read the receipt, sign up for
+// password-free payment, watch events and the platform's status.
 var kioskRoutes = []string{
 	"GET /v1/bills", "POST /v1/bills/{id}/settle", "GET /v1/settlements/{id}", "GET /v1/settlements/{id}/receipt",
 	"POST /v1/settlements/{id}/confirm", "GET /v1/scans/{id}", "GET /v1/status", "POST /v1/events/ticket", "GET /v1/events",
+	"POST /v1/agreements/find", "POST /v1/agreements", "POST /v1/agreements/limits", "POST /v1/agreements/cancel",
 }
 
 type credentials struct {

@@ -91,6 +91,8 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.As(err, &ref):
 		status := http.StatusBadRequest
 		switch {
+		case errors.Is(err, agent.ErrNotFound):
+			status = http.StatusNotFound
 		case errors.Is(err, agent.ErrConflict):
 			status = http.StatusConflict
 		case errors.Is(err, agent.ErrUnreachable):

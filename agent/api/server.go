@@ -188,6 +188,10 @@ func (s *Server) table() map[string]http.HandlerFunc {
 		"GET /kiosk/{file}":                 s.kioskAsset,
 		"POST /v1/kiosk/session":            s.kioskSession,
 		"POST /v1/events/ticket":            s.eventTicket,
+		"POST /v1/agreements/find":          s.findAgreement,
+		"POST /v1/agreements":               s.signAgreement,
+		"POST /v1/agreements/limits":        s.agreementLimits,
+		"POST /v1/agreements/cancel":        s.cancelAgreement,
 	}
 }
 
