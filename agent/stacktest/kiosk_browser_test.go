@@ -202,7 +202,7 @@ func (p *kioskPage) screen(name, shot string) {
 	ctx, cancel := context.WithTimeout(p.browser, 30*time.Second)
 	defer cancel()
 	sel := "#screen-" + name + ":not([hidden])"
-	for _, other := range []string{"error", "confirm", "receipt"} {
+	for _, other := range []string{"error", "confirm", "receipt", "agreement"} {
 		sel += ", #screen-" + other + ":not([hidden])"
 	}
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(sel)); err != nil {
@@ -383,6 +383,45 @@ func TestKioskPageWalksPatientsThroughInARealBrowser(t *testing.T) {
 		p.offline.Store(false)
 		p.bus.Publish(events.PlatformOnline, nil)
 		p.run(chromedp.WaitNotVisible("#offline"))
+	})
+
+	t.Run("signing up and lowering the limits, then a bill over the new limit", func(t *testing.T) {
+		defer p.as(t)()
+		h := p.leave("no-agreement", "kiosk-5", cosmetic, 5000)
+		p.scan("no-agreement")
+		p.screen("bills", "15-unsigned-bills")
+		p.run(chromedp.Click("#to-agreement"))
+		p.screen("agreement", "16-not-signed")
+		if got := p.text("#agreement-state"); !strings.Contains(got, "尚未签约") {
+			t.Fatalf("agreement screen says %q", got)
+		}
+		p.run(chromedp.SendKeys("#card-no", "6222021234567890128"), chromedp.Click("#sign"), chromedp.WaitVisible(`body[data-agreement="signed"]`))
+		p.screen("agreement", "17-signed")
+		if got := p.text("#agreement-state"); !strings.Contains(got, "已签约") || !strings.Contains(got, "6222 **** 0128") || !strings.Contains(got, "¥300.00") {
+			t.Fatalf("after signing: %q", got)
+		}
+		p.run(chromedp.SendKeys("#limit-payment", "20"), chromedp.SendKeys("#limit-daily", "100"), chromedp.Click("#save-limits"))
+		ctx, cancel := context.WithTimeout(p.browser, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(`body[data-agreement="saved"]`)); err != nil {
+			t.Fatalf("the limits were not saved: %v (%s)", err, p.text("#agreement-msg"))
+		}
+		p.screen("agreement", "18-limits")
+		if got := p.text("#agreement-state"); !strings.Contains(got, "¥20.00") || !strings.Contains(got, "¥100.00") {
+			t.Fatalf("after lowering the limits: %q", got)
+		}
+		p.run(chromedp.Click("#agreement-back"))
+		p.screen("bills", "19-bills-again")
+		p.run(chromedp.Click(`button[data-bill="` + h.ID + `"]`))
+		p.screen("confirm", "20-over-the-new-limit")
+		st := p.settlementOf(h)
+		if st.Pay.Reason != agent.ReasonLimitPerPayment || (st.Pay.Status != agent.PayConfirmRequired && st.Pay.Status != agent.PayPending) {
+			t.Fatalf("the bill over the new limit: part %s (%s); want it waiting, for the limit per payment", st.Pay.Status, st.Pay.Reason)
+		}
+		if got := p.text("#confirm-why"); !strings.Contains(got, "免密") {
+			t.Errorf("confirm screen says %q", got)
+		}
+		p.run(chromedp.Click(`#screen-confirm button[data-action="reset"]`))
 	})
 
 	t.Run("the idle timeout forgets the patient", func(t *testing.T) {

@@ -15,6 +15,9 @@ const T = {
     cardExpired: "社保卡已过期，请到窗口凭身份证办理",
     whyFamily: "此账单由亲情付账户支付，需要您确认", whyLimit: "金额超过免密支付额度，需要您确认",
     srcbank_card: "签约银行卡", srccredit_line: "信用就医额度", srccard_account: "社保卡金融账户", srcnone: "无需支付",
+    agreement: "免密支付签约", cardNo: "银行卡号", sign: "签约", limitPayment: "单笔限额（元，低于300）", limitDaily: "单日限额（元，低于1000）",
+    saveLimits: "保存限额", endAgreement: "取消签约", backToBills: "返回账单", notSigned: "尚未签约免密支付",
+    signed: "已签约", perPayment: "单笔", daily: "单日", saved: "已保存", ended: "已取消签约",
   },
   en: {
     title: "Insurance self-service", switch: "中文", offline: "Network down: bills are deferred and settled when it is back, never charged twice",
@@ -27,6 +30,9 @@ const T = {
     cardExpired: "The card has expired; please settle by ID number at the window",
     whyFamily: "A family member's account pays this bill: please confirm", whyLimit: "The amount is over the password-free limit: please confirm",
     srcbank_card: "signed bank card", srccredit_line: "medical credit line", srccard_account: "the card's financial account", srcnone: "nothing to pay",
+    agreement: "Password-free payment", cardNo: "Bank card number", sign: "Sign", limitPayment: "Limit a payment (CNY, below 300)", limitDaily: "Limit a day (CNY, below 1,000)",
+    saveLimits: "Save the limits", endAgreement: "Cancel the agreement", backToBills: "Back to the bills", notSigned: "Not signed for password-free payment",
+    signed: "Signed", perPayment: "a payment", daily: "a day", saved: "Saved", ended: "Agreement cancelled",
   },
 };
 
@@ -55,6 +61,7 @@ function render() {
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   if (current === "error" && lastError) showError(lastError);
   if ((current === "confirm" || current === "receipt") && lastView) showSettlement(lastView.st, lastView.receipt);
+  if (current === "agreement") renderAgreement();
 }
 
 function show(name) {
@@ -66,7 +73,8 @@ function show(name) {
 
 // reset returns to the start and forgets the patient.
 function reset() {
-  patient = null; lastError = null; lastView = null;
+  patient = null; lastError = null; lastView = null; lastAgreement = null; agreementMsg = "";
+  $("card-no").value = ""; $("limit-payment").value = ""; $("limit-daily").value = "";
   $("bill-list").replaceChildren();
   $("receipt-qr").removeAttribute("src");
   show("start");
@@ -273,6 +281,57 @@ async function confirmPay(id) {
   }
 }
 
+// The patient's password-free agreement: shown, signed with a bank card,
+// its limits lowered, cancelled, by the patient alone.
+async function showAgreement(msg) {
+  show("busy");
+  let a = null;
+  try {
+    a = await call("POST", "/v1/agreements/find", { identity: patient });
+  } catch (e) {
+    if (e.code !== "NO_AGREEMENT") { showError(e); return; }
+  }
+  lastAgreement = a;
+  renderAgreement(msg || "");
+  show("agreement");
+  render();
+}
+
+let lastAgreement = null;
+let agreementMsg = "";
+
+function renderAgreement(msg) {
+  if (msg !== undefined) agreementMsg = msg;
+  const a = lastAgreement;
+  $("agreement-sign").hidden = !!a;
+  $("agreement-limits").hidden = !a;
+  if (!a) {
+    $("agreement-state").textContent = t("notSigned");
+  } else {
+    const src = (a.sources || []).map((s) => t("src" + s.kind) + " " + s.masked).join("、");
+    $("agreement-state").textContent = t("signed") + "：" + src + " · " + t("perPayment") + " " + yuan(a.per_payment_fen) + " · " + t("daily") + " " + yuan(a.daily_fen);
+  }
+  $("agreement-msg").textContent = agreementMsg ? t(agreementMsg) : "";
+  document.body.dataset.agreement = agreementMsg || (a ? "shown" : "none");
+}
+
+async function agreementCall(path, body, msg) {
+  touched();
+  try {
+    await call("POST", path, Object.assign({ identity: patient, operator: { id: session.terminal_id || "KIOSK", type: "2" } }, body));
+    await showAgreement(msg);
+  } catch (e) {
+    show("agreement");
+    $("agreement-msg").textContent = lang === "zh" ? (e.message_zh || e.code) : (e.message_en || e.code);
+  }
+}
+
+// fen reads whole yuan typed on the keypad as fen; 0 when empty.
+function fen(v) {
+  const n = parseInt(v || "0", 10);
+  return Number.isFinite(n) && n > 0 ? n * 100 : 0;
+}
+
 function showError(e) {
   lastError = e;
   const zh = e.message_zh || T.zh.generic;
@@ -286,6 +345,13 @@ function showError(e) {
 document.addEventListener("DOMContentLoaded", async () => {
   $("lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; render(); touched(); });
   document.querySelectorAll("[data-action=reset]").forEach((b) => b.addEventListener("click", reset));
+  $("to-agreement").addEventListener("click", () => showAgreement(""));
+  $("agreement-back").addEventListener("click", () => { touched(); loadBills(); });
+  $("sign").addEventListener("click", () => agreementCall("/v1/agreements", { source: "bank_card", card_no: $("card-no").value.trim() }, "signed"));
+  $("save-limits").addEventListener("click", () => agreementCall("/v1/agreements/limits",
+    { per_payment_fen: fen($("limit-payment").value), daily_fen: fen($("limit-daily").value) }, "saved"));
+  $("end-agreement").addEventListener("click", () => agreementCall("/v1/agreements/cancel", {}, "ended"));
+  document.addEventListener("input", touched);
   document.addEventListener("pointerdown", touched);
   render();
   show("start");
