@@ -58,6 +58,7 @@ for window staff and IT and talk to the running daemon.`,
 		newVersionCmd(g),
 		newDoctorCmd(g),
 		newBillsCmd(g),
+		newAgreementCmd(g),
 	)
 	return root
 }

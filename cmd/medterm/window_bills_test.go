@@ -108,3 +108,44 @@ func writeBill(t *testing.T) string {
 	}
 	return path
 }
+
+// At the window the cashier signs the patient up, lowers the limits with
+// them, shows and cancels the agreement; the patient's next bill over the
+// new limit waits for confirmation, for that reason.
+func TestTheWindowSignsAPatientUpForPasswordFreePayment(t *testing.T) {
+	r := newDiskRig(t, t.TempDir()+"/journal.db")
+	r.mustStart()
+	p, _ := r.personas.ByKey("no-agreement")
+	who := []string{"--id-no", p.Certno, "--name", p.Name, "--operator", "W01"}
+	if out, code := r.cli(append([]string{"agreement", "show"}, who...)...); code != exitNotFound || !strings.Contains(out, "未签约") {
+		t.Fatalf("show before signing: exit %d\n%s", code, out)
+	}
+	if out, code := r.cli(append([]string{"agreement", "sign", "--source", "bank_card", "--card-no", "6222021234567890127"}, who...)...); code != exitInvalid || !strings.Contains(out, "BAD_CARD_NUMBER") {
+		t.Fatalf("sign with a mistyped card number: exit %d\n%s", code, out)
+	}
+	out, code := r.cli(append([]string{"agreement", "sign", "--source", "bank_card", "--card-no", "6222021234567890128"}, who...)...)
+	if code != exitOK || !strings.Contains(out, "6222 **** 0128") || strings.Contains(out, "6222021234567890128") {
+		t.Fatalf("sign: exit %d\n%s", code, out)
+	}
+	if out, code := r.cli(append([]string{"agreement", "limits", "--per-payment", "500"}, who...)...); code != exitInvalid || !strings.Contains(out, "BAD_LIMITS") {
+		t.Fatalf("limits above the rollout's: exit %d\n%s", code, out)
+	}
+	if out, code := r.cli(append([]string{"agreement", "limits", "--per-payment", "20", "--daily", "100"}, who...)...); code != exitOK || !strings.Contains(out, "20.00") {
+		t.Fatalf("limits: exit %d\n%s", code, out)
+	}
+	v, err := r.api.Settle(context.Background(), "sign-1", api.SettleBody{
+		Identity: agent.IdentityInput{CertType: protocol.CertIDNo, CertNo: p.Certno},
+		Operator: agent.Operator{ID: "W01", Type: protocol.OpterClerk},
+		Bill: agent.Bill{VisitNo: "MZ-sign-1", DeptCode: "A03", DoctorID: "D017", Items: []agent.FeeItem{
+			{Code: "003108000010000", Class: "03", Quantity: money.QuantityOf(1), UnitPriceFen: 5000, Amount: 5000}}},
+	})
+	if err != nil || v.Pay.Reason != agent.ReasonLimitPerPayment {
+		t.Fatalf("a bill over the new limit: %v, part %s (%s)", err, v.Pay.Status, v.Pay.Reason)
+	}
+	if out, code := r.cli(append([]string{"agreement", "cancel"}, who...)...); code != exitOK {
+		t.Fatalf("cancel: exit %d\n%s", code, out)
+	}
+	if out, code := r.cli(append([]string{"agreement", "show", "--json"}, who...)...); code != exitNotFound || !strings.Contains(out, `"NO_AGREEMENT"`) {
+		t.Fatalf("show after cancelling: exit %d\n%s", code, out)
+	}
+}
