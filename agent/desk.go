@@ -31,13 +31,17 @@ type CardIdentity struct {
 	Expired    bool      `json:"expired"`
 	AccountNo  string    `json:"account_no,omitempty"` // the card's financial account; "" without one
 	ReadAt     time.Time `json:"read_at"`
+	// ReadCardBas is the card as the iReadCardBas interface gives it, the
+	// '|'-separated string HIS programs parse to register a patient; only
+	// for a caller who asks for the card in full.
+	ReadCardBas string `json:"-"`
 }
 
 // Masked returns the identity with its personal fields masked.
 func (c CardIdentity) Masked() CardIdentity {
 	c.CardNo, c.CardSN, c.IDNo, c.Name = mask.Card(c.CardNo), mask.Card(c.CardSN), mask.IDNo(c.IDNo), mask.Name(c.Name)
 	c.AccountNo = mask.PAN(c.AccountNo)
-	c.BirthDate = ""
+	c.BirthDate, c.ReadCardBas = "", ""
 	return c
 }
 

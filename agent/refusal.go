@@ -43,6 +43,10 @@ func refused(sentinel error, code, zh, en string, err error) error {
 	return &Refused{Code: code, ZH: zh, EN: en, err: fmt.Errorf("%w: %w", sentinel, err)}
 }
 
+// CardRefusal explains a card the desk could not use, for the API's own
+// card routes.
+func CardRefusal(err error) error { return cardRefusal(err) }
+
 // cardRefusal explains a card the desk could not use.
 func cardRefusal(err error) error {
 	switch {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/events"
 )
 
@@ -23,6 +25,37 @@ func (s *Server) listCards(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, CardsBody{Readers: s.cfg.Desk.Readers()})
+}
+
+// getCard answers the card now in a reader for registering the patient:
+// masked by default; in full with ?reveal=true; as the iReadCardBas
+// string HIS programs already parse with ?format=ireadcardbas (always in
+// full: it is for a program). Only the HIS's token may ask, never the
+// kiosk page's.
+func (s *Server) getCard(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Desk == nil {
+		writeErr(w, refusedNoReader)
+		return
+	}
+	reader := r.PathValue("reader")
+	if reader == "desk" {
+		reader = ""
+	}
+	c, err := s.cfg.Desk.Card(reader)
+	if err != nil && !errors.Is(err, agent.ErrCardExpired) {
+		writeErr(w, agent.CardRefusal(err))
+		return
+	}
+	q := r.URL.Query()
+	switch {
+	case q.Get("format") == "ireadcardbas":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(c.ReadCardBas + "\n"))
+	case q.Get("reveal") == "true":
+		writeJSON(w, http.StatusOK, c)
+	default:
+		writeJSON(w, http.StatusOK, c.Masked())
+	}
 }
 
 // streamEvents serves the event bus as Server-Sent Events: one "event:"
@@ -130,3 +163,6 @@ func lastEventID(r *http.Request) (after uint64, resume bool, err error) {
 	}
 	return n, true, nil
 }
+
+// refusedNoReader answers a card route on a terminal without readers.
+var refusedNoReader = agent.CardRefusal(agent.ErrNoDeskReader)

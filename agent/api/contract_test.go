@@ -189,6 +189,7 @@ func TestEveryRouteAnswersAsTheOpenAPIDocumentSays(t *testing.T) {
 
 	// Cards, scans, events.
 	check("cards", "GET", "/v1/cards", "", nil, 200)
+	check("card, no reader", "GET", "/v1/cards/desk", "", nil, 400)
 	check("scan, unknown", "GET", "/v1/scans/scan-0", "", nil, 404)
 	check("scan image, not an image", "POST", "/v1/scans/image", "nothing", map[string]string{"Content-Type": "image/png"}, 422)
 	ticket := check("ticket", "POST", "/v1/events/ticket", "", nil, 201)

@@ -22,7 +22,8 @@ func TestAnExpiredCardIsRefusedAsCARD_EXPIREDInBothLanguages(t *testing.T) {
 	sub := bus.Subscribe(8)
 	defer sub.Close()
 	desk := agent.NewDesk(agent.DeskConfig{Readers: readers, Events: bus, Clock: c,
-		Identifier: agenttest.Identities{"desk0": {CardNo: "D1", Expired: true, ExpiryDate: "2020-05-31"}}})
+		Identifier: agenttest.Identities{"desk0": {CardNo: "D19700001", IDNo: "441900197001201618", Name: "许文", Expired: true, ExpiryDate: "2020-05-31",
+			ReadCardBas: "441900|441900197001201618|D19700001|0123|许文||1.00|20100531|20200531|||"}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- desk.Run(ctx) }()
@@ -36,7 +37,7 @@ func TestAnExpiredCardIsRefusedAsCARD_EXPIREDInBothLanguages(t *testing.T) {
 
 	j := agenttest.NewJournal(c)
 	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: agenttest.NewInsurance(), Clock: c, Desk: desk})
-	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Service: svc})
+	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(token), Service: svc, Desk: desk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,5 +52,19 @@ func TestAnExpiredCardIsRefusedAsCARD_EXPIREDInBothLanguages(t *testing.T) {
 	}
 	if j.Writes != 0 {
 		t.Errorf("a refusal wrote the journal")
+	}
+
+	// The HIS registers the patient from the card: masked unless asked.
+	_, masked := f.doRaw(t, "GET", "/v1/cards/desk0", "", nil)
+	_, full := f.doRaw(t, "GET", "/v1/cards/desk0?reveal=true", "", nil)
+	_, bas := f.doRaw(t, "GET", "/v1/cards/desk0?format=ireadcardbas", "", nil)
+	if strings.Contains(string(masked), "441900197001201618") || !strings.Contains(string(masked), `"expired": true`) {
+		t.Errorf("the card, masked: %s", masked)
+	}
+	if !strings.Contains(string(full), "441900197001201618") || !strings.Contains(string(full), "许文") {
+		t.Errorf("the card, revealed: %s", full)
+	}
+	if string(bas) != "441900|441900197001201618|D19700001|0123|许文||1.00|20100531|20200531|||\n" {
+		t.Errorf("the card as iReadCardBas: %q", bas)
 	}
 }

@@ -169,6 +169,7 @@ func (s *Server) table() map[string]http.HandlerFunc {
 		"POST /v1/settlements/{id}/confirm": s.confirm,
 		"POST /v1/settlements/{id}/collect": s.collect,
 		"GET /v1/cards":                     s.listCards,
+		"GET /v1/cards/{reader}":            s.getCard,
 		"POST /v1/bills":                    s.holdBill,
 		"GET /v1/bills":                     s.listBills,
 		"POST /v1/bills/find":               s.findBills,

@@ -42,5 +42,6 @@ func identity(id *sscard.Identity, expired bool) agent.CardIdentity {
 		CardNo: id.CardNumber, CardSN: id.CardID, IDNo: id.IDNumber, Name: id.Name,
 		Gender: id.Gender, BirthDate: id.BirthDate, Version: id.Version,
 		ExpiryDate: id.ExpiryDate, Expired: expired, AccountNo: id.AccountNo,
+		ReadCardBas: id.ReadCardBas("", ""),
 	}
 }

@@ -3,6 +3,7 @@ package glue_test
 import (
 	"context"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,13 @@ func TestIdentifierGivesTheCoreTheCardsIdentity(t *testing.T) {
 		CardNo: "D19880002", CardSN: "441900D1560000050A1B2C3D00000002", IDNo: "440106199003071231",
 		Name: "张三", Gender: "1", BirthDate: "1990-03-07", Version: "2.00", ExpiryDate: "2036-05-10",
 	}
+	// The iReadCardBas string for registering the patient, from the
+	// card's own formatter: the ID number and the name in their fields.
+	bas := strings.Split(got.ReadCardBas, "|")
+	if len(bas) != 12 || bas[1] != want.IDNo || bas[2] != want.CardNo || bas[4] != want.Name {
+		t.Errorf("iReadCardBas %q", got.ReadCardBas)
+	}
+	got.ReadCardBas = ""
 	if got != want {
 		t.Fatalf("identity\n%+v\nwant\n%+v", got, want)
 	}
