@@ -45,6 +45,7 @@ type codeRig struct {
 	journal *agenttest.Journal
 	ins     *agenttest.Insurance
 	kiosk   *agent.Kiosk
+	cfg     api.Config
 	answers map[string]int // code → status seen
 }
 
@@ -81,12 +82,25 @@ func newCodeRig(t *testing.T, withDevices bool) *codeRig {
 		acfg.Desk, acfg.Kiosk, acfg.Events = desk, r.kiosk, bus
 	}
 	acfg.Service = agent.NewService(cfg)
+	r.cfg = acfg
 	srv, err := api.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.srv = srv
 	return r
+}
+
+// mustServer is r's API again, printing receipts with print.
+func mustServer(t *testing.T, r *codeRig, print func(context.Context, string) error) *api.Server {
+	t.Helper()
+	cfg := r.cfg
+	cfg.Print = print
+	srv, err := api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
 
 // do sends a request and records the error code of the answer.
@@ -240,6 +254,18 @@ func TestEveryErrorCodeIsAnsweredWithItsStatusAndMessages(t *testing.T) {
 	r.do("POST", "/v1/agreements", js, []byte(`{"identity":{"card_reader":"plain"},"source":"card_account","operator":{"id":"W01","type":"1"}}`), nil)
 	r.do("POST", "/v1/agreements", js, []byte("{"+who+`,"source":"bank_card","card_no":"6222021234567890129"}`), nil)
 	r.do("POST", "/v1/agreements/limits", js, []byte("{"+who+`,"per_payment_fen":30000}`), nil)
+
+	// Receipts on a terminal without a printer, and on one whose printer
+	// fails.
+	r.do("POST", "/v1/settlements/NOPE/print", "", nil, nil)
+	r.settle("p1", strings.Replace(goodBody, "MZ1", "MZ-p1", 1))
+	printer := newCodeRig(t, false)
+	printer.srv = mustServer(t, printer, func(context.Context, string) error { return errors.New("lp: no paper") })
+	printer.settle("p2", goodBody)
+	printer.do("POST", "/v1/settlements/T1-00000001/print", "", nil, nil)
+	for code, status := range printer.answers {
+		r.answers[code] = status
+	}
 
 	// A terminal with neither reader nor scanner.
 	bare := newCodeRig(t, false)

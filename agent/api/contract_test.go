@@ -152,6 +152,7 @@ func TestEveryRouteAnswersAsTheOpenAPIDocumentSays(t *testing.T) {
 	check("get", "GET", "/v1/settlements/"+id, "", nil, 200)
 	check("get, unknown", "GET", "/v1/settlements/NOPE", "", nil, 404)
 	check("receipt", "GET", "/v1/settlements/"+id+"/receipt", "", nil, 200)
+	check("print, no printer", "POST", "/v1/settlements/"+id+"/print", "", nil, 404)
 	check("confirm a pending part", "POST", "/v1/settlements/"+id+"/confirm", `{"operator":{"id":"K1","type":"2"}}`, nil, 200)
 	check("collect", "POST", "/v1/settlements/"+id+"/collect", `{"operator":{"id":"W01","type":"1"},"channel":"wechat","reference":"4200001234"}`, nil, 200)
 	check("collect, twice", "POST", "/v1/settlements/"+id+"/collect", `{"operator":{"id":"W01","type":"1"},"channel":"cash"}`, nil, 409)

@@ -27,7 +27,7 @@ const (
 // password-free payment, watch events and the platform's status.
 var kioskRoutes = []string{
 	"GET /v1/bills", "POST /v1/bills/{id}/settle", "GET /v1/settlements/{id}", "GET /v1/settlements/{id}/receipt",
-	"POST /v1/settlements/{id}/confirm", "GET /v1/scans/{id}", "GET /v1/status", "POST /v1/events/ticket", "GET /v1/events",
+	"POST /v1/settlements/{id}/confirm", "POST /v1/settlements/{id}/print", "GET /v1/scans/{id}", "GET /v1/status", "POST /v1/events/ticket", "GET /v1/events",
 	"POST /v1/agreements/find", "POST /v1/agreements", "POST /v1/agreements/limits", "POST /v1/agreements/cancel",
 }
 

@@ -32,6 +32,8 @@ const (
 	codeReconcile       = "RECONCILE_FAILED"
 	codeNoCode          = "NO_CODE"
 	codeUnreadableImage = "UNREADABLE_IMAGE"
+	codeNoPrinter       = "NO_PRINTER"
+	codePrintFailed     = "PRINT_FAILED"
 )
 
 // ErrorBody is every error answer: a stable code, what the patient or the
@@ -70,6 +72,8 @@ var codeTexts = map[string][2]string{
 	codeReconcile:       {"对账失败，请稍后重试", "reconciliation failed; try again later"},
 	codeNoCode:          {"图片中未找到医保码，请重新出示", "no code found in the picture; please show it again"},
 	codeUnreadableImage: {"图片无法识别", "the picture could not be read"},
+	codeNoPrinter:       {"本机未连接凭条打印机", "this terminal has no receipt printer"},
+	codePrintFailed:     {"凭条打印失败，请扫描二维码保存或到窗口补打", "the receipt could not be printed; scan the QR code, or ask the window to print it"},
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

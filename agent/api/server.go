@@ -47,7 +47,9 @@ type Config struct {
 	KioskIdle time.Duration
 	// Now is the clock of the short-lived credentials (tests); default
 	// time.Now.
-	Now    func() time.Time
+	Now func() time.Time
+	// Print prints a receipt on this terminal's printer; nil: none.
+	Print  func(ctx context.Context, text string) error
 	Logger *slog.Logger
 }
 
@@ -168,6 +170,7 @@ func (s *Server) table() map[string]http.HandlerFunc {
 		"POST /v1/settlements/{id}/refund":  s.refund,
 		"POST /v1/settlements/{id}/confirm": s.confirm,
 		"POST /v1/settlements/{id}/collect": s.collect,
+		"POST /v1/settlements/{id}/print":   s.printReceipt,
 		"GET /v1/cards":                     s.listCards,
 		"GET /v1/cards/{reader}":            s.getCard,
 		"POST /v1/bills":                    s.holdBill,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -188,6 +189,31 @@ func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rc)
+}
+
+// printReceipt prints the receipt on this terminal's printer: the kiosk's
+// own, or the window's.
+func (s *Server) printReceipt(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Print == nil {
+		writeError(w, http.StatusNotFound, codeNoPrinter, "this terminal has no receipt printer ([receipt] printer)")
+		return
+	}
+	st, err := s.cfg.Service.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	rc, err := s.cfg.Service.Receipt(st)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if err := s.cfg.Print(context.WithoutCancel(r.Context()), rc.Text()); err != nil {
+		s.log.Warn("receipt not printed", "settlement", st.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, codePrintFailed, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"printed": true})
 }
 
 // ConfirmBody is the body of POST /v1/settlements/{id}/confirm: the

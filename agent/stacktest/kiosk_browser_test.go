@@ -39,6 +39,7 @@ type kioskPage struct {
 	skew    *skewClock
 	browser context.Context
 	shots   string
+	printed chan string // receipts the kiosk's printer printed
 }
 
 // hisToken is the HIS's token for the agent's API.
@@ -62,7 +63,7 @@ func startKioskPage(t *testing.T, origins ...string) *kioskPage {
 		t.Fatal("chromium is not installed: `make setup` installs it (Debian package chromium)")
 	}
 	s := stacktest.Start(t, stacktest.Options{})
-	p := &kioskPage{t: t, bus: events.New(events.Options{}), skew: &skewClock{}}
+	p := &kioskPage{t: t, bus: events.New(events.Options{}), skew: &skewClock{}, printed: make(chan string, 16)}
 	v, err := credential.NewVerifier(&credential.TrustList{}, glue.Counters{Store: s.Journal}, p.skew, credential.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +96,11 @@ func startKioskPage(t *testing.T, origins ...string) *kioskPage {
 	}
 	srv, err := api.New(api.Config{Addr: "127.0.0.1:0", Token: []byte(hisToken), Origins: origins, Service: svc, Kiosk: k,
 		Events: p.bus, TerminalID: "KIOSK01", KioskIdle: 3 * time.Second,
-		Status: func(context.Context) any { return map[string]any{"online": !p.offline.Load()} }})
+		Status: func(context.Context) any { return map[string]any{"online": !p.offline.Load()} },
+		Print: func(_ context.Context, text string) error {
+			p.printed <- text
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,6 +293,17 @@ func TestKioskPageWalksPatientsThroughInARealBrowser(t *testing.T) {
 		p.screen("receipt", "03-paid")
 		if got := p.text("#receipt-title"); got != "缴费成功" {
 			t.Errorf("receipt title %q", got)
+		}
+		select {
+		case text := <-p.printed:
+			if !strings.Contains(text, "收费凭条 RECEIPT") || !strings.Contains(text, "120.00") {
+				t.Errorf("the printed receipt:\n%s", text)
+			}
+		default:
+			t.Error("the kiosk printed no receipt")
+		}
+		if got := p.text("#receipt-hint"); !strings.Contains(got, "凭条已打印") {
+			t.Errorf("receipt hint %q", got)
 		}
 		if got := p.text("#receipt-split"); !strings.Contains(got, "个人支付") || !strings.Contains(got, "签约银行卡") {
 			t.Errorf("split %q: want what the patient paid and from where", got)

@@ -55,3 +55,12 @@ func printReceipt(ctx context.Context, c config.Receipt, text string) error {
 	}
 	return fmt.Errorf("%w: [receipt] printer is none: no printer on this terminal", printer.ErrPrint)
 }
+
+// receiptPrinter is the daemon's printer for the kiosk's receipts; nil
+// when the terminal has none.
+func receiptPrinter(c config.Receipt) func(context.Context, string) error {
+	if c.Printer == "none" {
+		return nil
+	}
+	return func(ctx context.Context, text string) error { return printReceipt(ctx, c, text) }
+}

@@ -165,6 +165,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Kiosk: kiosk, Events: bus, Version: version, Logger: log,
 		Status: func(ctx context.Context) any { return st.status(ctx) }, Drain: fwd.Drain,
 		Metrics: metrics.Handler(st.metrics), TerminalID: cfg.Terminal.ID, KioskIdle: cfg.API.KioskIdle.Duration,
+		Print: receiptPrinter(cfg.Receipt),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)

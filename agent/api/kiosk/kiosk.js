@@ -9,7 +9,7 @@ const T = {
     start: "请扫描医保码，或插入社保卡", startHint: "将手机上的医保电子凭证对准扫码口", busy: "正在处理，请稍候…",
     bills: "您的待缴费账单", noBills: "没有待缴费的账单", pay: "缴费", back: "返回首页", cancel: "取消",
     confirmTitle: "请确认支付", confirm: "确认支付", done: "完成", sorry: "无法完成",
-    receiptHint: "用手机扫描二维码，保存电子凭条", paid: "缴费成功", deferred: "已暂缓结算",
+    receiptHint: "用手机扫描二维码，保存电子凭条", printed: "凭条已打印；也可用手机扫描二维码保存", paid: "缴费成功", deferred: "已暂缓结算",
     total: "总金额", insurance: "医保基金支付", account: "个人账户支付", you: "个人支付", from: "支付方式", hospital: "医院负担",
     patient: "患者", windowPay: "请到窗口缴费", generic: "请到人工窗口办理",
     cardExpired: "社保卡已过期，请到窗口凭身份证办理",
@@ -24,7 +24,7 @@ const T = {
     start: "Scan your insurance code, or insert your card", startHint: "Hold the code on your phone to the scanner", busy: "One moment…",
     bills: "Your bills to pay", noBills: "No bills to pay", pay: "Pay", back: "Back to start", cancel: "Cancel",
     confirmTitle: "Please confirm the payment", confirm: "Confirm", done: "Done", sorry: "Could not finish",
-    receiptHint: "Scan the QR code with your phone to keep the receipt", paid: "Paid", deferred: "Deferred",
+    receiptHint: "Scan the QR code with your phone to keep the receipt", printed: "Your receipt is printed; you may also scan the QR code to keep it", paid: "Paid", deferred: "Deferred",
     total: "Total", insurance: "Insurance fund pays", account: "Personal account pays", you: "You pay", from: "Paid from", hospital: "Hospital pays",
     patient: "Patient", windowPay: "Please pay at the window", generic: "Please go to the service window",
     cardExpired: "The card has expired; please settle by ID number at the window",
@@ -45,6 +45,7 @@ let events = null;
 let lastSeq = "";
 let lastError = null;    // re-rendered on a language switch
 let lastView = null;     // the settlement on screen, re-rendered likewise
+let printed = null;      // the receipt's printing: true, an error, or null (no printer)
 
 const $ = (id) => document.getElementById(id);
 const t = (key) => T[lang][key] || key;
@@ -223,6 +224,13 @@ async function settled(st) {
     const qr = await call("GET", "/v1/settlements/" + st.id + "/receipt?format=qr");
     $("receipt-qr").src = URL.createObjectURL(qr);
   } catch (e) { /* no QR */ }
+  printed = null;
+  try {
+    await call("POST", "/v1/settlements/" + st.id + "/print");
+    printed = true;
+  } catch (e) {
+    printed = e.code === "NO_PRINTER" ? null : e; // a failure is said; no printer is not
+  }
   showSettlement(st, receipt);
 }
 
@@ -266,6 +274,11 @@ function showSettlement(st, receipt) {
   if (p.status === "pending") note = t("windowPay");
   const parts = note.split(" / ");
   $("receipt-note").textContent = parts.length === 2 ? (lang === "zh" ? parts[0] : parts[1]) : note;
+  const hint = $("receipt-hint");
+  if (printed === true) hint.textContent = t("printed");
+  else if (printed) hint.textContent = lang === "zh" ? printed.message_zh : printed.message_en;
+  else hint.textContent = t("receiptHint");
+  document.body.dataset.printed = printed === true ? "yes" : "no";
   show("receipt");
 }
 
