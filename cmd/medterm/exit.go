@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -121,6 +122,9 @@ var exitNames = map[int]string{exitUsage: "USAGE", exitDaemonDown: "DAEMON_DOWN"
 
 // codeOf is the exit status of err.
 func codeOf(err error) int {
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		return exitUsage // cobra's own: a mistyped command
+	}
 	var ue usageError
 	var ae *api.APIError
 	var ns notSettledError

@@ -60,7 +60,24 @@ for window staff and IT and talk to the running daemon.`,
 		newBillsCmd(g),
 		newAgreementCmd(g),
 	)
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes every command's argument errors usage errors (exit 2),
+// as its flag errors are.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err.Error()}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // defaultLang is en when the environment's language is English, else zh.

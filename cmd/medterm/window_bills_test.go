@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -147,5 +148,20 @@ func TestTheWindowSignsAPatientUpForPasswordFreePayment(t *testing.T) {
 	}
 	if out, code := r.cli(append([]string{"agreement", "show", "--json"}, who...)...); code != exitNotFound || !strings.Contains(out, `"NO_AGREEMENT"`) {
 		t.Fatalf("show after cancelling: exit %d\n%s", code, out)
+	}
+}
+
+// Every mistake on the command line is a usage error, exit 2: a missing
+// or extra argument, a mistyped command or flag.
+func TestUsageMistakesExitTwo(t *testing.T) {
+	for _, args := range [][]string{{"receipt"}, {"refund", "a", "b"}, {"journal", "show"}, {"settel"}, {"status", "--jsno"}, {"card", "watch", "extra"}} {
+		root := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(args)
+		if code := report(root, root.Execute()); code != exitUsage {
+			t.Errorf("medterm %v: exit %d, want %d\n%s", args, code, exitUsage, out.String())
+		}
 	}
 }
