@@ -298,11 +298,34 @@ func Start(ctx context.Context) (*Stack, error) {
 		if err == nil {
 			return s, nil
 		}
+		if s.Daemon == nil && Running() && attempt == 0 && ctx.Err() == nil {
+			// Another process's pcscd without our readers (its vpcd port
+			// was still taken when it started): not ours to stop, but an
+			// --auto-exit pcscd nobody uses ends within a minute. Wait
+			// for it, then start our own.
+			if werr := waitGone(ctx, 90*time.Second); werr == nil {
+				continue
+			}
+		}
 		if s.Daemon != nil || Running() || attempt > 0 || ctx.Err() != nil {
 			s.Close()
 			return nil, err
 		}
 	}
+}
+
+// waitGone waits until no pcscd answers, for at most d.
+func waitGone(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for Running() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: a pcscd without the virtual readers still runs", ErrPCSCD)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Close releases the readers and stops a pcscd started by Start.
