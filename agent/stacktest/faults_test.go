@@ -98,10 +98,19 @@ func faultStack(t *testing.T, opts stacktest.Options) *stacktest.Stack {
 	t.Helper()
 	opts.Proxy = true
 	s := stacktest.Start(t, opts)
-	if _, err := s.Service.FetchPolicy(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	fetchPolicy(t, s)
 	return s
+}
+
+// fetchPolicy fetches the platform's policy, trying again until it answers
+// within 30 s: a fault test's attempts time out after a second, which a
+// loaded machine's first exchange (sign-in, then E002) may outlast.
+func fetchPolicy(t *testing.T, s *stacktest.Stack) {
+	t.Helper()
+	waitUntil(t, "the platform to answer the policy fetch", 30*time.Second, func() bool {
+		_, err := s.Service.FetchPolicy(context.Background())
+		return err == nil
+	})
 }
 
 // submitAll submits every bill at once; the channel closes when every
@@ -497,9 +506,7 @@ func TestOutageDuringAForwarderDrainChargesOnceInPatientOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the circuit breaker's cool-down", 5*time.Second, s.Client.Available)
-	if _, err := s.Service.FetchPolicy(context.Background()); err != nil { // the probe that closes it
-		t.Fatal(err)
-	}
+	fetchPolicy(t, s) // the probe that closes it
 	s.Proxy.Latency(150 * time.Millisecond)
 	drained := make(chan struct{})
 	go func() { s.Forwarder.Pass(context.Background(), true); close(drained) }()
