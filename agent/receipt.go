@@ -240,7 +240,9 @@ func (r Receipt) Text() string {
 	case r.Declined:
 		title = "未结算 NOT SETTLED"
 	}
-	line(fit(r.Header.Institution, w))
+	for _, l := range wrap(r.Header.Institution, w) {
+		line(l)
+	}
 	pair(title, r.Header.TerminalID)
 	line(rule)
 	pair("结算号 No.", r.ID)
