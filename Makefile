@@ -87,9 +87,14 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) tool staticcheck ./...
 
 .PHONY: cross
-cross: ## Build both programs for windows/amd64 (no cgo: scard uses winscard.dll)
+cross: setup ## Build both programs and the drop-in SSCardDriver.dll for windows/amd64, and check the DLL's export
 	@mkdir -p $(BIN)/windows-amd64
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/windows-amd64/ ./cmd/medterm ./cmd/medterm-sandbox
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc $(GO) build -trimpath -ldflags '-s -w' -buildmode=c-shared \
+	  -o $(BIN)/windows-amd64/SSCardDriver.dll ./cmd/sscarddriver
+	@x86_64-w64-mingw32-objdump -p $(BIN)/windows-amd64/SSCardDriver.dll | grep -qw iReadCardBas \
+	  && echo "SSCardDriver.dll exports iReadCardBas" \
+	  || { echo "SSCardDriver.dll does not export iReadCardBas"; exit 1; }
 
 .PHONY: clean
 clean: ## Remove build output
