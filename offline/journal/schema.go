@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -232,10 +234,55 @@ func (j *Journal) init(migs []migration) error {
 		}
 	}
 	j.schema = st.version
+	if st.meta && st.version < known {
+		// An upgrade: the file as the older medterm left it is kept beside
+		// it before anything changes, so that a failed or regretted
+		// upgrade loses no bill.
+		if err := j.backup(st.version); err != nil {
+			return err
+		}
+	}
 	if err := j.migrate(migs); err != nil {
 		return err
 	}
 	return j.resealRecords()
+}
+
+// backup copies the journal, as it stands, to <path>.v<from>.backup in one
+// read transaction, synced before the migration may begin. A backup left
+// by an earlier attempt at the same upgrade is kept: it is the older one.
+func (j *Journal) backup(from int) error {
+	path := fmt.Sprintf("%s.v%d.backup", j.path, from)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w: back up before the upgrade: %w", agent.ErrJournal, err)
+	}
+	err = j.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(f)
+		return err
+	})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncFile(filepath.Dir(path)) // the directory entry too
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("%w: back up before the upgrade from schema v%d, nothing migrated: %w", agent.ErrJournal, from, err)
+	}
+	j.log.Info("journal backed up before its upgrade", "backup", path, "schema", from)
+	return nil
 }
 
 // resealRecords finishes the v3 migration: every record sealed again so

@@ -2,9 +2,11 @@ package journal_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/seed-a859fada/medterm/agent"
@@ -36,6 +38,12 @@ func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
 	})
 	if j.Schema() != 5 {
 		t.Fatalf("schema v%d, want 5", j.Schema())
+	}
+	// A copy of the file as v4 left it was kept, which the older medterm
+	// opens: still at schema v4.
+	_, err := journal.Open(filepath.Join(dir, "journal.db.v4.backup"), journal.Options{ReadOnly: true, KeyFile: filepath.Join(dir, "journal.key")})
+	if !errors.Is(err, journal.ErrSchemaOld) || !strings.Contains(err.Error(), "schema v4") {
+		t.Fatalf("the backup before the upgrade: %v; want a v4 journal", err)
 	}
 	ctx := context.Background()
 	byKey := func(key string) *agent.Settlement {
