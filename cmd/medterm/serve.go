@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st := &statusSource{cfg: cfg, j: j, svc: svc, pc: pc, pay: payWatched, fwd: fwd, desk: desk}
+	st := &statusSource{cfg: cfg, j: j, svc: svc, pc: pc, pay: payWatched, fwd: fwd, desk: desk, started: time.Now()}
 	srv, err := api.New(api.Config{
 		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
 		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Kiosk: kiosk, Events: bus, Version: version, Logger: log,

@@ -23,6 +23,8 @@ type statusSource struct {
 	pay  *payWatch // nil without a payment channel
 	fwd  *forward.Forwarder
 	desk *agent.Desk
+	// started is when this daemon started, for its uptime.
+	started time.Time
 }
 
 func (s *statusSource) status(ctx context.Context) daemonStatus {
@@ -36,7 +38,8 @@ func (s *statusSource) status(ctx context.Context) daemonStatus {
 func (s *statusSource) apiStatus(ctx context.Context) api.Status {
 	ps := s.pc.Status()
 	st := api.Status{
-		Version: version, Terminal: s.cfg.Terminal.ID,
+		Version: version, Terminal: s.cfg.Terminal.ID, Schema: s.j.Schema(),
+		StartedAt: s.started, UptimeSeconds: int64(time.Since(s.started).Seconds()),
 		Online: ps.Reachable && s.pc.Available(),
 		Platform: api.PlatformStatus{URL: s.cfg.Insurance.URL, Reachable: ps.Reachable, LastOK: ps.LastOK,
 			LastError: ps.LastError, LastErrorAt: ps.LastErrAt},

@@ -64,6 +64,19 @@ func TestTheWindowSettlesABillTheHISLeft(t *testing.T) {
 	if out, code := r.cli("bills", "--state", "settled", "--json"); code != exitOK || !strings.Contains(out, h.ID) {
 		t.Fatalf("bills --state settled: exit %d\n%s", code, out)
 	}
+
+	// What a fleet's monitoring reads of the terminal: the version, the
+	// journal's schema, since when it runs, each counterparty's last good
+	// exchange.
+	var doc map[string]any
+	if err := r.api.Status(context.Background(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	platform, _ := doc["platform"].(map[string]any)
+	payment, _ := doc["payment"].(map[string]any)
+	if doc["version"] == nil || doc["schema"] != float64(5) || doc["started_at"] == nil || platform["last_ok"] == nil || payment["last_ok"] == nil {
+		t.Errorf("status lacks what monitoring reads: %v", doc)
+	}
 }
 
 // With --json an error is JSON too, on standard output: a script reads
