@@ -17,7 +17,10 @@ import (
 
 // Snapshot is the state at one scrape.
 type Snapshot struct {
-	Online            bool
+	Online bool
+	// PaymentOnline is the payment channel's reachability; nil without a
+	// channel.
+	PaymentOnline     *bool
 	BacklogCount      int
 	BacklogAmountFen  int64
 	BacklogOldest     time.Duration
@@ -27,12 +30,31 @@ type Snapshot struct {
 	ForwardFailures   int64
 	ReconcileBalanced *bool // nil: never reconciled
 	CardsInserted     int
+	// CardsEnabled: this terminal reads cards ([cards] enabled);
+	// CardReaders is how many patients' readers its desk sees.
+	CardsEnabled bool
+	CardReaders  int
+	// The offline limits the backlog is held to, for "near a limit".
+	LimitBills     int
+	LimitAmountFen int64
+	// JournalOK is false when the journal could not be read at this
+	// scrape; DiskFreeBytes is the room left on the journal's disk.
+	JournalOK     bool
+	DiskFreeBytes uint64
 }
 
-// Handler serves the metrics, calling snap at every scrape.
-func Handler(snap func(ctx context.Context) Snapshot) http.Handler {
+// Fleet labels every metric of a terminal, so that one Prometheus
+// watches hundreds: the institution (its code) and the terminal (its id).
+type Fleet struct {
+	Institution, Terminal string
+}
+
+// Handler serves the metrics, calling snap at every scrape; every metric,
+// the Go runtime's and the process's included, carries the fleet labels.
+func Handler(f Fleet, snap func(ctx context.Context) Snapshot) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{snap: snap})
+	labelled := prometheus.WrapRegistererWith(prometheus.Labels{"institution": f.Institution, "terminal": f.Terminal}, reg)
+	labelled.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{snap: snap})
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
@@ -47,6 +69,13 @@ var (
 	descFwdFail    = prometheus.NewDesc("medterm_forward_failures_total", "Forwarding attempts that did not finish.", nil, nil)
 	descReconcile  = prometheus.NewDesc("medterm_reconcile_balanced", "1 when the last reconciliation balanced, 0 when it did not.", nil, nil)
 	descCards      = prometheus.NewDesc("medterm_cards_inserted", "Social-security cards now in the desk's readers.", nil, nil)
+	descReaders    = prometheus.NewDesc("medterm_card_readers", "Patients' card readers the desk sees.", nil, nil)
+	descCardsOn    = prometheus.NewDesc("medterm_cards_enabled", "1 when this terminal reads social-security cards ([cards] enabled).", nil, nil)
+	descPayOnline  = prometheus.NewDesc("medterm_payment_online", "1 when the payment channel answered its last exchange.", nil, nil)
+	descLimitBills = prometheus.NewDesc("medterm_backlog_limit_bills", "The most deferred bills this terminal may hold ([offline] max_records).", nil, nil)
+	descLimitFen   = prometheus.NewDesc("medterm_backlog_limit_amount_fen", "The most this terminal may defer in all, in fen ([offline] max_terminal_amount).", nil, nil)
+	descJournalOK  = prometheus.NewDesc("medterm_journal_ok", "1 when the journal could be read at this scrape.", nil, nil)
+	descDiskFree   = prometheus.NewDesc("medterm_disk_free_bytes", "Room left on the journal's disk.", nil, nil)
 )
 
 type collector struct {
@@ -54,7 +83,8 @@ type collector struct {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOnline, descBacklog, descBacklogFen, descOldest, descUnfinished, descStates, descForwarded, descFwdFail, descReconcile, descCards} {
+	for _, d := range []*prometheus.Desc{descOnline, descBacklog, descBacklogFen, descOldest, descUnfinished, descStates, descForwarded, descFwdFail, descReconcile, descCards,
+		descReaders, descCardsOn, descPayOnline, descLimitBills, descLimitFen, descJournalOK, descDiskFree} {
 		ch <- d
 	}
 }
@@ -83,6 +113,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descReconcile, b2f(*s.ReconcileBalanced))
 	}
 	gauge(descCards, float64(s.CardsInserted))
+	gauge(descCardsOn, b2f(s.CardsEnabled))
+	gauge(descReaders, float64(s.CardReaders))
+	if s.PaymentOnline != nil {
+		gauge(descPayOnline, b2f(*s.PaymentOnline))
+	}
+	gauge(descLimitBills, float64(s.LimitBills))
+	gauge(descLimitFen, float64(s.LimitAmountFen))
+	gauge(descJournalOK, b2f(s.JournalOK))
+	gauge(descDiskFree, float64(s.DiskFreeBytes))
 }
 
 func b2f(b bool) float64 {

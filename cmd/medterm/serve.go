@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		Addr: cfg.API.Addr, Token: token, Origins: cfg.API.Origins, ExtraHosts: cfg.API.ExtraHosts,
 		AllowRemote: cfg.API.AllowRemote, Service: svc, Desk: desk, Kiosk: kiosk, Events: bus, Version: version, Logger: log,
 		Status: func(ctx context.Context) any { return st.status(ctx) }, Drain: fwd.Drain,
-		Metrics: metrics.Handler(st.metrics), TerminalID: cfg.Terminal.ID, KioskIdle: cfg.API.KioskIdle.Duration,
+		Metrics: metrics.Handler(metrics.Fleet{Institution: cfg.Institution.Code, Terminal: cfg.Terminal.ID}, st.metrics), TerminalID: cfg.Terminal.ID, KioskIdle: cfg.API.KioskIdle.Duration,
 		Print: receiptPrinter(cfg.Receipt),
 	})
 	if err != nil {

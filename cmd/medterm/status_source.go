@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
@@ -88,6 +89,24 @@ func (s *statusSource) metrics(ctx context.Context) metrics.Snapshot {
 		if r.Card != nil {
 			m.CardsInserted++
 		}
+	}
+	m.CardsEnabled, m.CardReaders = s.desk != nil, len(st.Cards)
+	// Every state has its series, zero when no settlement is in it: an
+	// alert on a state must see it go to zero, not vanish.
+	m.States = make(map[string]int, len(allStates))
+	for _, state := range allStates {
+		m.States[string(state)] = st.States[string(state)]
+	}
+	if st.Payment != nil && st.Payment.Enabled && st.Payment.Reachable != nil {
+		up := *st.Payment.Reachable
+		m.PaymentOnline = &up
+	}
+	lim := offlinePolicy(s.cfg.Offline)
+	m.LimitBills, m.LimitAmountFen = lim.MaxRecords, int64(lim.MaxTerminalAmount)
+	_, err := s.j.CountStates(ctx)
+	m.JournalOK = err == nil
+	if free, err := freeBytes(filepath.Dir(s.cfg.Journal.Path)); err == nil {
+		m.DiskFreeBytes = free
 	}
 	return m
 }

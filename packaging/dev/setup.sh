@@ -6,8 +6,9 @@ set -eu
 
 # chromium and the CJK fonts: the kiosk page's browser tests (headless).
 # openjdk-17-jdk-headless and libgoogle-gson-java: the Java HIS example's test;
-# gcc-mingw-w64-x86-64: the Windows DLL of make cross.
-PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64"
+# gcc-mingw-w64-x86-64: the Windows DLL of make cross; prometheus: promtool, for the alert rules.
+
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64 prometheus"
 
 missing=""
 for p in $PACKAGES; do
