@@ -298,6 +298,20 @@ func Start(ctx context.Context) (*Stack, error) {
 		if err == nil {
 			return s, nil
 		}
+		if s.Daemon != nil && attempt == 0 && ctx.Err() == nil {
+			// Our own pcscd came up without the readers: its vpcd driver
+			// could not listen on the readers' ports, which a pcscd that
+			// just ended may leave in TIME_WAIT for a minute. Stop it, wait
+			// until the ports can be bound, and start again.
+			log := s.Daemon.LastLog()
+			_ = s.Daemon.Stop()
+			s.Daemon = nil
+			if werr := waitPortsFree(ctx, conf.Port, 90*time.Second); werr != nil {
+				s.Close()
+				return nil, fmt.Errorf("%w; pcscd said:\n%s", werr, log)
+			}
+			continue
+		}
 		if s.Daemon == nil && Running() && attempt == 0 && ctx.Err() == nil {
 			// Another process's pcscd without our readers (its vpcd port
 			// was still taken when it started): not ours to stop, but an
@@ -312,6 +326,32 @@ func Start(ctx context.Context) (*Stack, error) {
 			return nil, err
 		}
 	}
+}
+
+// waitPortsFree waits until the two readers' ports can be bound as vpcd
+// binds them (without SO_REUSEADDR: a TIME_WAIT connection blocks it), for
+// at most d.
+func waitPortsFree(ctx context.Context, port int, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for !portFree(port) || !portFree(port+1) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: the virtual readers' ports %d and %d stay taken", ErrPCSCD, port, port+1)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// portFree reports whether a plain bind of port succeeds now.
+func portFree(port int) bool {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fd)
+	return syscall.Bind(fd, &syscall.SockaddrInet4{Port: port}) == nil
 }
 
 // waitGone waits until no pcscd answers, for at most d.
