@@ -5,6 +5,8 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# A Debian version: the release tag (v1.2.3), else 0.1.0 and the commit.
+DEB_VERSION ?= $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//' | grep . || echo 0.1.0+git$$(git rev-parse --short HEAD 2>/dev/null || echo 0))
 BIN := bin
 FUZZTIME ?= 60s
 # make test fuzzes by a count of executions, not a duration: Go 1.26's
@@ -85,6 +87,12 @@ lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+.PHONY: package
+package: setup ## Build the Debian package for amd64 into dist/ (nfpm, from packaging/nfpm.yaml)
+	@mkdir -p dist $(BIN)/linux-amd64
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-amd64/medterm ./cmd/medterm
+	ARCH=amd64 VERSION=$(DEB_VERSION) $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
 
 .PHONY: cross
 cross: setup ## Build both programs and the drop-in SSCardDriver.dll for windows/amd64, and check the DLL's export
