@@ -210,7 +210,7 @@ type Cards struct {
 // Log is logging.
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
-	Format string `toml:"format"` // text or json
+	Format string `toml:"format"` // auto (JSON to the systemd journal, else text), text or json
 }
 
 // Duration is a time.Duration written as "10s" in the file.
@@ -256,7 +256,7 @@ func Default() Config {
 		Reconcile: Reconcile{DailyAt: "00:30"},
 		Retention: Retention{KeepDays: 180, ArchiveFile: "/var/lib/medterm/archive.db"},
 		Receipt:   Receipt{Paper: "58mm", Printer: "command", Command: []string{"lp"}},
-		Log:       Log{Level: "info", Format: "text"},
+		Log:       Log{Level: "info", Format: "auto"},
 	}
 }
 
@@ -434,8 +434,8 @@ func (c Config) validate(keys bool) error {
 	default:
 		return fmt.Errorf("log.level %q must be debug, info, warn or error", c.Log.Level)
 	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		return fmt.Errorf("log.format %q must be text or json", c.Log.Format)
+	if c.Log.Format != "text" && c.Log.Format != "json" && c.Log.Format != "auto" {
+		return fmt.Errorf("log.format %q must be auto, text or json", c.Log.Format)
 	}
 	return nil
 }

@@ -241,7 +241,10 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: lvl}
-	if c.Format == "json" {
+	// Under systemd, stderr is the journal (JOURNAL_STREAM says so): JSON
+	// there, one record per line, its fields for journalctl -o json and a
+	// fleet's log shipper; text on a terminal.
+	if c.Format == "json" || (c.Format == "auto" && os.Getenv("JOURNAL_STREAM") != "") {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

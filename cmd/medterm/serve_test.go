@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/agent/config"
 	"github.com/seed-a859fada/medterm/cmd/medterm/killtest"
 	"github.com/seed-a859fada/medterm/sync/sandbox"
 )
@@ -135,4 +137,22 @@ func keepLog(t *testing.T, path string) {
 			_ = os.WriteFile(filepath.Join(logs, name), data, 0o644)
 		}
 	})
+}
+
+// Under systemd the log is JSON, one record per line, for the journal;
+// on a terminal it is text.
+func TestTheLogIsJSONInTheSystemdJournalAndTextOnATerminal(t *testing.T) {
+	var out bytes.Buffer
+	t.Setenv("JOURNAL_STREAM", "8:12345")
+	newLogger(config.Log{Level: "info", Format: "auto"}, &out).Info("medterm started", "terminal", "T1")
+	var rec map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil || rec["msg"] != "medterm started" || rec["terminal"] != "T1" {
+		t.Fatalf("under systemd: %q (%v)", out.String(), err)
+	}
+	out.Reset()
+	t.Setenv("JOURNAL_STREAM", "")
+	newLogger(config.Log{Level: "info", Format: "auto"}, &out).Info("medterm started", "terminal", "T1")
+	if !strings.HasPrefix(out.String(), "time=") || !strings.Contains(out.String(), "terminal=T1") {
+		t.Fatalf("on a terminal: %q", out.String())
+	}
 }
