@@ -7,6 +7,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent/idno"
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/agent/pan"
 )
 
 // Signing up for password-free payment at the window and at the kiosk
@@ -103,7 +104,7 @@ func (s *Service) Sign(ctx context.Context, r SignUp) (Agreement, error) {
 		}
 		src.Token = account
 	case SourceBankCard:
-		if !luhn(r.CardNo) || len(r.CardNo) < 12 || len(r.CardNo) > 19 {
+		if !pan.Luhn(r.CardNo) || len(r.CardNo) < 12 || len(r.CardNo) > 19 {
 			return Agreement{}, refused(ErrInvalid, "BAD_CARD_NUMBER", "银行卡号有误，请核对", "the bank card number is not valid; please check it",
 				errors.New("card_no: not a card number (length or check digit)"))
 		}
@@ -142,24 +143,4 @@ func (s *Service) EndAgreement(ctx context.Context, id IdentityInput, op Operato
 		return err
 	}
 	return s.payment.CancelAgreement(ctx, AgreementRef{AgreementID: a.ID, Operator: op})
-}
-
-func luhn(s string) bool {
-	if s == "" {
-		return false
-	}
-	sum, double := 0, false
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		d := int(s[i] - '0')
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum, double = sum+d, !double
-	}
-	return sum%10 == 0
 }

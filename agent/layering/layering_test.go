@@ -36,7 +36,7 @@ var rules = []rule{
 	{
 		// What lets rule 1 allow them.
 		says:  "the leaf utilities a device package may use depend on nothing else of the module",
-		from:  []string{"agent/clock", "agent/mask", "agent/money", "agent/idno"},
+		from:  []string{"agent/clock", "agent/mask", "agent/money", "agent/idno", "agent/pan"},
 		tests: true,
 		deny:  []string{"agent/...", "sync/...", "devices/...", "offline/..."},
 	},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/seed-a859fada/medterm/agent/pan"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 )
 
@@ -161,30 +162,14 @@ func track2PAN(v []byte) (string, error) {
 
 // checkPAN accepts 16 to 19 digits with a valid Luhn check digit
 // (ISO/IEC 7812-1). The messages never show the digits.
-func checkPAN(pan string) error {
-	if len(pan) < 16 || len(pan) > 19 || !digits(pan) {
-		return fmt.Errorf("%w: %d digits", ErrBadAccountNo, len(pan))
+func checkPAN(number string) error {
+	if len(number) < 16 || len(number) > 19 || !digits(number) {
+		return fmt.Errorf("%w: %d digits", ErrBadAccountNo, len(number))
 	}
-	if !luhn(pan) {
+	if !pan.Luhn(number) {
 		return ErrAccountCheckDigit
 	}
 	return nil
-}
-
-// luhn reports whether the last digit of s is the Luhn check digit of
-// the others.
-func luhn(s string) bool {
-	sum := 0
-	for i := range len(s) {
-		d := int(s[len(s)-1-i] - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }
 
 // tlvItem is one BER-TLV data object: its tag (1 to 3 bytes, as a

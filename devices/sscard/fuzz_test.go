@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/seed-a859fada/medterm/agent/pan"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/vcard"
 )
@@ -106,12 +107,12 @@ func FuzzAccountRecord(f *testing.F) {
 	f.Add(unhexT("70 13 5F3401 01 5A0A 6217000000000000004F 9F0800"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = checkFCI(b)
-		pan, err := parseAccountRecord(b)
+		number, err := parseAccountRecord(b)
 		if err != nil {
 			return
 		}
-		if len(pan) < 16 || len(pan) > 19 || !digits(pan) || !luhn(pan) {
-			t.Fatalf("accepted account number of %d characters that does not check", len(pan))
+		if len(number) < 16 || len(number) > 19 || !digits(number) || !pan.Luhn(number) {
+			t.Fatalf("accepted account number of %d characters that does not check", len(number))
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/clock"
+	"github.com/seed-a859fada/medterm/agent/pan"
 	"github.com/seed-a859fada/medterm/devices/apdu"
 	"github.com/seed-a859fada/medterm/devices/psam"
 	"github.com/seed-a859fada/medterm/devices/sscard"
@@ -115,7 +116,7 @@ func TestFinancialAccountsAreValidAndDistinct(t *testing.T) {
 		if acct == "" {
 			continue
 		}
-		if len(acct) != 19 || !strings.HasPrefix(acct, "6217") || !luhn(acct) {
+		if len(acct) != 19 || !strings.HasPrefix(acct, "6217") || !pan.Luhn(acct) {
 			t.Errorf("%s: account %s is not a 19-digit 6217 number with a valid check digit", p.Key, acct)
 		}
 		if other, dup := seen[acct]; dup {
@@ -123,20 +124,6 @@ func TestFinancialAccountsAreValidAndDistinct(t *testing.T) {
 		}
 		seen[acct] = p.Key
 	}
-}
-
-func luhn(s string) bool {
-	sum := 0
-	for i := range len(s) {
-		d := int(s[len(s)-1-i] - '0')
-		if i%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }
 
 // A 3.0 card is keyed from the data set's PSAM key: a PSAM with another

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/seed-a859fada/medterm/agent/idno"
+	"github.com/seed-a859fada/medterm/agent/pan"
 	"github.com/seed-a859fada/medterm/sync/sandbox/cards"
 	"github.com/seed-a859fada/medterm/sync/sandbox/personas"
 )
@@ -75,24 +76,10 @@ func (s *Scanner) Scan(r io.Reader) ([]Hit, error) {
 			}
 		}
 		for _, m := range cardNumber.FindAllStringSubmatch(line, -1) {
-			if luhn(m[2]) {
+			if pan.Luhn(m[2]) {
 				hits = append(hits, Hit{Line: n, What: "a bank card number", Text: strings.ReplaceAll(line, m[2], "<card number>")})
 			}
 		}
 	}
 	return hits, sc.Err()
-}
-
-func luhn(s string) bool {
-	sum, double := 0, false
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum, double = sum+d, !double
-	}
-	return sum%10 == 0
 }
