@@ -43,12 +43,8 @@ func refused(sentinel error, code, zh, en string, err error) error {
 	return &Refused{Code: code, ZH: zh, EN: en, err: fmt.Errorf("%w: %w", sentinel, err)}
 }
 
-// CardRefusal explains a card the desk could not use, for the API's own
-// card routes.
-func CardRefusal(err error) error { return cardRefusal(err) }
-
-// cardRefusal explains a card the desk could not use.
-func cardRefusal(err error) error {
+// CardRefusal explains a card the desk could not use.
+func CardRefusal(err error) error {
 	switch {
 	case errors.Is(err, ErrCardExpired):
 		return refused(ErrInvalid, RefuseCardExpired, "社保卡已过期，请到窗口凭身份证办理", "the card has expired; please settle by ID number at the window", err)

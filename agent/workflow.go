@@ -240,7 +240,7 @@ func (s *Service) cardIdentity(reader string) (IdentityInput, error) {
 	}
 	c, err := s.desk.Card(reader)
 	if err != nil {
-		return IdentityInput{}, cardRefusal(err)
+		return IdentityInput{}, CardRefusal(err)
 	}
 	return identityFromCard(c), nil
 }

@@ -69,9 +69,8 @@ type SettledHeld struct {
 }
 
 func (s *Server) holdBill(w http.ResponseWriter, r *http.Request) {
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		writeError(w, http.StatusBadRequest, codeInvalid, "the Idempotency-Key header is required: the HIS's own id for this bill")
+	key, ok := idempotencyKey(w, r)
+	if !ok {
 		return
 	}
 	var body HoldBody
@@ -83,14 +82,9 @@ func (s *Server) holdBill(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	w.Header().Set("Location", "/v1/bills/"+h.ID)
 	v := heldView(h)
 	v.Created = created
-	writeJSON(w, status, v)
+	writeSubmitted(w, created, "/v1/bills/"+h.ID, v)
 }
 
 // heldStates reads a state filter: open by default, all for every one.

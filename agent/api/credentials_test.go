@@ -54,6 +54,8 @@ func (r *browserRig) do(method, path, peer string, hdr map[string]string) (*http
 	return resp, data
 }
 
+// loopbackPeer is the peer address of requests served straight to the
+// handler (httptest): nothing listens on it or dials it.
 const loopbackPeer = "127.0.0.1:40000"
 
 func (r *browserRig) kioskToken(t *testing.T) string {

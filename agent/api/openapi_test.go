@@ -25,7 +25,9 @@ type openapi struct {
 	} `json:"components"`
 }
 
-func TestOpenAPIListsEveryErrorCode(t *testing.T) {
+// documentedCodes are the error codes the OpenAPI document lists.
+func documentedCodes(t *testing.T) []string {
+	t.Helper()
 	var doc struct {
 		Components struct {
 			Schemas struct {
@@ -46,7 +48,14 @@ func TestOpenAPIListsEveryErrorCode(t *testing.T) {
 	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
 		t.Fatal(err)
 	}
-	enum := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	return doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+}
+
+// DocumentedCodes is documentedCodes for the package's external tests.
+var DocumentedCodes = documentedCodes
+
+func TestOpenAPIListsEveryErrorCode(t *testing.T) {
+	enum := documentedCodes(t)
 	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)

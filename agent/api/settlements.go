@@ -84,10 +84,30 @@ func View(s *agent.Settlement, reveal, detail bool) SettlementView {
 	return v
 }
 
-func (s *Server) createSettlement(w http.ResponseWriter, r *http.Request) {
+// idempotencyKey is the HIS's own id for what it submits; it answers the
+// request itself when the header is missing.
+func idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
-		writeError(w, http.StatusBadRequest, codeInvalid, "the Idempotency-Key header is required: the HIS's own id for this bill's settlement")
+		writeError(w, http.StatusBadRequest, codeInvalid, "the Idempotency-Key header is required: the HIS's own id for this bill")
+	}
+	return key, key != ""
+}
+
+// writeSubmitted answers a submission: 201 when this call created it, 200
+// for the same key again, its Location either way.
+func writeSubmitted(w http.ResponseWriter, created bool, location string, v any) {
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", location)
+	writeJSON(w, status, v)
+}
+
+func (s *Server) createSettlement(w http.ResponseWriter, r *http.Request) {
+	key, ok := idempotencyKey(w, r)
+	if !ok {
 		return
 	}
 	var body SettleBody
@@ -107,14 +127,9 @@ func (s *Server) createSettlement(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	w.Header().Set("Location", "/v1/settlements/"+st.ID)
 	v := View(st, false, false)
 	v.Created = created
-	writeJSON(w, status, v)
+	writeSubmitted(w, created, "/v1/settlements/"+st.ID, v)
 }
 
 func (s *Server) getSettlement(w http.ResponseWriter, r *http.Request) {

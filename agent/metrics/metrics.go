@@ -119,7 +119,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descPayOnline, b2f(*s.PaymentOnline))
 	}
 	gauge(descLimitBills, float64(s.LimitBills))
-	gauge(descLimitFen, float64(s.LimitAmountFen))
+	gauge(descLimitFen, float64(s.LimitAmountFen)) // the same wire form of a fen count as above
 	gauge(descJournalOK, b2f(s.JournalOK))
 	gauge(descDiskFree, float64(s.DiskFreeBytes))
 }
