@@ -12,19 +12,21 @@ type Status struct {
 	Version string `json:"version"`
 	// Schema is the journal's schema version; StartedAt and
 	// UptimeSeconds say since when this daemon runs.
-	Schema        int                `json:"schema,omitempty"`
-	StartedAt     time.Time          `json:"started_at,omitzero"`
-	UptimeSeconds int64              `json:"uptime_seconds,omitempty"`
-	Terminal      string             `json:"terminal"`
-	Online        bool               `json:"online"`
-	Platform      PlatformStatus     `json:"platform"`
-	Backlog       BacklogStatus      `json:"backlog"`
-	LastError     string             `json:"last_error,omitempty"`
-	Forwarder     any                `json:"forwarder,omitempty"`
-	States        map[string]int     `json:"states"`
-	Cards         []agent.ReaderView `json:"cards,omitempty"`
-	Reconcile     *ReconcileStatus   `json:"reconcile,omitempty"`
-	Scanners      any                `json:"scanners,omitempty"`
+	Schema        int            `json:"schema,omitempty"`
+	StartedAt     time.Time      `json:"started_at,omitzero"`
+	UptimeSeconds int64          `json:"uptime_seconds,omitempty"`
+	Terminal      string         `json:"terminal"`
+	Online        bool           `json:"online"`
+	Platform      PlatformStatus `json:"platform"`
+	Backlog       BacklogStatus  `json:"backlog"`
+	LastError     string         `json:"last_error,omitempty"`
+	// JournalError is why the journal could not be read, when it could not.
+	JournalError string             `json:"journal_error,omitempty"`
+	Forwarder    any                `json:"forwarder,omitempty"`
+	States       map[string]int     `json:"states"`
+	Cards        []agent.ReaderView `json:"cards,omitempty"`
+	Reconcile    *ReconcileStatus   `json:"reconcile,omitempty"`
+	Scanners     any                `json:"scanners,omitempty"`
 }
 
 // PlatformStatus is what the agent last learnt about the platform.

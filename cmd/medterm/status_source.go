@@ -48,7 +48,9 @@ func (s *statusSource) apiStatus(ctx context.Context) api.Status {
 		Forwarder: s.fwd.Stats(),
 		States:    map[string]int{},
 	}
-	if counts, err := s.j.CountStates(ctx); err == nil {
+	if counts, err := s.j.CountStates(ctx); err != nil {
+		st.JournalError = err.Error()
+	} else {
 		for state, n := range counts {
 			st.States[string(state)] = n
 			switch state {
@@ -103,8 +105,7 @@ func (s *statusSource) metrics(ctx context.Context) metrics.Snapshot {
 	}
 	lim := offlinePolicy(s.cfg.Offline)
 	m.LimitBills, m.LimitAmountFen = lim.MaxRecords, int64(lim.MaxTerminalAmount)
-	_, err := s.j.CountStates(ctx)
-	m.JournalOK = err == nil
+	m.JournalOK = st.JournalError == ""
 	if free, err := freeBytes(filepath.Dir(s.cfg.Journal.Path)); err == nil {
 		m.DiskFreeBytes = free
 	}
