@@ -361,14 +361,14 @@ func TestSettlementAnswersLostAfterCommitAreResentAndChargedOnce(t *testing.T) {
 	pre := newBills(t, s, "pre", 1)
 	settleBefore(t, s, pre)
 	bills := newBills(t, s, "drop", 4)
-	seen, presettled := s.Faults.Seen(protocol.Settle.Infno), s.Faults.Seen(protocol.PreSettle.Infno)
+	seen := s.Faults.Seen(protocol.Settle.Infno)
+	// The bills' first 2207s are booked and their answers lost, whichever
+	// bill gets there first (a resend comes only after an attempt's
+	// timeout, long after every first attempt).
+	s.Faults.DropAnswers(protocol.Settle.Infno, len(bills))
 	s.Proxy.Latency(150 * time.Millisecond)
 	done := submitAll(s, bills)
-	// Every 2206 has reached the platform, so the next requests to start
-	// are the bills' 2207s: each is booked and its answer lost.
-	waitSeen(t, s, protocol.PreSettle.Infno, presettled+len(bills))
-	s.Proxy.DropResponses(len(bills))
-	waitUntil(t, "the answers to be lost", 20*time.Second, func() bool { return s.Proxy.Stats().DroppedResponses == int64(len(bills)) })
+	waitSeen(t, s, protocol.Settle.Infno, seen+len(bills))
 	refund := refundAsync(s, pre[0])
 	<-done
 	for _, b := range bills {
@@ -397,12 +397,15 @@ func TestSettlementAnswersLostPastTheInDoubtWindowAreReversedThenSettledOnce(t *
 	pre := newBills(t, s, "pre", 1)
 	settleBefore(t, s, pre)
 	bills := newBills(t, s, "lost", 4)
-	presettled := s.Faults.Seen(protocol.PreSettle.Infno)
+	// Every 2207 is booked and its answer lost, whichever bill gets there
+	// first; once each is booked, every answer from then on (the resends',
+	// the reversals', the refund's) is lost too.
+	booked := s.Faults.Seen(protocol.Settle.Infno)
+	s.Faults.DropAnswers(protocol.Settle.Infno, 1<<20)
 	s.Proxy.Latency(150 * time.Millisecond)
 	done := submitAll(s, bills)
-	waitSeen(t, s, protocol.PreSettle.Infno, presettled+len(bills))
-	s.Proxy.DropResponses(1 << 20) // every answer from now on: booked, never told
-	waitUntil(t, "the first answers to be lost", 20*time.Second, func() bool { return s.Proxy.Stats().DroppedResponses >= int64(len(bills)) })
+	waitSeen(t, s, protocol.Settle.Infno, booked+len(bills))
+	s.Proxy.DropResponses(1 << 20)
 	refund := refundAsync(s, pre[0])
 	<-done
 	for _, b := range bills {
@@ -418,6 +421,7 @@ func TestSettlementAnswersLostPastTheInDoubtWindowAreReversedThenSettledOnce(t *
 	if n := inState(t, s, agent.StateReversing); n != len(bills) {
 		t.Errorf("%d settlements reversing; want %d", n, len(bills))
 	}
+	s.Faults.Heal()
 	if err := s.Proxy.Heal(); err != nil {
 		t.Fatal(err)
 	}
