@@ -107,7 +107,7 @@ func TestFullDiskRefusesTheBillItCannotJournalAndLosesNothingAcknowledged(t *tes
 	failed := -1
 	var failure error
 	for i := 3; i < 400 && failed < 0; i++ {
-		v, err := r.settle(i)
+		v, err := r.settleThrough(i)
 		switch {
 		case err != nil:
 			failed, failure = i, err
