@@ -316,9 +316,13 @@ func checkDaemon(ctx context.Context, g *globals, cfg config.Config) []finding {
 		return []finding{{Check: "daemon", Level: levelFail, ZH: "服务无应答", EN: err.Error(), Fix: "systemctl restart medterm"}}
 	}
 	out := []finding{{Check: "daemon", Level: levelOK, ZH: "服务运行中，版本 " + st.Version, EN: "daemon running, version " + st.Version}}
-	if st.Platform.Reachable {
+	switch {
+	case st.Platform.Reachable:
 		out = append(out, finding{Check: "auth", Level: levelOK, ZH: "医保平台已认证（服务最近一次交易成功）", EN: "insurance platform reachable and authenticated by the daemon's last exchange"})
-	} else {
+	case st.Platform.LastOK.IsZero() && st.Platform.LastError == "":
+		out = append(out, finding{Check: "auth", Level: levelWarn, ZH: "服务刚启动，尚未与医保平台交易", EN: "the daemon has not exchanged with the insurance platform yet",
+			Fix: "稍后再运行 medterm doctor / run medterm doctor again in a minute"})
+	default:
 		out = append(out, finding{Check: "auth", Level: levelFail, ZH: "服务连不上医保平台", EN: "the daemon cannot reach the insurance platform: " + st.Platform.LastError,
 			Fix: "检查网络和 [insurance] 的地址、paasid 与令牌 / check the network and [insurance] url, paasid and token"})
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/sync/heldport"
 )
 
@@ -175,6 +177,9 @@ func TestDoctorFindsAWrongTokenAndPassesWithTheRightOne(t *testing.T) {
 	found, code, out := doctorFindings(t, "--config", r.cfg, "--token-file", wrong)
 	wantFailure(t, found, code, out, "token", "[api] token_file")
 
+	// A healthy terminal, once the daemon has signed in with the platform
+	// (at start, or at its first bill).
+	waitPlatformAnswered(t, r)
 	found, code, out = doctorFindings(t, "--config", r.cfg)
 	if code != exitOK {
 		t.Fatalf("a healthy terminal: exit %d\n%s", code, out)
@@ -200,4 +205,18 @@ func TestDoctorFindsPCSCDStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFailure(t, parseFindings(t, out), code, string(out), "pcscd", "systemctl start pcscd")
+}
+
+// waitPlatformAnswered waits until the daemon has had an answer from the
+// platform, settling a bill if its start-up exchange has not come yet.
+func waitPlatformAnswered(t *testing.T, r *diskRig) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
+		var st api.Status
+		if err := r.api.Status(context.Background(), &st); err == nil && st.Platform.Reachable {
+			return
+		}
+		r.mustSettle(0)
+	}
+	t.Fatal("the daemon never had an answer from the platform")
 }
