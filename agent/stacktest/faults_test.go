@@ -512,9 +512,23 @@ func TestOutageDuringAForwarderDrainChargesOnceInPatientOrder(t *testing.T) {
 	waitUntil(t, "the circuit breaker's cool-down", 5*time.Second, s.Client.Available)
 	fetchPolicy(t, s) // the probe that closes it
 	s.Proxy.Latency(150 * time.Millisecond)
+	// The settlements the drain sends are booked and their answers lost,
+	// resent ones too; the outage begins while the agent waits for the
+	// first.
+	booked := s.Faults.Seen(protocol.Settle.Infno) + 1
+	s.Faults.DropAnswers(protocol.Settle.Infno, 1<<20)
 	drained := make(chan struct{})
-	go func() { s.Forwarder.Pass(context.Background(), true); close(drained) }()
-	waitSeen(t, s, protocol.Settle.Infno, s.Faults.Seen(protocol.Settle.Infno)+1) // a forwarded bill booked, its answer on the way
+	go func() {
+		defer close(drained)
+		// A loaded machine's slow answer before the settlement can defer
+		// the bills again and end the pass early: the hospital's staff
+		// would drain again, and so does the test, until one is booked.
+		end := time.Now().Add(20 * time.Second)
+		for s.Faults.Seen(protocol.Settle.Infno) < booked && time.Now().Before(end) {
+			s.Forwarder.Pass(context.Background(), true)
+		}
+	}()
+	waitSeen(t, s, protocol.Settle.Infno, booked)
 	if err := s.Proxy.BlackHole(); err != nil {
 		t.Fatal(err)
 	}
@@ -526,6 +540,7 @@ func TestOutageDuringAForwarderDrainChargesOnceInPatientOrder(t *testing.T) {
 	if v := <-refund; v.State != agent.StateRefunding {
 		t.Errorf("refund during the outage answered %s; want refunding", v.State)
 	}
+	s.Faults.Heal()
 	if err := s.Proxy.Heal(); err != nil {
 		t.Fatal(err)
 	}
