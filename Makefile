@@ -89,10 +89,25 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) tool staticcheck ./...
 
 .PHONY: package
-package: setup ## Build the Debian package for amd64 into dist/ (nfpm, from packaging/nfpm.yaml)
-	@mkdir -p dist $(BIN)/linux-amd64
+package: setup ## Build the Debian packages for amd64 and arm64 into dist/ (nfpm, from packaging/nfpm.yaml)
+	@mkdir -p dist $(BIN)/linux-amd64 $(BIN)/linux-arm64
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-amd64/medterm ./cmd/medterm
-	ARCH=amd64 VERSION=$(DEB_VERSION) $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
+	@# arm64: a cgo cross build against Debian's arm64 libpcsclite.
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=1 CC=aarch64-linux-gnu-gcc PKG_CONFIG_PATH=/usr/lib/aarch64-linux-gnu/pkgconfig \
+	  $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/medterm ./cmd/medterm
+	@file -b $(BIN)/linux-arm64/medterm | grep -q 'ARM aarch64' \
+	  && aarch64-linux-gnu-readelf -d $(BIN)/linux-arm64/medterm | grep -q 'NEEDED.*libpcsclite\.so' \
+	  && echo "bin/linux-arm64/medterm: an arm64 ELF linked against libpcsclite" \
+	  || { echo "bin/linux-arm64/medterm is not an arm64 ELF linked against libpcsclite"; exit 1; }
+	for arch in amd64 arm64; do \
+	  mkdir -p $(BIN)/package && cp $(BIN)/linux-$$arch/medterm $(BIN)/package/medterm && \
+	  ARCH=$$arch VERSION=$(DEB_VERSION) $(GO) tool nfpm package --config packaging/nfpm.yaml --packager deb --target dist/ || exit 1; \
+	done
+	@dpkg-deb -f dist/medterm_$(DEB_VERSION)_arm64.deb Architecture | grep -qx arm64 && echo "dist/medterm_$(DEB_VERSION)_arm64.deb: Architecture arm64"
+
+.PHONY: test-package
+test-package: package ## Build the packages; install the amd64 .deb into a Debian chroot (debootstrap, as root): upgrade with deferred bills, drain, doctor, purge
+	MEDTERM_PACKAGE_TEST=1 MEDTERM_ARTEFACTS=$(CURDIR)/.artefacts $(GO) test -count=1 -timeout 15m -run 'TestTheDebianPackage' -v ./cmd/medterm
 
 .PHONY: cross
 cross: setup ## Build both programs and the drop-in SSCardDriver.dll for windows/amd64, and check the DLL's export

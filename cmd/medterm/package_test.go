@@ -22,29 +22,8 @@ func TestTheDebianPackageHoldsTheServiceAndKeepsTheData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// nfpm reads its sources relative to the directory it runs in: a
-	// directory of links to the repository and a freshly built binary.
 	dir := t.TempDir()
-	for _, name := range []string{"packaging", "README.md"} {
-		if err := os.Symlink(filepath.Join(repo, name), filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "bin", "linux-amd64", "medterm")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/seed-a859fada/medterm/cmd/medterm").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	tool := filepath.Join(dir, "nfpm-tool")
-	if out, err := exec.Command("go", "build", "-o", tool, "github.com/goreleaser/nfpm/v2/cmd/nfpm").CombinedOutput(); err != nil {
-		t.Fatalf("build nfpm: %v\n%s", err, out)
-	}
-	nfpm := exec.Command(tool, "package", "--config", "packaging/nfpm.yaml", "--packager", "deb", "--target", filepath.Join(dir, "medterm.deb"))
-	nfpm.Dir = dir
-	nfpm.Env = append(os.Environ(), "ARCH=amd64", "VERSION=0.1.0+test")
-	if out, err := nfpm.CombinedOutput(); err != nil {
-		t.Fatalf("nfpm: %v\n%s", err, out)
-	}
-	deb := filepath.Join(dir, "medterm.deb")
+	deb := buildDeb(t, "0.1.0+test")
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command("dpkg-deb", args...).CombinedOutput()
@@ -72,7 +51,7 @@ func TestTheDebianPackageHoldsTheServiceAndKeepsTheData(t *testing.T) {
 	if got := read("conffiles"); !strings.Contains(got, "/etc/medterm/medterm.toml") {
 		t.Errorf("the configuration is not a conffile (an upgrade would replace it): %q", got)
 	}
-	if got := read("control"); !strings.Contains(got, "Depends: libpcsclite1, pcscd") {
+	if got := read("control"); !strings.Contains(got, "Depends: adduser, libpcsclite1, pcscd") {
 		t.Errorf("control: %s", got)
 	}
 	post, prerm, postrm := read("postinst"), read("prerm"), read("postrm")
@@ -97,4 +76,39 @@ func TestTheDebianPackageHoldsTheServiceAndKeepsTheData(t *testing.T) {
 	if out, err := exec.Command(filepath.Join(x, "usr", "bin", "medterm"), "version").CombinedOutput(); err != nil || !strings.Contains(string(out), "medterm") {
 		t.Errorf("the packaged medterm version: %v\n%s", err, out)
 	}
+}
+
+// buildDeb builds the Debian package as make package does, its binary
+// stamped with version, and returns the package's path.
+func buildDeb(t *testing.T, version string) string {
+	t.Helper()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nfpm reads its sources relative to the directory it runs in: a
+	// directory of links to the repository and a freshly built binary.
+	dir := t.TempDir()
+	for _, name := range []string{"packaging", "README.md"} {
+		if err := os.Symlink(filepath.Join(repo, name), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "bin", "package", "medterm")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", bin, "github.com/seed-a859fada/medterm/cmd/medterm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	tool := filepath.Join(dir, "nfpm-tool")
+	if out, err := exec.Command("go", "build", "-o", tool, "github.com/goreleaser/nfpm/v2/cmd/nfpm").CombinedOutput(); err != nil {
+		t.Fatalf("build nfpm: %v\n%s", err, out)
+	}
+	deb := filepath.Join(dir, "medterm_"+version+"_amd64.deb")
+	nfpm := exec.Command(tool, "package", "--config", "packaging/nfpm.yaml", "--packager", "deb", "--target", deb)
+	nfpm.Dir = dir
+	nfpm.Env = append(os.Environ(), "ARCH=amd64", "VERSION="+version)
+	if out, err := nfpm.CombinedOutput(); err != nil {
+		t.Fatalf("nfpm: %v\n%s", err, out)
+	}
+	return deb
 }

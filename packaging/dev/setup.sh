@@ -6,9 +6,13 @@ set -eu
 
 # chromium and the CJK fonts: the kiosk page's browser tests (headless).
 # openjdk-17-jdk-headless and libgoogle-gson-java: the Java HIS example's test;
-# gcc-mingw-w64-x86-64: the Windows DLL of make cross; prometheus: promtool, for the alert rules.
+# gcc-mingw-w64-x86-64: the Windows DLL of make cross; prometheus: promtool, for the alert rules;
+# debootstrap: the Debian system the package test installs into;
+# crossbuild-essential-arm64 and libpcsclite-dev:arm64 (the arm64
+# architecture added to dpkg): the arm64 package's cgo cross build; file:
+# its check.
 
-PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64 prometheus"
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64 prometheus debootstrap file crossbuild-essential-arm64 libpcsclite-dev:arm64"
 
 missing=""
 for p in $PACKAGES; do
@@ -32,6 +36,9 @@ fi
 
 echo "setup: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	$SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -6,6 +6,8 @@ set -e
 if ! getent group medterm >/dev/null; then
 	addgroup --system medterm >/dev/null
 fi
+# The state directory first, so that the account's home exists.
+mkdir -p /var/lib/medterm
 if ! getent passwd medterm >/dev/null; then
 	adduser --system --ingroup medterm --home /var/lib/medterm --no-create-home --shell /usr/sbin/nologin medterm >/dev/null
 fi

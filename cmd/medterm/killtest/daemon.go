@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent/api"
@@ -177,10 +178,16 @@ type Daemon struct {
 
 // Start runs `bin serve --config config`, its output appended to log.
 func Start(bin, config string, log io.Writer) (*Daemon, error) {
-	cmd := exec.Command(bin, "serve", "--config", config)
+	return StartCmd(exec.Command(bin, "serve", "--config", config), log)
+}
+
+// StartCmd runs cmd, a daemon started otherwise (as an installed
+// package's service user, say), its output appended to log. The daemon
+// must be cmd's own process, so that Kill ends it by its pid.
+func StartCmd(cmd *exec.Cmd, log io.Writer) (*Daemon, error) {
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	d := &Daemon{cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -195,6 +202,21 @@ func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
 
 // Done is closed when the process has ended and been reaped.
 func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Stop sends SIGTERM to the daemon's pid, as systemd stops a service,
+// and waits until it has finished the requests in flight and ended.
+func (d *Daemon) Stop() error {
+	select {
+	case <-d.done:
+		return d.err
+	default:
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	<-d.done
+	return d.err
+}
 
 // Kill sends SIGKILL to the daemon's pid and waits until it is gone. It
 // reports whether the process was still running (false: it had already
