@@ -119,6 +119,22 @@ cross: setup ## Build both programs and the drop-in SSCardDriver.dll for windows
 	  && echo "SSCardDriver.dll exports iReadCardBas" \
 	  || { echo "SSCardDriver.dll does not export iReadCardBas"; exit 1; }
 
+# The MSI's ProductVersion: the numeric part of the Debian version.
+MSI_VERSION := $(shell echo '$(DEB_VERSION)' | sed -E 's/^([0-9]+\.[0-9]+\.[0-9]+).*/\1/')
+MSI := dist/medterm-$(DEB_VERSION)-x64.msi
+
+.PHONY: msi
+msi: cross ## Build the Windows installer (wixl) into dist/ and check its service, files and folder ACLs with msiinfo
+	@mkdir -p dist
+	sed -f packaging/windows/config.sed packaging/medterm.toml > $(BIN)/windows-amd64/medterm.toml
+	wixl -D Version=$(MSI_VERSION) -D Bin=$(BIN)/windows-amd64 -a x64 -o $(MSI) packaging/windows/medterm.wxs
+	@# What wixl cannot say: the folders' ACLs (SDDL), and the configuration
+	@# and folders kept on upgrade and uninstall (permanent, never overwritten).
+	msibuild $(MSI) -i packaging/windows/MsiLockPermissionsEx.idt \
+	  -q "UPDATE Component SET Attributes = 400 WHERE Component = 'Config'" \
+	  -q "UPDATE Component SET Attributes = 272 WHERE Component = 'DataFolder' OR Component = 'SecretsFolder' OR Component = 'LogsFolder'"
+	@packaging/windows/check-msi.sh $(MSI)
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf $(BIN)

@@ -211,6 +211,12 @@ type Cards struct {
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
 	Format string `toml:"format"` // auto (JSON to the systemd journal, else text), text or json
+	// File, when set, also takes every record as JSON, rotated at
+	// MaxSizeMB and kept MaxFiles deep: the Windows service's log (its
+	// stderr goes nowhere), or a Linux terminal without a journal.
+	File      string `toml:"file"`
+	MaxSizeMB int    `toml:"max_size_mb"`
+	MaxFiles  int    `toml:"max_files"`
 }
 
 // Duration is a time.Duration written as "10s" in the file.
@@ -256,7 +262,7 @@ func Default() Config {
 		Reconcile: Reconcile{DailyAt: "00:30"},
 		Retention: Retention{KeepDays: 180, ArchiveFile: "/var/lib/medterm/archive.db"},
 		Receipt:   Receipt{Paper: "58mm", Printer: "command", Command: []string{"lp"}},
-		Log:       Log{Level: "info", Format: "auto"},
+		Log:       Log{Level: "info", Format: "auto", MaxSizeMB: 10, MaxFiles: 5},
 	}
 }
 
@@ -309,7 +315,7 @@ func (c *Config) resolve(dir string) {
 	in := &c.Insurance
 	for _, p := range []*string{&in.TokenFile, &in.ClientSecretFile, &in.PasswordFile, &in.SignKeyFile, &in.PlatformKeyFile, &in.SM4KeyFile,
 		&in.CAFile, &in.CertFile, &in.KeyFile, &c.Payment.KeyFile, &c.Payment.ChannelKeyFile,
-		&c.Journal.Path, &c.Journal.KeyFile, &c.API.TokenFile, &c.Retention.ArchiveFile} {
+		&c.Journal.Path, &c.Journal.KeyFile, &c.API.TokenFile, &c.Retention.ArchiveFile, &c.Log.File} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -436,6 +442,9 @@ func (c Config) validate(keys bool) error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" && c.Log.Format != "auto" {
 		return fmt.Errorf("log.format %q must be auto, text or json", c.Log.Format)
+	}
+	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 1024 || c.Log.MaxFiles < 1 || c.Log.MaxFiles > 100 {
+		return fmt.Errorf("log.max_size_mb %d must be 1 to 1024 and log.max_files %d 1 to 100", c.Log.MaxSizeMB, c.Log.MaxFiles)
 	}
 	return nil
 }

@@ -15,6 +15,10 @@ import (
 var version = "dev"
 
 func main() {
+	// Started by Windows' service control manager: run as the service.
+	if code, ran := runService(); ran {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -11,8 +11,9 @@ import (
 	"github.com/seed-a859fada/medterm/agent/config"
 )
 
-// defaultConfig is where the packaged daemon's configuration lives.
-const defaultConfig = "/etc/medterm/medterm.toml"
+// defaultConfig is where the packaged daemon's configuration lives: the
+// .deb's /etc/medterm, the MSI's %ProgramData%\medterm.
+var defaultConfig = defaultConfigPath()
 
 // globals are the flags every command shares.
 type globals struct {
@@ -58,6 +59,7 @@ for window staff and IT and talk to the running daemon.`,
 		newVersionCmd(g),
 		newDoctorCmd(g),
 		newBillsCmd(g),
+		newServiceCmd(g),
 		newAgreementCmd(g),
 	)
 	usageArgs(root)

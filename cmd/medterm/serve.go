@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
@@ -58,7 +59,8 @@ answered.`,
 }
 
 func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
-	log := newLogger(cfg.Log, stderr)
+	log, closeLog := daemonLogger(cfg.Log, stderr, platformLog())
+	defer closeLog()
 	jopts := journal.Options{
 		KeyFile: cfg.Journal.KeyFile, Institution: cfg.Institution.Code, Slot: cfg.Terminal.Slot,
 		IDPrefix: cfg.Terminal.ID, Logger: log,
@@ -170,7 +172,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrConfig, err)
 	}
-	log.Info("medterm started", "version", version, "api", srv.Addr(), "terminal", cfg.Terminal.ID, "journal", cfg.Journal.Path)
+	log.Info("medterm started", "version", version, "api", srv.Addr(), "terminal", cfg.Terminal.ID, "journal", cfg.Journal.Path, serviceEvent, true)
 	services = append(services,
 		supervise.Service{Name: "api", Run: func(ctx context.Context) error {
 			if err := srv.Run(ctx); err != nil {
@@ -205,7 +207,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer) error {
 		services = append(services, supervise.Service{Name: "reconcile", Run: rec.Run})
 	}
 	err = supervise.Run(ctx, supervise.Options{Logger: log}, services...)
-	log.Info("medterm stopped")
+	log.Info("medterm stopped", serviceEvent, true)
 	return err
 }
 
@@ -248,6 +250,31 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// daemonLogger is the daemon's logger: stderr as newLogger writes it,
+// the rotating JSON file of [log] file if one is set, and the platform's
+// own log (the Windows event log, for a service). close flushes and
+// closes the file.
+func daemonLogger(c config.Log, w io.Writer, platform slog.Handler) (log *slog.Logger, close func() error) {
+	handlers := []slog.Handler{newLogger(c, w).Handler()}
+	close = func() error { return nil }
+	if c.File != "" {
+		var lvl slog.Level
+		_ = lvl.UnmarshalText([]byte(c.Level))
+		// lumberjack makes the file's directory (0755) and rotates by
+		// size, keeping MaxFiles old files beside it.
+		f := &lumberjack.Logger{Filename: c.File, MaxSize: c.MaxSizeMB, MaxBackups: c.MaxFiles}
+		handlers = append(handlers, slog.NewJSONHandler(f, &slog.HandlerOptions{Level: lvl}))
+		close = f.Close
+	}
+	if platform != nil {
+		handlers = append(handlers, platform)
+	}
+	if len(handlers) == 1 {
+		return slog.New(handlers[0]), close
+	}
+	return slog.New(slog.NewMultiHandler(handlers...)), close
 }
 
 // loadOrCreateToken reads the API token, creating it on first start with

@@ -10,9 +10,9 @@ set -eu
 # debootstrap: the Debian system the package test installs into;
 # crossbuild-essential-arm64 and libpcsclite-dev:arm64 (the arm64
 # architecture added to dpkg): the arm64 package's cgo cross build; file:
-# its check.
+# its check; wixl and msitools: the MSI (make msi) and its check.
 
-PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64 prometheus debootstrap file crossbuild-essential-arm64 libpcsclite-dev:arm64"
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64 prometheus debootstrap file crossbuild-essential-arm64 libpcsclite-dev:arm64 wixl msitools"
 
 missing=""
 for p in $PACKAGES; do
