@@ -110,7 +110,7 @@ test-package: package ## Build the packages; install the amd64 .deb into a Debia
 	MEDTERM_PACKAGE_TEST=1 MEDTERM_ARTEFACTS=$(CURDIR)/.artefacts $(GO) test -count=1 -timeout 15m -run 'TestTheDebianPackage' -v ./cmd/medterm
 
 .PHONY: cross
-cross: setup ## Build both programs and the drop-in SSCardDriver.dll for windows/amd64, and check the DLL's export
+cross: setup ## Build both programs for windows/amd64 and the drop-in SSCardDriver.dll (64- and 32-bit), and check the DLLs' export
 	@mkdir -p $(BIN)/windows-amd64
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/windows-amd64/ ./cmd/medterm ./cmd/medterm-sandbox
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=1 CC=x86_64-w64-mingw32-gcc $(GO) build -trimpath -ldflags '-s -w' -buildmode=c-shared \
@@ -118,6 +118,13 @@ cross: setup ## Build both programs and the drop-in SSCardDriver.dll for windows
 	@x86_64-w64-mingw32-objdump -p $(BIN)/windows-amd64/SSCardDriver.dll | grep -qw iReadCardBas \
 	  && echo "SSCardDriver.dll exports iReadCardBas" \
 	  || { echo "SSCardDriver.dll does not export iReadCardBas"; exit 1; }
+	@# The 32-bit DLL for 32-bit HIS programs: __stdcall, exported undecorated.
+	@mkdir -p $(BIN)/windows-386
+	GOOS=windows GOARCH=386 CGO_ENABLED=1 CC=i686-w64-mingw32-gcc CGO_LDFLAGS=-Wl,--kill-at $(GO) build -trimpath -ldflags '-s -w' -buildmode=c-shared \
+	  -o $(BIN)/windows-386/SSCardDriver.dll ./cmd/sscarddriver
+	@i686-w64-mingw32-objdump -p $(BIN)/windows-386/SSCardDriver.dll | grep -qE '^\s+\[ *[0-9]+\] iReadCardBas$$' \
+	  && echo "the 32-bit SSCardDriver.dll exports iReadCardBas (undecorated)" \
+	  || { echo "the 32-bit SSCardDriver.dll does not export iReadCardBas undecorated"; exit 1; }
 
 # The MSI's ProductVersion: the numeric part of the Debian version.
 MSI_VERSION := $(shell echo '$(DEB_VERSION)' | sed -E 's/^([0-9]+\.[0-9]+\.[0-9]+).*/\1/')

@@ -10,11 +10,10 @@ import (
 	"unsafe"
 )
 
-// iReadCardBas is the standard interface's function, exported from the
-// DLL. On 64-bit Windows __stdcall and the C convention are one.
-//
-//export iReadCardBas
-func iReadCardBas(iType C.int, pOutInfo *C.char) C.long {
+// fillCardBas is iReadCardBas's body: the card into the caller's buffer.
+// The 64-bit DLL exports it as iReadCardBas (export_windows_amd64.go);
+// the 32-bit one through a __stdcall wrapper (stdcall_windows_386.c).
+func fillCardBas(iType C.int, pOutInfo *C.char) C.long {
 	if pOutInfo == nil {
 		return C.long(ErrType)
 	}

@@ -6,13 +6,13 @@ set -eu
 
 # chromium and the CJK fonts: the kiosk page's browser tests (headless).
 # openjdk-17-jdk-headless and libgoogle-gson-java: the Java HIS example's test;
-# gcc-mingw-w64-x86-64: the Windows DLL of make cross; prometheus: promtool, for the alert rules;
+# gcc-mingw-w64-x86-64 and -i686: the Windows DLLs (64- and 32-bit) of make cross; prometheus: promtool, for the alert rules;
 # debootstrap: the Debian system the package test installs into;
 # crossbuild-essential-arm64 and libpcsclite-dev:arm64 (the arm64
 # architecture added to dpkg): the arm64 package's cgo cross build; file:
 # its check; wixl and msitools: the MSI (make msi) and its check.
 
-PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64 prometheus debootstrap file crossbuild-essential-arm64 libpcsclite-dev:arm64 wixl msitools"
+PACKAGES="pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools qrencode zbar-tools e2fsprogs chromium fonts-noto-cjk openjdk-17-jdk-headless libgoogle-gson-java gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 prometheus debootstrap file crossbuild-essential-arm64 libpcsclite-dev:arm64 wixl msitools"
 
 missing=""
 for p in $PACKAGES; do

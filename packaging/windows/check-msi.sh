@@ -11,6 +11,7 @@ table ServiceControl | grep -q "^MedtermServiceControl	medterm	" || fail "the se
 for f in medterm.exe SSCardDriver.dll medterm.toml README.md; do
 	table File | grep -q "	$f	" || fail "no file $f"
 done
+table File | grep -q "^SSCardDriver32.dll	Driver32	" || fail "no 32-bit SSCardDriver.dll"
 table Component | grep -q "^Config	.*	APPDATADIR	400	" || fail "the configuration is not permanent and never overwritten"
 for c in DataFolder SecretsFolder LogsFolder; do
 	table Component | grep -q "^$c	.*	272	" || fail "the folder of $c is not permanent"
