@@ -68,7 +68,13 @@ test-repeat: ## Run `make test` REPEAT times in a row (default 10), each run's l
 
 .PHONY: bench
 bench: setup ## Run the benchmarks (ratios against baselines measured in the same run)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 30m ./...
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkScale$$' -benchmem -benchtime 2s -timeout 30m ./...
+	@# The daemon as a process at 1,000 and 10,000 records (make bench-scale adds 100,000).
+	$(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 30m ./cmd/medterm
+
+.PHONY: bench-scale
+bench-scale: setup ## The daemon at 1,000, 10,000 and 100,000 records: memory, record size, group commit, CPU per bill, drain at 20 ms, start (long)
+	MEDTERM_BENCH_SIZES=1000,10000,100000 $(GO) test -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -timeout 4h ./cmd/medterm
 
 .PHONY: fuzz
 fuzz: setup ## Run every fuzz target for FUZZTIME each (default 60s)

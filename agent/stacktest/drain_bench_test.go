@@ -2,7 +2,6 @@ package stacktest_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/seed-a859fada/medterm/agent"
-	"github.com/seed-a859fada/medterm/agent/idno"
 	"github.com/seed-a859fada/medterm/agent/money"
 	"github.com/seed-a859fada/medterm/agent/stacktest"
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
@@ -51,85 +49,24 @@ const (
 // for concurrency to have anything to spread.
 const benchPeople = 1000
 
-// benchPersonas is a data set of n employees (310), each with a
-// social-security card; benchPayData signs each of them, on the payment
-// channel, a bank card with ample funds: every bill of the benchmarks is
-// paid in full. The built-in policy and institutions are kept.
+// benchPersonas is personas.Synthetic for a benchmark.
 func benchPersonas(tb testing.TB, n int) *personas.Dataset {
 	tb.Helper()
-	def, err := personas.Default()
+	d, err := personas.Synthetic(n)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	surnames := []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
-	given := []rune("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平")
-	born := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
-	people := make([]personas.Person, n)
-	for i := range people {
-		birth := born.AddDate(0, 0, (i*37)%14000) // 1960 to 1998
-		first17 := fmt.Sprintf("441900%s%03d", birth.Format("20060102"), i%1000)
-		check, err := idno.CheckChar(first17)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		gender := "2"
-		if (first17[16]-'0')%2 == 1 {
-			gender = "1"
-		}
-		people[i] = personas.Person{
-			Key:   fmt.Sprintf("bench-%04d", i),
-			About: "Synthetic employee for the offline benchmarks: a bank card pays every bill.",
-			PsnNo: fmt.Sprintf("44190090%012d", i), Certno: first17 + string(check),
-			Name:   string([]rune{surnames[i%len(surnames)], given[(i/len(surnames))%len(given)], given[(i/7)%len(given)]}),
-			Gender: gender, BirthDate: birth.Format(protocol.DateLayout), Nation: "01",
-			Insutype: protocol.InsutypeEmployee, PsnType: "11", InsuplcAdmdvs: "441900", PsnInsuStas: "1",
-			Agreement: &personas.Agreement{
-				Sources:  []string{protocol.SourceBank},
-				BankCard: &personas.BankCard{Bank: "中国银行", Last4: fmt.Sprintf("%04d", i%10000), Balance: money.Decimal(money.CNY(1_000_000))},
-			},
-			Card: &personas.Card{
-				CardNo: fmt.Sprintf("B%08d", i), CardSn: fmt.Sprintf("441900D156000005%016X", 0xBE00000000000000+uint64(i)),
-				Version: "2.00", IssueDate: "2020-01-01", ExpiryDate: "2035-12-31", Status: personas.CardNormal,
-			},
-		}
-	}
-	d := personas.Dataset{Version: personas.Version, Platform: personas.Platform{Name: def.Platform.Name, Region: def.Platform.Region},
-		Policy: def.Policy, Institutions: def.Institutions, People: people}
-	raw, err := d.Marshal()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out, err := personas.Parse(raw)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return d
 }
 
-// benchPayData is the payment channel's side of benchPersonas: every
-// person signed a bank card with ample funds, the account not first, under
-// the built-in rollout's limits.
+// benchPayData is paychannel.SyntheticData for a benchmark.
 func benchPayData(tb testing.TB, data *personas.Dataset) *paychannel.Data {
 	tb.Helper()
-	def, err := paychannel.DefaultData()
+	d, err := paychannel.SyntheticData(data)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d := paychannel.Data{Version: paychannel.DataVersion, About: "Synthetic agreements for the offline benchmarks.",
-		Rollout: def.Rollout, Signed: def.Signed, Patients: map[string]paychannel.Patient{}}
-	for i, p := range data.People {
-		d.Patients[p.Certno] = paychannel.Patient{Persona: p.Key, Sources: []paychannel.Source{{
-			Kind: agent.SourceBankCard, Bank: "中国银行", Masked: fmt.Sprintf("6216 **** %04d", i%10000), Balance: money.CNY(1_000_000)}}}
-	}
-	raw, err := json.Marshal(d)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out, err := paychannel.ParseData(raw, data)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return d
 }
 
 // cardBill is bill i of persona p, identified by the card (the identity

@@ -60,6 +60,10 @@ type Setup struct {
 	// Payment is the payment channel; nil: none, and every patient's part
 	// is pending, to be paid at the window.
 	Payment *PaymentSetup
+	// Offline is more lines of [offline] (the deferral limits of a
+	// benchmark's backlog); Concurrency the forwarder's (default 4).
+	Offline     string
+	Concurrency int
 }
 
 // PaymentSetup is the daemon's [payment] section: the channel's base URL
@@ -78,6 +82,9 @@ type PaymentSetup struct {
 func WriteConfig(dir string, s Setup) (string, error) {
 	if s.JournalPath == "" {
 		s.JournalPath = "journal.db"
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = 4
 	}
 	if s.Token == "" || strings.ContainsAny(s.Token, "\r\n") || strings.TrimSpace(s.Token) != s.Token {
 		return "", fmt.Errorf("the tif token %q cannot be one line of a token file", s.Token)
@@ -132,9 +139,9 @@ enabled = false
 
 [offline]
 in_doubt_window = "1m"
-
+%s
 [forwarder]
-concurrency = 4
+concurrency = %d
 min_backoff = "50ms"
 max_backoff = "500ms"
 breaker_threshold = 3
@@ -148,7 +155,7 @@ archive_file = "archive.db"
 
 [log]
 level = "warn"
-`, s.PlatformURL, s.Institution, payment, s.Institution, s.Terminal, s.Slot, s.JournalPath, s.APIAddr)
+`, s.PlatformURL, s.Institution, payment, s.Institution, s.Terminal, s.Slot, s.JournalPath, s.APIAddr, s.Offline, s.Concurrency)
 	path := filepath.Join(dir, "medterm.toml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		return "", err

@@ -55,7 +55,14 @@ func StartPlatform(dir string, seed uint64) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
+	return StartPlatformWith(dir, seed, data, nil)
+}
+
+// StartPlatformWith is StartPlatform with other people: data on the
+// platform's side, pay on the channel's (nil: the built-in agreements).
+func StartPlatformWith(dir string, seed uint64, data *personas.Dataset, pay *paychannel.Data) (*Platform, error) {
 	p := &Platform{Personas: data, Token: NewToken()}
+	var err error
 	ok := false
 	defer func() {
 		if !ok {
@@ -74,7 +81,7 @@ func StartPlatform(dir string, seed uint64) (*Platform, error) {
 	}
 	p.PayChannel, err = paychannel.Open(filepath.Join(dir, "paychannel.db"), paychannel.Options{
 		Key: p.PayKeys.Channel, Merchants: map[string]*ecdsa.PublicKey{paychannel.MerchantID: p.PayKeys.Merchant},
-		Personas: data, Reset: true, Logger: slog.New(slog.DiscardHandler),
+		Data: pay, Personas: data, Reset: true, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return nil, err
