@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +21,11 @@ type backlogCache struct {
 	loaded  bool
 	b       Backlog
 	entries map[string]*backlogEntry // by settlement id
+	// byAge finds the oldest entry again when the oldest leaves, which is
+	// every time while the forwarder drains oldest first: a min-heap by
+	// deferral time whose entries that left are dropped when they reach
+	// the top.
+	byAge ageHeap
 }
 
 type backlogEntry struct {
@@ -33,6 +40,13 @@ func entryOf(st *Settlement) *backlogEntry {
 		return nil
 	}
 	return &backlogEntry{id: st.ID, patient: st.PatientRef, amount: st.Bill.Total(), at: st.DeferredAt}
+}
+
+func entryOfQueued(q Queued) *backlogEntry {
+	if q.DeferredAt.IsZero() || !slices.Contains(backlogStates, q.State) {
+		return nil
+	}
+	return &backlogEntry{id: q.ID, patient: q.PatientRef, amount: q.Amount, at: q.DeferredAt}
 }
 
 // update is journal.Update for the service: it keeps the backlog cache in
@@ -78,6 +92,7 @@ func (c *backlogCache) add(e *backlogEntry) {
 		return
 	}
 	c.entries[e.id] = e
+	heap.Push(&c.byAge, e)
 	c.b.Count++
 	c.b.Amount += e.amount
 	p := c.b.PerPatient[e.patient]
@@ -104,15 +119,30 @@ func (c *backlogCache) remove(e *backlogEntry) {
 	} else {
 		c.b.PerPatient[e.patient] = p
 	}
-	if e.at.Equal(c.b.Oldest) {
-		// The forwarder drains oldest first: find the next oldest.
-		c.b.Oldest = time.Time{}
-		for _, o := range c.entries {
-			if c.b.Oldest.IsZero() || o.at.Before(c.b.Oldest) {
-				c.b.Oldest = o.at
-			}
-		}
+	// The oldest entry still in the backlog: those that left are
+	// dropped from the heap's top.
+	for c.byAge.Len() > 0 && c.entries[c.byAge[0].id] != c.byAge[0] {
+		heap.Pop(&c.byAge)
 	}
+	c.b.Oldest = time.Time{}
+	if c.byAge.Len() > 0 {
+		c.b.Oldest = c.byAge[0].at
+	}
+}
+
+// ageHeap is a min-heap of backlog entries by deferral time.
+type ageHeap []*backlogEntry
+
+func (h ageHeap) Len() int           { return len(h) }
+func (h ageHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h ageHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *ageHeap) Push(x any)        { *h = append(*h, x.(*backlogEntry)) }
+func (h *ageHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
 }
 
 // Backlog returns the deferred bills not yet settled.
@@ -121,13 +151,13 @@ func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.loaded {
-		list, err := s.journal.List(context.WithoutCancel(ctx), ListFilter{States: backlogStates})
+		list, err := s.queued(context.WithoutCancel(ctx), backlogStates)
 		if err != nil {
 			return Backlog{}, fmt.Errorf("read the backlog: %w", err)
 		}
-		c.b, c.entries = Backlog{PerPatient: map[string]PatientTotal{}}, map[string]*backlogEntry{}
-		for _, st := range list {
-			if e := entryOf(st); e != nil {
+		c.b, c.entries, c.byAge = Backlog{PerPatient: map[string]PatientTotal{}}, make(map[string]*backlogEntry, len(list)), nil
+		for _, q := range list {
+			if e := entryOfQueued(q); e != nil {
 				c.add(e)
 			}
 		}

@@ -74,7 +74,7 @@ func (s *Service) estimate(ctx context.Context, st *Settlement) InsuranceSplit {
 // settlement requests in doubt or unsent after a crash, reversals and
 // refunds under way; oldest first.
 func (s *Service) Pending(ctx context.Context) ([]*Settlement, error) {
-	list, err := s.journal.List(ctx, ListFilter{States: []State{StateAccepted, StateDeferred, StateSettling, StateInDoubt, StateReversing, StatePaying, StateRefunding}})
+	list, err := s.journal.List(ctx, ListFilter{States: pendingStates})
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func TestTheWindowSettlesABillTheHISLeft(t *testing.T) {
 	}
 	platform, _ := doc["platform"].(map[string]any)
 	payment, _ := doc["payment"].(map[string]any)
-	if doc["version"] == nil || doc["schema"] != float64(5) || doc["started_at"] == nil || platform["last_ok"] == nil || payment["last_ok"] == nil {
+	if doc["version"] == nil || doc["schema"] != float64(6) || doc["started_at"] == nil || platform["last_ok"] == nil || payment["last_ok"] == nil {
 		t.Errorf("status lacks what monitoring reads: %v", doc)
 	}
 }

@@ -50,8 +50,9 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 				if limit > 0 && len(batch) >= limit {
 					return nil
 				}
-				data := t.settlements.Get(v)
-				s, seq, err := t.j.decode(string(v), data)
+				id := stateValueID(v)
+				data := t.settlements.Get(id)
+				s, seq, err := t.j.decode(string(id), data)
 				if err != nil {
 					return err
 				}

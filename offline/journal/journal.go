@@ -78,6 +78,8 @@ type Journal struct {
 	// authenticated: every record's public fields are authenticated (the
 	// v3 re-sealing is done); an unauthenticated record is then damage.
 	authenticated bool
+	// group commits concurrent writes together (group.go).
+	group groupCommit
 }
 
 var _ agent.Journal = (*Journal)(nil)
@@ -266,7 +268,7 @@ func (j *Journal) write(ctx context.Context, op string, fn func(*tx) error) erro
 		return fmt.Errorf("%s: %w", op, ErrReadOnly)
 	}
 	var callerErr error
-	err := j.db.Update(func(btx *bolt.Tx) error {
+	err := j.group.update(j.db, func(btx *bolt.Tx) error {
 		t := j.wrap(btx)
 		err := fn(t)
 		callerErr = t.callerErr

@@ -25,7 +25,7 @@ var (
 	bucketByKey       = []byte("by_key")   // idempotency key -> id
 	bucketByMsgid     = []byte("by_msgid") // msgid -> id, or noSettlement
 	bucketBySeq       = []byte("by_seq")   // sequence (8 bytes, big endian) -> id
-	bucketByState     = []byte("by_state") // state NUL sequence -> id
+	bucketByState     = []byte("by_state") // state NUL sequence -> queue entry (queue.go; the id before schema 6)
 	bucketValues      = []byte("values")   // name -> value (SetValue/Value)
 	bucketCounters    = []byte("counters") // keyed credential serial (counterKey) -> highest counter (8 bytes)
 
@@ -74,6 +74,7 @@ var migrations = []migration{
 	{to: 3, name: "authenticate every record's public fields with its sealing", apply: askReseal},
 	{to: 4, name: "key every digest of personal data: request fingerprints and credential counters", keyed: keyDigests},
 	{to: 5, name: "two legs: the insurance leg and the payment leg of every settlement", keyed: twoLegs},
+	{to: 6, name: "queue entries in the state index: the forwarder and the backlog read no record", keyed: queueEntries},
 }
 
 // keyDigests replaces the plain SM3 fingerprints of older records, and the

@@ -161,10 +161,8 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 			return err
 		}
 	}
-	if old == nil || old.State != s.State {
-		return t.byState.Put(stateKey(s.State, seq), id)
-	}
-	return nil
+	// The queue entry changes with the state and with the next try.
+	return t.byState.Put(stateKey(s.State, seq), encodeQueued(s))
 }
 
 func stateKey(s agent.State, seq uint64) []byte {
@@ -424,7 +422,7 @@ func (t *tx) newestIn(states []agent.State, limit int) []string {
 			if err != nil {
 				continue // Verify reports malformed index keys
 			}
-			hits = append(hits, hit{seq, string(v)})
+			hits = append(hits, hit{seq, string(stateValueID(v))})
 			n++
 		}
 	}

@@ -36,8 +36,8 @@ func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
 		o.KeyFile = filepath.Join(dir, "journal.key")
 		o.Clock = clock.NewFake(journaltest.Start)
 	})
-	if j.Schema() != 5 {
-		t.Fatalf("schema v%d, want 5", j.Schema())
+	if j.Schema() != 6 {
+		t.Fatalf("schema v%d, want 6", j.Schema())
 	}
 	// A copy of the file as v4 left it was kept, which the older medterm
 	// opens: still at schema v4.

@@ -50,7 +50,11 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 		}
 		records[id] = stored{seq, string(s.State)}
 		expect := func(b *bolt.Bucket, name string, key []byte) {
-			if got := b.Get(key); !bytes.Equal(got, k) {
+			got := b.Get(key)
+			if b == t.byState {
+				got = stateValueID(got)
+			}
+			if !bytes.Equal(got, k) {
 				report("settlement %s: %s index holds %q", id, name, got)
 			}
 		}
@@ -99,7 +103,7 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 		return err
 	}
 	return t.byState.ForEach(func(k, v []byte) error {
-		r, ok := entry("state", k, v)
+		r, ok := entry("state", k, stateValueID(v))
 		if ok && !bytes.Equal(k, stateKey(agent.State(r.state), r.seq)) {
 			report("stale state index entry %q for %s, which is %s", k, v, r.state)
 		}

@@ -21,7 +21,8 @@ import (
 
 // Service is what the forwarder needs from the core.
 type Service interface {
-	Pending(ctx context.Context) ([]*agent.Settlement, error)
+	// Queue lists the work that needs the platform, oldest first.
+	Queue(ctx context.Context) ([]agent.Queued, error)
 	Forward(ctx context.Context, id string) (*agent.Settlement, error)
 }
 
@@ -130,7 +131,7 @@ func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
 			r.Retry()
 		}
 	}
-	list, err := f.svc.Pending(ctx)
+	list, err := f.svc.Queue(ctx)
 	if err != nil {
 		f.cfg.Logger.Error("forwarder: read the journal", "err", err)
 		return time.Time{}
@@ -143,7 +144,7 @@ func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
 	for _, key := range order {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(q []*agent.Settlement) {
+		go func(q []agent.Queued) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			// A bill forwarded now may be left waiting again (a payment
@@ -166,7 +167,7 @@ func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
 // drain forwards one patient's queue in order and stops at the first bill
 // that could not be settled now, so that a later bill never overtakes it.
 // It returns when that bill is to be tried again, if it said.
-func (f *Forwarder) drain(ctx context.Context, q []*agent.Settlement) time.Time {
+func (f *Forwarder) drain(ctx context.Context, q []agent.Queued) time.Time {
 	for _, s := range q {
 		if ctx.Err() != nil {
 			return time.Time{}
@@ -198,8 +199,8 @@ func (f *Forwarder) drain(ctx context.Context, q []*agent.Settlement) time.Time 
 // leaving out bills still waiting out their backoff unless forced. It
 // returns the queues, their keys in the order of their oldest bill, and
 // the earliest backoff end among the bills left out.
-func group(list []*agent.Settlement, now time.Time, force bool) (map[string][]*agent.Settlement, []string, time.Time) {
-	queues := map[string][]*agent.Settlement{}
+func group(list []agent.Queued, now time.Time, force bool) (map[string][]agent.Queued, []string, time.Time) {
+	queues := map[string][]agent.Queued{}
 	var order []string
 	var next time.Time
 	blocked := map[string]bool{}

@@ -28,10 +28,14 @@ type fakeService struct {
 	entered     chan struct{} // if set, told when a Forward starts
 }
 
-func (f *fakeService) Pending(context.Context) ([]*agent.Settlement, error) {
+func (f *fakeService) Queue(context.Context) ([]agent.Queued, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]*agent.Settlement(nil), f.pending...), nil
+	out := make([]agent.Queued, len(f.pending))
+	for i, s := range f.pending {
+		out[i] = agent.QueueOf(s)
+	}
+	return out, nil
 }
 
 func (f *fakeService) Forward(_ context.Context, id string) (*agent.Settlement, error) {

@@ -1,0 +1,65 @@
+package journal_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seed-a859fada/medterm/agent"
+	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
+)
+
+// The queue is read from the state index alone and says what the
+// forwarder and the backlog need, as the records do: the oldest first
+// across states, each entry following its settlement's updates.
+func TestTheQueueFollowsTheRecordsOldestFirstAcrossStates(t *testing.T) {
+	j := journaltest.MustOpen(t)
+	var ids []string
+	for i, key := range []string{"q-1", "q-2", "q-3"} {
+		s := journaltest.Settlement(key)
+		s.PatientRef = "patient-" + key
+		st, _, err := j.Accept(ctx, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, st.ID)
+		at := journaltest.Start.Add(time.Duration(i) * time.Minute)
+		state := agent.StateDeferred
+		if i == 1 {
+			state = agent.StateInDoubt
+		}
+		if _, err := j.Update(ctx, st.ID, func(s *agent.Settlement, _ agent.MsgidAllocator) error {
+			s.State, s.DeferredAt, s.NextTry = state, at, at.Add(time.Hour)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The next try moves without a change of state.
+	if _, err := j.Update(ctx, ids[2], func(s *agent.Settlement, _ agent.MsgidAllocator) error {
+		s.NextTry = journaltest.Start.Add(5 * time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.Queued(ctx, []agent.State{agent.StateInDoubt, agent.StateDeferred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("queue: %+v", got)
+	}
+	for i, q := range got {
+		s, err := j.Get(ctx, ids[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := agent.QueueOf(s); q.ID != want.ID || q.State != want.State || q.PatientRef != want.PatientRef ||
+			!q.NextTry.Equal(want.NextTry) || q.Amount != want.Amount || !q.DeferredAt.Equal(want.DeferredAt) {
+			t.Errorf("queue entry %d: %+v; the record says %+v", i, q, want)
+		}
+	}
+	if !got[2].NextTry.Equal(journaltest.Start.Add(5 * time.Hour)) {
+		t.Errorf("the moved next try: %v", got[2].NextTry)
+	}
+	j.MustVerify()
+}
