@@ -322,6 +322,11 @@ func readLoot(t *testing.T, path string) loot {
 }
 
 func (l *loot) readRecord(t *testing.T, v []byte) {
+	v, err := journal.Decompress(v)
+	if err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	l.strings[string(v)] = true
 	var rec struct {
 		Settlement json.RawMessage `json:"settlement"`
 	}

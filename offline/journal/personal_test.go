@@ -38,6 +38,21 @@ func TestJournalFileHoldsNoPersonalDataInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The records as an attacker decompresses them, beside the file.
+	db, err := bolt.Open(j.Path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("settlements")).ForEach(func(_, v []byte) error {
+			plain, err := journal.Decompress(v)
+			raw = append(raw, plain...)
+			return err
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	// The scan must be able to fail: the bill, which is not personal, is
 	// there in clear.
 	if !bytes.Contains(raw, []byte("MZ20260302-0042")) {
@@ -181,11 +196,14 @@ func TestSealedFieldsMovedToAnotherRecordAreRefused(t *testing.T) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket([]byte("settlements"))
 		var ra, rb map[string]json.RawMessage
-		json.Unmarshal(bucket.Get([]byte(a.ID)), &ra)
-		json.Unmarshal(bucket.Get([]byte(b.ID)), &rb)
+		pa, _ := journal.Decompress(bucket.Get([]byte(a.ID)))
+		pb, _ := journal.Decompress(bucket.Get([]byte(b.ID)))
+		json.Unmarshal(pa, &ra)
+		json.Unmarshal(pb, &rb)
 		ra["personal"], rb["personal"] = rb["personal"], ra["personal"]
 		da, _ := json.Marshal(ra)
 		db, _ := json.Marshal(rb)
+		da, db = journal.Compress(da), journal.Compress(db)
 		if err := bucket.Put([]byte(a.ID), da); err != nil {
 			return err
 		}

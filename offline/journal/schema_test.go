@@ -73,7 +73,11 @@ var byVisit = migration{to: 2, name: "index settlements by visit number", apply:
 				} `json:"bill"`
 			} `json:"settlement"`
 		}
-		if err := json.Unmarshal(v, &rec); err != nil {
+		plain, err := decompress(v)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(plain, &rec); err != nil {
 			return err
 		}
 		return idx.Put([]byte(rec.Settlement.Bill.VisitNo+"\x00"+string(k)), k)
@@ -303,7 +307,11 @@ func TestRecordsAreAuthenticatedAfterV3(t *testing.T) {
 		if err := db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketSettlements)
 			var rec map[string]any
-			if err := json.Unmarshal(b.Get([]byte(a.ID)), &rec); err != nil {
+			plain, err := decompress(b.Get([]byte(a.ID)))
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(plain, &rec); err != nil {
 				return err
 			}
 			edit(rec)

@@ -61,6 +61,10 @@ func twoLegs(j *Journal, btx *bolt.Tx) error {
 
 // twoLegRecord rewrites one stored record.
 func (j *Journal) twoLegRecord(id string, data []byte) ([]byte, error) {
+	data, err := decompress(data)
+	if err != nil {
+		return nil, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
+	}
 	var rec record
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)

@@ -51,7 +51,7 @@ type tx struct {
 }
 
 func (j *Journal) wrap(btx *bolt.Tx) *tx {
-	return &tx{
+	t := &tx{
 		j:           j,
 		btx:         btx,
 		meta:        btx.Bucket(bucketMeta),
@@ -61,6 +61,13 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 		bySeq:       btx.Bucket(bucketBySeq),
 		byState:     btx.Bucket(bucketByState),
 	}
+	// Records and the sequence index are keyed in the order they are
+	// made: pages filled to 90% rather than bbolt's half, which suits
+	// random keys, keep the file near the size of what it holds.
+	if btx.Writable() && t.settlements != nil && t.bySeq != nil {
+		t.settlements.FillPercent, t.bySeq.FillPercent = 0.9, 0.9
+	}
+	return t
 }
 
 func (j *Journal) encode(s *agent.Settlement, seq uint64) ([]byte, error) {
@@ -80,7 +87,7 @@ func (j *Journal) encode(s *agent.Settlement, seq uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode settlement: %w", agent.ErrInvalid, err)
 	}
-	return data, nil
+	return compress(data), nil
 }
 
 func (j *Journal) decode(id string, data []byte) (*agent.Settlement, uint64, error) {
@@ -90,6 +97,10 @@ func (j *Journal) decode(id string, data []byte) (*agent.Settlement, uint64, err
 // decodeRecord reads a stored record; legacy admits a record written
 // before records were authenticated (the v3 re-sealing, the archive).
 func (j *Journal) decodeRecord(id string, data []byte, legacy bool) (*agent.Settlement, uint64, error) {
+	data, err := decompress(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
+	}
 	var rec record
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, 0, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
