@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
@@ -87,16 +89,17 @@ const (
 
 // scaleRow is one journal size's figures.
 type scaleRow struct {
-	n                                int
-	rssDeferredMB, rssSettledMB      float64
-	bytesPerRecord                   float64
-	serialRate, concurrentRate       float64 // bills/s deferred
-	p50, p99                         time.Duration
-	cpuPerForwarded, cpuPerOnline    time.Duration
-	drainRate, drainBound, exchanges float64
-	roundTrip                        time.Duration
-	start, status, version           time.Duration
-	drained                          int
+	n                                  int
+	rssDeferredMB, rssSettledMB        float64
+	bytesPerRecord, fileBytesPerRecord float64 // deferred records
+	settledBytesPerRecord              float64
+	serialRate, concurrentRate         float64 // bills/s deferred
+	p50, p99                           time.Duration
+	cpuPerForwarded, cpuPerOnline      time.Duration
+	drainRate, drainBound, exchanges   float64
+	roundTrip                          time.Duration
+	start, status, version             time.Duration
+	drained                            int
 }
 
 func benchSizes(b *testing.B) []int {
@@ -147,10 +150,13 @@ func runScale(b *testing.B, bin string, data *personas.Dataset, pay *paychannel.
 	slices.Sort(lat)
 	row.p50, row.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	row.rssDeferredMB = rssAnonMB(b, r.daemon.Pid())
-	row.bytesPerRecord = float64(fileSize(b, filepath.Join(r.dir, "journal.db"))) / float64(n)
 
-	// Start: a restart on the full journal, then status and version.
+	// Start: a restart on the full journal, then status and version. In
+	// between, the journal's size: the pages bbolt has used (its file is
+	// grown ahead in large steps, so the file's length says little at
+	// small sizes; it is reported beside).
 	r.stop()
+	row.bytesPerRecord, row.fileBytesPerRecord = journalBytes(b, filepath.Join(r.dir, "journal.db"), n)
 	start = time.Now()
 	r.start()
 	row.start = time.Since(start)
@@ -182,6 +188,8 @@ func runScale(b *testing.B, bin string, data *personas.Dataset, pay *paychannel.
 	cpu = cpuTime(b, r.daemon.Pid())
 	r.submit(n, n+online, scaleClients, "", nil)
 	row.cpuPerOnline = (cpuTime(b, r.daemon.Pid()) - cpu) / time.Duration(online)
+	r.stop()
+	row.settledBytesPerRecord, _ = journalBytes(b, filepath.Join(r.dir, "journal.db"), n+online)
 	return row
 }
 
@@ -368,7 +376,7 @@ func (row scaleRow) report(b *testing.B) {
 	drain := row.drainRate / row.drainBound
 	lines := []string{
 		fmt.Sprintf("goal 1 memory: RssAnon %.1f MB deferred, %.1f MB settled at %d records (bound 40 MB): %s", row.rssDeferredMB, row.rssSettledMB, row.n, holds(max(row.rssDeferredMB, row.rssSettledMB) <= 40)),
-		fmt.Sprintf("goal 2 record size: %.0f bytes of journal per record (bound 1024): %s", row.bytesPerRecord, holds(row.bytesPerRecord <= 1024)),
+		fmt.Sprintf("goal 2 record size: %.0f bytes of journal pages per deferred record, %.0f per settled one (bound 1024): %s; the file, grown ahead by bbolt, %.0f bytes per record", row.bytesPerRecord, row.settledBytesPerRecord, holds(max(row.bytesPerRecord, row.settledBytesPerRecord) <= 1024), row.fileBytesPerRecord),
 		fmt.Sprintf("goal 3 group commit: %.0f bills/s at %d clients = %.1f× the serial %.0f bills/s (bound 5×): %s; p99 %s = %.1f× p50 %s (bound 3×): %s",
 			row.concurrentRate, scaleClients, ratio, row.serialRate, holds(ratio >= 5), row.p99.Round(10*time.Microsecond), float64(row.p99)/float64(row.p50), row.p50.Round(10*time.Microsecond), holds(row.p99 <= 3*row.p50)),
 		fmt.Sprintf("goal 4 CPU: %s per forwarded bill (bound 1 ms): %s; %s per online settlement (bound 1.5 ms): %s",
@@ -380,7 +388,7 @@ func (row scaleRow) report(b *testing.B) {
 	}
 	b.Log(fmt.Sprintf("at %d records:\n", row.n) + strings.Join(lines, "\n"))
 	b.ReportMetric(max(row.rssDeferredMB, row.rssSettledMB), "MB-RssAnon")
-	b.ReportMetric(row.bytesPerRecord, "B/record")
+	b.ReportMetric(max(row.bytesPerRecord, row.settledBytesPerRecord), "B/record")
 	b.ReportMetric(ratio, "x-serial-deferral")
 	b.ReportMetric(float64(row.cpuPerForwarded.Microseconds()), "µs-CPU/forwarded")
 	b.ReportMetric(drain, "of-drain-bound")
@@ -391,7 +399,7 @@ func growthTable(rows []scaleRow) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%9s %9s %9s %8s %9s %8s %8s %9s %9s %7s %8s %8s\n", "records", "RSS def", "RSS set", "B/rec", "defer/s", "×serial", "p99/p50", "CPU/fwd", "CPU/onl", "drain", "start", "status")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%9d %7.1fMB %7.1fMB %8.0f %9.0f %8.1f %8.1f %9s %9s %7.2f %8s %8s\n", r.n, r.rssDeferredMB, r.rssSettledMB, r.bytesPerRecord,
+		fmt.Fprintf(&sb, "%9d %7.1fMB %7.1fMB %8.0f %9.0f %8.1f %8.1f %9s %9s %7.2f %8s %8s\n", r.n, r.rssDeferredMB, r.rssSettledMB, max(r.bytesPerRecord, r.settledBytesPerRecord),
 			r.concurrentRate, r.concurrentRate/r.serialRate, float64(r.p99)/float64(r.p50), r.cpuPerForwarded.Round(time.Microsecond),
 			r.cpuPerOnline.Round(time.Microsecond), r.drainRate/r.drainBound, r.start.Round(time.Millisecond), r.status.Round(time.Millisecond))
 	}
@@ -435,12 +443,26 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-func fileSize(b *testing.B, path string) int64 {
+// journalBytes is the journal's pages in use (bbolt's high-water mark
+// less its free pages) and its file's length, per record.
+func journalBytes(b *testing.B, path string, n int) (pages, file float64) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var used int64
+	if err := db.View(func(tx *bolt.Tx) error {
+		used = tx.Size() - int64(db.Stats().FreePageN)*int64(db.Info().PageSize)
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return fi.Size()
+	return float64(used) / float64(n), float64(fi.Size()) / float64(n)
 }
 
 // timeCommand is the best of five runs of bin args.
@@ -456,12 +478,15 @@ func timeCommand(b *testing.B, bin string, args ...string) time.Duration {
 	return best
 }
 
+// waitForB polls cond every quarter of a second: often enough for a
+// drain of minutes, rarely enough that the status reads (which count the
+// journal's states) do not weigh on the daemon's CPU being measured.
 func waitForB(b *testing.B, what string, within time.Duration, cond func() bool) {
 	end := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(end) {
 			b.Fatalf("waited %s for %s", within, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
 }
