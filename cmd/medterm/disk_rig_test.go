@@ -132,7 +132,7 @@ func newDiskRig(t *testing.T, journal string) *diskRig {
 	}
 	r.api = api.NewClient(addr, apiToken)
 	if r.cfg, err = killtest.WriteConfig(r.dir, killtest.Setup{PlatformURL: hs.URL + sandbox.CallPath, Institution: diskInstitution,
-		Token: token, APIAddr: addr, Terminal: "T1", Slot: 3, JournalPath: journal,
+		Token: token, APIAddr: addr, Terminal: "T1", Slot: 3, JournalPath: journal, Patient: true,
 		Payment: &killtest.PaymentSetup{URL: ps.URL + paychannel.BasePath, KeyFile: keys.MerchantKeyFile, ChannelKeyFile: keys.ChannelPubFile},
 	}); err != nil {
 		t.Fatal(err)

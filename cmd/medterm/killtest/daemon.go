@@ -64,6 +64,10 @@ type Setup struct {
 	// benchmark's backlog); Concurrency the forwarder's (default 4).
 	Offline     string
 	Concurrency int
+	// Patient gives the platform longer before it counts as unreachable
+	// (a test about something else on a loaded machine); the kill test
+	// keeps the short windows that turn lost answers into doubt quickly.
+	Patient bool
 }
 
 // PaymentSetup is the daemon's [payment] section: the channel's base URL
@@ -106,16 +110,17 @@ attempts = 2
 resend_delay = "20ms"
 `, p.URL, paychannel.MerchantID, paychannel.TokenRequestor, p.KeyFile, p.ChannelKeyFile)
 	}
+	windows := "attempt_timeout = \"2s\"\nretry_window = \"1s\"\nconnect_window = \"500ms\"\n"
+	if s.Patient {
+		windows = "attempt_timeout = \"5s\"\nretry_window = \"5s\"\nconnect_window = \"3s\"\n"
+	}
 	body := fmt.Sprintf(`[insurance]
 url = %q
 auth = "tif"
 paasid = %q
 token_file = "insurance.token"
 recer_sys_code = "MBS_LOCAL"
-attempt_timeout = "2s"
-retry_window = "1s"
-connect_window = "500ms"
-
+%s
 %s
 [institution]
 code = %q
@@ -155,7 +160,7 @@ archive_file = "archive.db"
 
 [log]
 level = "warn"
-`, s.PlatformURL, s.Institution, payment, s.Institution, s.Terminal, s.Slot, s.JournalPath, s.APIAddr, s.Offline, s.Concurrency)
+`, s.PlatformURL, s.Institution, windows, payment, s.Institution, s.Terminal, s.Slot, s.JournalPath, s.APIAddr, s.Offline, s.Concurrency)
 	path := filepath.Join(dir, "medterm.toml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		return "", err
