@@ -16,15 +16,20 @@ import (
 // deferral or answering a status costs nothing however long the backlog
 // is. It is built from the journal on first use and then follows every
 // journal update the service makes.
+//
+// It holds totals, not entries: per bill only its id (so that a change
+// is never counted twice, see add) and its deferral time (so that the
+// oldest is found again when it leaves), a few dozen bytes where a
+// record is kilobytes.
 type backlogCache struct {
 	mu      sync.Mutex
 	loaded  bool
 	b       Backlog
-	entries map[string]*backlogEntry // by settlement id
-	// byAge finds the oldest entry again when the oldest leaves, which is
-	// every time while the forwarder drains oldest first: a min-heap by
-	// deferral time whose entries that left are dropped when they reach
-	// the top.
+	members map[string]struct{} // ids counted
+	// ages counts the bills per deferral time; byAge is a min-heap of
+	// those times, whose emptied ones are dropped when they reach the top:
+	// the forwarder drains oldest first, so the oldest leaves every time.
+	ages  map[int64]int
 	byAge ageHeap
 }
 
@@ -88,27 +93,29 @@ func (c *backlogCache) move(before, after *backlogEntry) {
 // loaded from the journal after an update committed and before the update
 // reached the cache, and must not count that change twice.
 func (c *backlogCache) add(e *backlogEntry) {
-	if _, ok := c.entries[e.id]; ok {
+	if _, ok := c.members[e.id]; ok {
 		return
 	}
-	c.entries[e.id] = e
-	heap.Push(&c.byAge, e)
+	c.members[e.id] = struct{}{}
 	c.b.Count++
 	c.b.Amount += e.amount
 	p := c.b.PerPatient[e.patient]
 	p.Count++
 	p.Amount += e.amount
 	c.b.PerPatient[e.patient] = p
-	if c.b.Oldest.IsZero() || e.at.Before(c.b.Oldest) {
-		c.b.Oldest = e.at
+	at := e.at.UnixNano()
+	if c.ages[at] == 0 {
+		heap.Push(&c.byAge, at)
 	}
+	c.ages[at]++
+	c.oldest()
 }
 
 func (c *backlogCache) remove(e *backlogEntry) {
-	if _, ok := c.entries[e.id]; !ok {
+	if _, ok := c.members[e.id]; !ok {
 		return
 	}
-	delete(c.entries, e.id)
+	delete(c.members, e.id)
 	c.b.Count--
 	c.b.Amount -= e.amount
 	p := c.b.PerPatient[e.patient]
@@ -119,28 +126,35 @@ func (c *backlogCache) remove(e *backlogEntry) {
 	} else {
 		c.b.PerPatient[e.patient] = p
 	}
-	// The oldest entry still in the backlog: those that left are
-	// dropped from the heap's top.
-	for c.byAge.Len() > 0 && c.entries[c.byAge[0].id] != c.byAge[0] {
+	at := e.at.UnixNano()
+	if c.ages[at]--; c.ages[at] <= 0 {
+		delete(c.ages, at)
+	}
+	c.oldest()
+}
+
+// oldest sets the backlog's oldest deferral time from the heap, dropping
+// the times no bill has any more.
+func (c *backlogCache) oldest() {
+	for c.byAge.Len() > 0 && c.ages[c.byAge[0]] == 0 {
 		heap.Pop(&c.byAge)
 	}
 	c.b.Oldest = time.Time{}
 	if c.byAge.Len() > 0 {
-		c.b.Oldest = c.byAge[0].at
+		c.b.Oldest = time.Unix(0, c.byAge[0]).UTC()
 	}
 }
 
-// ageHeap is a min-heap of backlog entries by deferral time.
-type ageHeap []*backlogEntry
+// ageHeap is a min-heap of deferral times (Unix nanoseconds).
+type ageHeap []int64
 
 func (h ageHeap) Len() int           { return len(h) }
-func (h ageHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h ageHeap) Less(i, j int) bool { return h[i] < h[j] }
 func (h ageHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *ageHeap) Push(x any)        { *h = append(*h, x.(*backlogEntry)) }
+func (h *ageHeap) Push(x any)        { *h = append(*h, x.(int64)) }
 func (h *ageHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
-	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return e
 }
@@ -155,7 +169,7 @@ func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
 		if err != nil {
 			return Backlog{}, fmt.Errorf("read the backlog: %w", err)
 		}
-		c.b, c.entries, c.byAge = Backlog{PerPatient: map[string]PatientTotal{}}, make(map[string]*backlogEntry, len(list)), nil
+		c.b, c.members, c.ages, c.byAge = Backlog{PerPatient: map[string]PatientTotal{}}, make(map[string]struct{}, len(list)), map[int64]int{}, nil
 		for _, q := range list {
 			if e := entryOfQueued(q); e != nil {
 				c.add(e)

@@ -89,18 +89,18 @@ func (s *Service) Pending(ctx context.Context) ([]*Settlement, error) {
 // bill is settled (or becomes arrears), an in-doubt one is resent or
 // reversed, a refund is resent.
 func (s *Service) Forward(ctx context.Context, id string) (*Settlement, error) {
+	// Read under the bill's lock: it may have moved while we waited.
+	unlock := s.locks.lock(id)
 	cur, err := s.journal.Get(ctx, id)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	if cur.State == StateRefunding {
+		unlock() // Refund takes the lock itself
 		return s.Refund(ctx, RefundRequest{ID: id, Operator: cur.Refund.Operator, Reason: cur.Refund.Reason})
 	}
-	unlock := s.locks.lock(id)
 	defer unlock()
-	if cur, err = s.journal.Get(ctx, id); err != nil { // it may have moved while we waited
-		return nil, err
-	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.stepTimeout)
 	defer cancel()
 	switch cur.State {

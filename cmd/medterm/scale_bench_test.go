@@ -452,12 +452,21 @@ func journalBytes(b *testing.B, path string, n int) (pages, file float64) {
 	}
 	defer db.Close()
 	var used int64
+	var parts []string
 	if err := db.View(func(tx *bolt.Tx) error {
 		used = tx.Size() - int64(db.Stats().FreePageN)*int64(db.Info().PageSize)
-		return nil
+		// Where the pages go, per bucket, for the figure's reader.
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			st := bk.Stats()
+			if alloc := st.LeafAlloc + st.BranchAlloc; alloc >= 64<<10 {
+				parts = append(parts, fmt.Sprintf("%s %.0f B (%d%% full)", name, float64(alloc)/float64(n), 100*(st.LeafInuse+st.BranchInuse)/max(alloc, 1)))
+			}
+			return nil
+		})
 	}); err != nil {
 		b.Fatal(err)
 	}
+	b.Logf("journal at %d records: %.0f B of pages per record: %s; free pages %d", n, float64(used)/float64(n), strings.Join(parts, ", "), db.Stats().FreePageN)
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/emmansun/gmsm/sm3"
 	bolt "go.etcd.io/bbolt"
@@ -83,11 +85,56 @@ func (j *Journal) encode(s *agent.Settlement, seq uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(record{Seq: seq, Settlement: public, Personal: sealed, Auth: 1})
-	if err != nil {
-		return nil, fmt.Errorf("%w: encode settlement: %w", agent.ErrInvalid, err)
+	return compress(appendRecord(make([]byte, 0, len(public)+len(sealed)*4/3+64), seq, public, sealed)), nil
+}
+
+// The record's JSON envelope, written and read without a second pass of
+// the JSON machinery over the settlement it holds: the same bytes as
+// json.Marshal of record{Seq, Settlement, Personal, Auth: 1}.
+const (
+	recordHead     = `{"seq":`
+	recordPublic   = `,"settlement":`
+	recordPersonal = `,"personal":"`
+	recordTail     = `","auth":1}`
+)
+
+func appendRecord(b []byte, seq uint64, public, sealed []byte) []byte {
+	b = append(b, recordHead...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, recordPublic...)
+	b = append(b, public...)
+	b = append(b, recordPersonal...)
+	b = base64.StdEncoding.AppendEncode(b, sealed)
+	return append(b, recordTail...)
+}
+
+// splitRecord reads an envelope appendRecord wrote; ok is false for any
+// other (an older record), which json.Unmarshal reads instead. What it
+// returns is checked as every record is: the settlement's JSON by its
+// decoding, and both parts by the sealing, which authenticates them.
+func splitRecord(data []byte) (rec record, ok bool) {
+	if !bytes.HasPrefix(data, []byte(recordHead)) || !bytes.HasSuffix(data, []byte(recordTail)) {
+		return rec, false
 	}
-	return compress(data), nil
+	rest := data[len(recordHead) : len(data)-len(recordTail)]
+	i := bytes.IndexByte(rest, ',')
+	if i <= 0 {
+		return rec, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:i]), 10, 64)
+	if err != nil || !bytes.HasPrefix(rest[i:], []byte(recordPublic)) {
+		return rec, false
+	}
+	rest = rest[i+len(recordPublic):]
+	j := bytes.LastIndex(rest, []byte(recordPersonal))
+	if j < 0 {
+		return rec, false
+	}
+	sealed, err := base64.StdEncoding.AppendDecode(nil, rest[j+len(recordPersonal):])
+	if err != nil {
+		return rec, false
+	}
+	return record{Seq: seq, Settlement: rest[:j], Personal: sealed, Auth: 1}, true
 }
 
 func (j *Journal) decode(id string, data []byte) (*agent.Settlement, uint64, error) {
@@ -101,9 +148,11 @@ func (j *Journal) decodeRecord(id string, data []byte, legacy bool) (*agent.Sett
 	if err != nil {
 		return nil, 0, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
 	}
-	var rec record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, 0, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
+	rec, ok := splitRecord(data)
+	if !ok {
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return nil, 0, fmt.Errorf("settlement %s: %w: %w", id, ErrCorrupt, err)
+		}
 	}
 	aad := []byte(id)
 	switch {
