@@ -284,7 +284,10 @@ func TestConnectionsResetMidStreamNeverChargeTwice(t *testing.T) {
 func TestBlackHolePastTheInDoubtWindowReversesAndSettlesOnce(t *testing.T) {
 	t.Parallel()
 	const window = time.Second
-	s := faultStack(t, stacktest.Options{AttemptTimeout: time.Second, RetryWindow: 500 * time.Millisecond, InDoubtWindow: window})
+	// Attempts of 3 s: with 200 ms each way, a loaded machine's step
+	// before the settlement must not time out and leave its bill short of
+	// the moment the black hole is waiting for.
+	s := faultStack(t, stacktest.Options{AttemptTimeout: 3 * time.Second, RetryWindow: 500 * time.Millisecond, InDoubtWindow: window})
 	pre := newBills(t, s, "pre", 1)
 	settleBefore(t, s, pre)
 	bills := newBills(t, s, "bh", 4)
@@ -294,7 +297,7 @@ func TestBlackHolePastTheInDoubtWindowReversesAndSettlesOnce(t *testing.T) {
 	// to leave or is held by the latency; the black hole swallows it. (A
 	// bill far ahead of the others may have its answer already: then it
 	// is settled, and the others are still caught.)
-	waitUntil(t, "every bill past its pre-settlement", 20*time.Second, func() bool {
+	waitUntil(t, "every bill past its pre-settlement", 30*time.Second, func() bool {
 		return inState(t, s, agent.StateAccepted) == 0 && inState(t, s, agent.StateSettling) > 0
 	})
 	if err := s.Proxy.BlackHole(); err != nil {
@@ -393,7 +396,10 @@ func TestSettlementAnswersLostAfterCommitAreResentAndChargedOnce(t *testing.T) {
 func TestSettlementAnswersLostPastTheInDoubtWindowAreReversedThenSettledOnce(t *testing.T) {
 	t.Parallel()
 	const window = time.Second
-	s := faultStack(t, stacktest.Options{AttemptTimeout: time.Second, RetryWindow: 500 * time.Millisecond, InDoubtWindow: window})
+	// Attempts of 3 s: with 200 ms each way, a loaded machine's step
+	// before the settlement must not time out and leave its bill short of
+	// the moment the black hole is waiting for.
+	s := faultStack(t, stacktest.Options{AttemptTimeout: 3 * time.Second, RetryWindow: 500 * time.Millisecond, InDoubtWindow: window})
 	pre := newBills(t, s, "pre", 1)
 	settleBefore(t, s, pre)
 	bills := newBills(t, s, "lost", 4)
