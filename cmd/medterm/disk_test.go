@@ -112,7 +112,7 @@ func TestFullDiskRefusesTheBillItCannotJournalAndLosesNothingAcknowledged(t *tes
 		case err != nil:
 			failed, failure = i, err
 		case v.State != agent.StateSettled:
-			t.Fatalf("bill %d on the full disk answered %s %+v", i, v.State, v.Error)
+			t.Fatalf("bill %d on the full disk answered %s %+v\ndaemon log:\n%s", i, v.State, v.Error, d.out)
 		default:
 			acked = append(acked, v)
 		}
