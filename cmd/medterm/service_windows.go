@@ -132,25 +132,29 @@ func installService(configPath string) error {
 }
 
 func uninstallService() error {
-	m, err := mgr.Connect()
-	if err != nil {
-		return fmt.Errorf("%w (run as an administrator)", err)
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(serviceName)
-	if err != nil {
-		return fmt.Errorf("the service %s is not installed", serviceName)
-	}
-	defer s.Close()
-	_, _ = s.Control(svc.Stop)
-	if err := s.Delete(); err != nil {
-		return err
-	}
-	_ = eventlog.Remove(serviceName)
-	return nil
+	return withService(func(s *mgr.Service) error {
+		_, _ = s.Control(svc.Stop)
+		if err := s.Delete(); err != nil {
+			return err
+		}
+		_ = eventlog.Remove(serviceName)
+		return nil
+	})
 }
 
 func controlService(start bool) error {
+	return withService(func(s *mgr.Service) error {
+		if start {
+			return s.Start()
+		}
+		_, err := s.Control(svc.Stop)
+		return err
+	})
+}
+
+// withService runs fn on the installed service, through the service
+// control manager.
+func withService(fn func(*mgr.Service) error) error {
 	m, err := mgr.Connect()
 	if err != nil {
 		return fmt.Errorf("%w (run as an administrator)", err)
@@ -161,11 +165,7 @@ func controlService(start bool) error {
 		return fmt.Errorf("the service %s is not installed", serviceName)
 	}
 	defer s.Close()
-	if start {
-		return s.Start()
-	}
-	_, err = s.Control(svc.Stop)
-	return err
+	return fn(s)
 }
 
 // defaultConfigPath is %ProgramData%\medterm\medterm.toml, where the MSI
