@@ -164,18 +164,8 @@ func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
 	c := &s.backlog
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.loaded {
-		list, err := s.queued(context.WithoutCancel(ctx), backlogStates)
-		if err != nil {
-			return Backlog{}, fmt.Errorf("read the backlog: %w", err)
-		}
-		c.b, c.members, c.ages, c.byAge = Backlog{PerPatient: map[string]PatientTotal{}}, make(map[string]struct{}, len(list)), map[int64]int{}, nil
-		for _, q := range list {
-			if e := entryOfQueued(q); e != nil {
-				c.add(e)
-			}
-		}
-		c.loaded = true
+	if err := c.load(ctx, s); err != nil {
+		return Backlog{}, err
 	}
 	out := c.b
 	out.PerPatient = make(map[string]PatientTotal, len(c.b.PerPatient))
@@ -183,4 +173,49 @@ func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
 		out.PerPatient[k] = v
 	}
 	return out, nil
+}
+
+// reserve decides on e's bill with check, which sees the backlog as it
+// is, every bill already given a place included; if check finds no limit
+// broken, e takes its place at once. The bill's journal write then
+// confirms the place (add is idempotent) or release gives it back.
+// check must only read the backlog.
+func (c *backlogCache) reserve(ctx context.Context, s *Service, e *backlogEntry, check func(*Backlog) *LimitError) (*LimitError, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.load(ctx, s); err != nil {
+		return nil, err
+	}
+	if lerr := check(&c.b); lerr != nil {
+		return lerr, nil
+	}
+	c.add(e)
+	return nil, nil
+}
+
+// release gives back a place reserve took for a bill whose deferral was
+// not recorded.
+func (c *backlogCache) release(e *backlogEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.remove(e)
+}
+
+// load builds the cache from the journal on first use; c.mu is held.
+func (c *backlogCache) load(ctx context.Context, s *Service) error {
+	if c.loaded {
+		return nil
+	}
+	list, err := s.queued(context.WithoutCancel(ctx), backlogStates)
+	if err != nil {
+		return fmt.Errorf("read the backlog: %w", err)
+	}
+	c.b, c.members, c.ages, c.byAge = Backlog{PerPatient: map[string]PatientTotal{}}, make(map[string]struct{}, len(list)), map[int64]int{}, nil
+	for _, q := range list {
+		if e := entryOfQueued(q); e != nil {
+			c.add(e)
+		}
+	}
+	c.loaded = true
+	return nil
 }

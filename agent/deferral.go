@@ -21,14 +21,18 @@ const policyValue = "policy"
 // split; otherwise it records the refusal, naming the limit. Either way
 // the result is an answer for the caller, not an error.
 func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string) (*Settlement, error) {
-	s.deferMu.Lock()
-	defer s.deferMu.Unlock()
-	b, err := s.Backlog(ctx)
+	now := s.clock.Now()
+	// The decision and the bill's place in the backlog are taken together
+	// under the backlog's lock, so that two bills deciding at once each
+	// see the other; the journal's write then happens outside it, shared
+	// with the writes of other bills (group commit). Should the write
+	// fail, the place is given back.
+	place := &backlogEntry{id: cur.ID, patient: cur.PatientRef, amount: cur.Bill.Total(), at: now}
+	lerr, err := s.backlog.reserve(ctx, s, place, func(b *Backlog) *LimitError { return s.offline.Check(*b, cur, now) })
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
-	if lerr := s.offline.Check(b, cur, now); lerr != nil {
+	if lerr != nil {
 		s.log.Warn("bill not deferred", "id", cur.ID, "limit", lerr.Limit)
 		st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
 			st.Error = &Failure{Code: FailOfflineLimit, Message: why + "; " + lerr.Error()}
@@ -50,9 +54,10 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 		return nil
 	})
 	if err != nil {
+		s.backlog.release(place)
 		return nil, fmt.Errorf("record deferral: %w", err)
 	}
-	s.log.Info("bill deferred", "id", st.ID, "total", st.Bill.Total().String(), "backlog", b.Count+1)
+	s.log.Info("bill deferred", "id", st.ID, "total", st.Bill.Total().String())
 	s.announce(st)
 	s.wakeForwarder()
 	return st, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,5 +248,69 @@ func TestBacklogKeptInMemoryMatchesTheJournal(t *testing.T) {
 	computed, _ := fresh.Backlog(ctx)
 	if cached.Count != 2 || cached.Amount != 7000 || cached.Count != computed.Count || cached.Amount != computed.Amount || !cached.Oldest.Equal(computed.Oldest) || len(cached.PerPatient) != len(computed.PerPatient) {
 		t.Fatalf("cached %+v, from the journal %+v", cached, computed)
+	}
+}
+
+// Bills deferred at the same moment each see the others: the limits hold
+// however many decide at once, though their journal writes are shared.
+func TestConcurrentDeferralsNeverPassALimit(t *testing.T) {
+	c := clock.NewFake(agenttest.Epoch)
+	p := agenttest.NewInsurance()
+	policy := agent.DefaultOfflinePolicy()
+	policy.MaxRecords = 3
+	svc := agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Insurance: p, Clock: c, Offline: policy})
+	const bills = 12
+	states := make(chan *agent.Settlement, bills)
+	var wg sync.WaitGroup
+	for i := range bills {
+		wg.Go(func() {
+			r := cardRequest(fmt.Sprint("k", i), bill(1000))
+			r.Mode = agent.ModeForceOffline
+			st, _, err := svc.Settle(context.Background(), r)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			states <- st
+		})
+	}
+	wg.Wait()
+	close(states)
+	deferred, refused := 0, 0
+	for st := range states {
+		switch {
+		case st.State == agent.StateDeferred:
+			deferred++
+		case st.State == agent.StateFailed && st.Error.Code == agent.FailOfflineLimit:
+			refused++
+		default:
+			t.Errorf("bill %s: %s %+v", st.ID, st.State, st.Error)
+		}
+	}
+	b, _ := svc.Backlog(context.Background())
+	if deferred != 3 || refused != bills-3 || b.Count != 3 || b.Amount != 3000 {
+		t.Fatalf("%d deferred, %d refused, backlog %+v; want 3 deferred (the record limit), the rest refused", deferred, refused, b)
+	}
+}
+
+// A deferral the journal could not record leaves the backlog as it was:
+// its place, taken while deciding, is given back.
+func TestADeferralNotRecordedTakesNoPlaceInTheBacklog(t *testing.T) {
+	svc, _, _, _ := offlineService(t)
+	j := svc.JournalForTest().(*agenttest.Journal)
+	ctx := context.Background()
+	j.FailUpdates = errors.New("no space left on device")
+	if _, _, err := svc.Settle(ctx, cardRequest("k1", bill(3000))); !errors.Is(err, agent.ErrNotRecorded) {
+		t.Fatalf("settle with the deferral unrecorded: %v; want ErrNotRecorded", err)
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 0 || b.Amount != 0 || !b.Oldest.IsZero() || len(b.PerPatient) != 0 {
+		t.Fatalf("backlog %+v after a deferral that was not recorded; want it empty", b)
+	}
+	j.FailUpdates = nil
+	if st, _, err := svc.Settle(ctx, cardRequest("k2", bill(2000))); err != nil || st.State != agent.StateDeferred {
+		t.Fatalf("the next bill: %v %+v", err, st)
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 1 || b.Amount != 2000 {
+		t.Fatalf("backlog %+v; want the one bill recorded", b)
 	}
 }

@@ -48,7 +48,6 @@ type Service struct {
 	minBackoff, maxBackoff time.Duration
 
 	locks   keyedMutex
-	deferMu sync.Mutex // one deferral decision at a time: the limits are terminal-wide
 	heldMu  sync.Mutex // one change of the held bills at a time
 	backlog backlogCache
 	kickMu  sync.Mutex

@@ -3,6 +3,7 @@
 package agenttest
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -36,6 +37,10 @@ type Journal struct {
 	msgclock   protocol.MsgidClock
 	Writes     int   // durable writes so far
 	FailWrites error // if set, every write fails with it
+	// FailUpdates, if set, makes every update of a stored settlement fail
+	// with it, while new ones are still accepted: a disk that fills
+	// between a bill's first write and its next.
+	FailUpdates error
 }
 
 var _ agent.Journal = (*Journal)(nil)
@@ -106,8 +111,8 @@ func (j *Journal) Update(_ context.Context, id string, fn func(*agent.Settlement
 	if !ok {
 		return nil, agent.ErrNotFound
 	}
-	if j.FailWrites != nil {
-		return nil, fmt.Errorf("%w: %w", agent.ErrJournal, j.FailWrites)
+	if err := cmp.Or(j.FailWrites, j.FailUpdates); err != nil {
+		return nil, fmt.Errorf("%w: %w", agent.ErrJournal, err)
 	}
 	saved := j.msgclock
 	if err := fn(st, alloc{j}); err != nil {
