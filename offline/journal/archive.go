@@ -119,6 +119,9 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 					return err
 				}
 			}
+			if err := t.countState(m.state, -1); err != nil {
+				return err
+			}
 			for _, ms := range m.msgids {
 				if bytes.Equal(t.byMsgid.Get([]byte(ms)), []byte(m.id)) {
 					if err := t.byMsgid.Delete([]byte(ms)); err != nil {

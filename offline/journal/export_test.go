@@ -6,3 +6,6 @@ var (
 	Decompress = decompress
 	Compress   = compress
 )
+
+// LatestSchema is the schema version this medterm writes.
+var LatestSchema = len(migrations)

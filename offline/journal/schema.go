@@ -75,6 +75,7 @@ var migrations = []migration{
 	{to: 4, name: "key every digest of personal data: request fingerprints and credential counters", keyed: keyDigests},
 	{to: 5, name: "two legs: the insurance leg and the payment leg of every settlement", keyed: twoLegs},
 	{to: 6, name: "queue entries in the state index (the forwarder and the backlog read no record); records compressed", keyed: queueEntries},
+	{to: 7, name: "the number of settlements in each state kept with the records; records compressed against a dictionary", apply: stateCounts},
 }
 
 // keyDigests replaces the plain SM3 fingerprints of older records, and the

@@ -47,6 +47,7 @@ type tx struct {
 	j                                                 *Journal
 	btx                                               *bolt.Tx
 	meta, settlements, byKey, byMsgid, bySeq, byState *bolt.Bucket
+	stateCounts                                       *bolt.Bucket
 	// callerErr is the error of the caller's own function, which the
 	// journal passes through rather than reporting as a storage failure.
 	callerErr error
@@ -62,12 +63,19 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 		byMsgid:     btx.Bucket(bucketByMsgid),
 		bySeq:       btx.Bucket(bucketBySeq),
 		byState:     btx.Bucket(bucketByState),
+		stateCounts: btx.Bucket(bucketStateCounts),
 	}
-	// Records and the sequence index are keyed in the order they are
-	// made: pages filled to 90% rather than bbolt's half, which suits
-	// random keys, keep the file near the size of what it holds.
-	if btx.Writable() && t.settlements != nil && t.bySeq != nil {
-		t.settlements.FillPercent, t.bySeq.FillPercent = 0.9, 0.9
+	// Records, the sequence index, the msgids (institution, time, slot,
+	// counter: each after the last) and the queue (state, then sequence)
+	// are keyed in the order they are made: pages filled to 90% rather
+	// than bbolt's half, which suits random keys such as the idempotency
+	// keys, keep the file near the size of what it holds.
+	if btx.Writable() {
+		for _, b := range []*bolt.Bucket{t.settlements, t.bySeq, t.byMsgid, t.byState} {
+			if b != nil {
+				b.FillPercent = 0.9
+			}
+		}
 	}
 	return t
 }
@@ -216,8 +224,17 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 		if err := t.bySeq.Put(encodeSeq(seq), id); err != nil {
 			return err
 		}
+		if err := t.countState(s.State, 1); err != nil {
+			return err
+		}
 	} else if old.State != s.State {
 		if err := t.byState.Delete(stateKey(old.State, seq)); err != nil {
+			return err
+		}
+		if err := t.countState(old.State, -1); err != nil {
+			return err
+		}
+		if err := t.countState(s.State, 1); err != nil {
 			return err
 		}
 	}
@@ -372,6 +389,21 @@ func (j *Journal) Update(ctx context.Context, id string, fn func(*agent.Settleme
 		return nil, err
 	}
 	return out, nil
+}
+
+// StoredSize is the bytes one settlement's record takes in the file,
+// compressed and sealed, without the pages and indexes around it.
+func (j *Journal) StoredSize(ctx context.Context, id string) (int, error) {
+	n := 0
+	err := j.read(ctx, "size of "+id, func(t *tx) error {
+		data := t.settlements.Get([]byte(id))
+		if data == nil {
+			return fmt.Errorf("settlement %s: %w", id, agent.ErrNotFound)
+		}
+		n = len(data)
+		return nil
+	})
+	return n, err
 }
 
 // Get returns one settlement; see agent.Journal.

@@ -36,8 +36,8 @@ func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
 		o.KeyFile = filepath.Join(dir, "journal.key")
 		o.Clock = clock.NewFake(journaltest.Start)
 	})
-	if j.Schema() != 6 {
-		t.Fatalf("schema v%d, want 6", j.Schema())
+	if j.Schema() != journal.LatestSchema {
+		t.Fatalf("schema v%d, want %d", j.Schema(), journal.LatestSchema)
 	}
 	// A copy of the file as v4 left it was kept, which the older medterm
 	// opens: still at schema v4.
@@ -112,5 +112,13 @@ func TestAV4JournalUpgradesWithEveryBillAndDrainsItsBacklog(t *testing.T) {
 	}
 	if b, _ := svc.Backlog(ctx); b.Count != 0 {
 		t.Errorf("backlog after the drain %+v", b)
+	}
+	// The state counts, made by the upgrade and kept since, are the
+	// records' own.
+	if counts, err := j.CountStates(ctx); err != nil || counts[agent.StateSettled] < 4 || counts[agent.StateDeferred] != 0 {
+		t.Errorf("state counts after the drain: %v %v", counts, err)
+	}
+	if err := j.Verify(ctx); err != nil {
+		t.Errorf("verify after the upgrade and the drain: %v", err)
 	}
 }

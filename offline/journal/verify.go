@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -102,11 +103,27 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 	}); err != nil {
 		return err
 	}
-	return t.byState.ForEach(func(k, v []byte) error {
+	if err := t.byState.ForEach(func(k, v []byte) error {
 		r, ok := entry("state", k, stateValueID(v))
 		if ok && !bytes.Equal(k, stateKey(agent.State(r.state), r.seq)) {
 			report("stale state index entry %q for %s, which is %s", k, v, r.state)
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	// The counts the status shows must be the index's.
+	indexed, err := countIndex(t.byState)
+	if err != nil {
+		return err
+	}
+	counted, err := t.readStateCounts()
+	if err != nil {
+		report("%v", err)
+		return nil
+	}
+	if !maps.Equal(indexed, counted) {
+		report("the state counts %v are not the state index's %v", counted, indexed)
+	}
+	return nil
 }
