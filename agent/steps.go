@@ -83,7 +83,12 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		}
 		p.insutype, p.insuplc = insu.Type, insu.Region
 	}
-	p.pay = s.agreementFor(ctx, st, p.person)
+	// The agreement decides only the pre-settlement (account first or
+	// not): it is looked up while the visit is registered and the fees
+	// uploaded, so that the round trip to the payment channel does not add
+	// to the patient's wait, nor to a drained bill's.
+	agreement := make(chan PaymentLeg, 1)
+	go func() { agreement <- s.agreementFor(ctx, st, p.person) }()
 
 	x, err := exchange(st, StepRegister)
 	if err != nil {
@@ -119,6 +124,7 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		return p, fmt.Errorf("%w: 2204 answered %d lines for %d sent", ErrUnbalanced, len(p.lines), len(lines))
 	}
 
+	p.pay = <-agreement
 	q := s.splitRequest(st, p.person.PsnNo, p.insutype, p.mdtrtID, p.insuplc)
 	q.UseAccount = p.pay.AccountFirst
 	if p.split, err = s.preSettle(ctx, st, preSettleStep(q.UseAccount), q); err != nil {
