@@ -39,13 +39,19 @@ func queryDelay(queries int) time.Duration {
 // pre-settlement (whether the personal account pays first). With no
 // agreement, or a channel that does not answer, the account pays first:
 // the default of every rollout; the payment leg asks again when it pays.
-func (s *Service) agreementFor(ctx context.Context, st *Settlement, p Person) PaymentLeg {
+// The agreement found is returned too, for the payment that follows in
+// the same run (see lookedUp).
+func (s *Service) agreementFor(ctx context.Context, st *Settlement, p Person, region string) (PaymentLeg, *lookedUp) {
 	leg := PaymentLeg{AccountFirst: true, Confirmed: st.Pay.Confirmed}
 	if s.payment == nil {
 		leg.Reason = ReasonNoChannel
-		return leg
+		return leg, nil
 	}
-	a, err := s.payment.Agreement(ctx, s.agreementQuery(st, p.IDNo, p.Name))
+	q := s.agreementQuery(st, p.IDNo, p.Name)
+	if region != "" {
+		q.Region = region
+	}
+	a, err := s.payment.Agreement(ctx, q)
 	switch {
 	case errors.Is(err, ErrNoAgreement):
 		leg.Reason = ReasonNoAgreement
@@ -53,8 +59,19 @@ func (s *Service) agreementFor(ctx context.Context, st *Settlement, p Person) Pa
 		s.log.Warn("agreement not looked up before pre-settlement", "id", st.ID, "err", err)
 	default:
 		leg.setAgreement(a)
+		return leg, &lookedUp{query: q, agreement: a}
 	}
-	return leg
+	return leg, nil
+}
+
+// lookedUp is an agreement as the channel answered it moments before, in
+// this run of the bill's workflow: the payment right after the booking
+// takes it instead of asking the channel the same question again. It is
+// never stored (it holds the sources' tokens) and serves one payment
+// attempt only; it serves none if the bill's query has changed since.
+type lookedUp struct {
+	query     AgreementQuery
+	agreement Agreement
 }
 
 func (s *Service) agreementQuery(st *Settlement, idNo, name string) AgreementQuery {
@@ -90,6 +107,12 @@ func (leg PaymentLeg) hasCredit() bool {
 // outcome (then the forwarder queries it). It returns the settlement as
 // stored; an error only when the journal failed.
 func (s *Service) pay(ctx context.Context, cur *Settlement) (*Settlement, error) {
+	return s.payWith(ctx, cur, nil)
+}
+
+// payWith is pay, with the agreement the pre-settlement looked up if this
+// run has it.
+func (s *Service) payWith(ctx context.Context, cur *Settlement, known *lookedUp) (*Settlement, error) {
 	for {
 		leg := cur.Pay
 		if leg.Amount <= 0 {
@@ -106,7 +129,14 @@ func (s *Service) pay(ctx context.Context, cur *Settlement) (*Settlement, error)
 			cur = next
 			continue
 		}
-		a, err := s.payment.Agreement(ctx, s.agreementQuery(cur, "", ""))
+		var a Agreement
+		var err error
+		if q := s.agreementQuery(cur, "", ""); known != nil && known.query == q {
+			a = known.agreement
+		} else {
+			a, err = s.payment.Agreement(ctx, q)
+		}
+		known = nil // a second attempt (another source) asks again
 		switch {
 		case errors.Is(err, ErrNoAgreement):
 			return s.finishPay(ctx, cur, PayPending, ReasonNoAgreement, "")

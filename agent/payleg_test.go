@@ -334,3 +334,23 @@ func (l losingPays) Pay(ctx context.Context, o agent.PayOrder) (agent.PayOutcome
 	}
 	return l.PayChannel.Pay(ctx, o)
 }
+
+// The agreement looked up before the pre-settlement serves the payment
+// right after the booking: the channel is asked once per bill, not twice.
+// A payment driven again later (a forwarder's retry, a restart) asks anew.
+func TestTheChannelIsAskedForTheAgreementOncePerBill(t *testing.T) {
+	r := newPayRig(t)
+	st := r.settle(t, "k1", 10000)
+	if st.State != agent.StateSettled || st.Pay.Status != agent.PayPaid {
+		t.Fatalf("settlement %s pay %+v", st.State, st.Pay)
+	}
+	lookups := 0
+	for _, c := range r.pay.Calls() {
+		if c == "Agreement" {
+			lookups++
+		}
+	}
+	if lookups != 1 {
+		t.Fatalf("the channel was asked for the agreement %d times (%v); want once", lookups, r.pay.Calls())
+	}
+}

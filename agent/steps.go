@@ -23,6 +23,7 @@ type prepared struct {
 	lines             []LineResult
 	split             InsuranceSplit
 	pay               PaymentLeg
+	agreement         *lookedUp // for the payment after the booking
 }
 
 func (p prepared) apply(st *Settlement) {
@@ -87,8 +88,15 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 	// not): it is looked up while the visit is registered and the fees
 	// uploaded, so that the round trip to the payment channel does not add
 	// to the patient's wait, nor to a drained bill's.
-	agreement := make(chan PaymentLeg, 1)
-	go func() { agreement <- s.agreementFor(ctx, st, p.person) }()
+	type lookup struct {
+		leg   PaymentLeg
+		known *lookedUp
+	}
+	agreement := make(chan lookup, 1)
+	go func() {
+		leg, known := s.agreementFor(ctx, st, p.person, p.insuplc)
+		agreement <- lookup{leg, known}
+	}()
 
 	x, err := exchange(st, StepRegister)
 	if err != nil {
@@ -124,7 +132,8 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		return p, fmt.Errorf("%w: 2204 answered %d lines for %d sent", ErrUnbalanced, len(p.lines), len(lines))
 	}
 
-	p.pay = <-agreement
+	found := <-agreement
+	p.pay, p.agreement = found.leg, found.known
 	q := s.splitRequest(st, p.person.PsnNo, p.insutype, p.mdtrtID, p.insuplc)
 	q.UseAccount = p.pay.AccountFirst
 	if p.split, err = s.preSettle(ctx, st, preSettleStep(q.UseAccount), q); err != nil {

@@ -300,6 +300,7 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 		return s.deferOrRefuse(ctx, cur, "platform unreachable")
 	}
 	first := false // this call is the first ever to send this 2207 msgid
+	var known *lookedUp
 	if cur.State != StateSettling && cur.State != StateInDoubt {
 		prep, err := s.prepare(ctx, cur)
 		if err != nil {
@@ -317,7 +318,7 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 		if err != nil {
 			return nil, fmt.Errorf("record pre-settlement: %w", err)
 		}
-		first = true
+		first, known = true, prep.agreement
 	}
 	booked, err := s.settle(ctx, cur)
 	if err != nil {
@@ -357,7 +358,7 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 		s.announce(st)
 		return st, nil
 	}
-	return s.pay(ctx, st)
+	return s.payWith(ctx, st, known)
 }
 
 // unreachable reports whether err means the platform was not reached, or

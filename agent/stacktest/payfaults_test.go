@@ -278,10 +278,10 @@ func TestAnUnknownPaymentOutcomeIsQueriedUntilPaid(t *testing.T) {
 func TestThePaymentChannelUnreachableBetweenTheLegsIsPaidOnceItIsBack(t *testing.T) {
 	h := &payHooks{}
 	s := stacktest.Start(t, stacktest.Options{PaymentProxy: true, WrapPayment: h.wrap})
-	h.onAgreement = func(n int) error {
-		// The first lookup comes before the pre-settlement, the second
-		// once the insured part is booked.
-		if n == 2 {
+	h.onPay = func(n int) error {
+		// The payment order, stored once the insured part is booked, is
+		// the first request to the channel after the booking.
+		if n == 1 {
 			return s.PayProxy.Refuse()
 		}
 		return nil
@@ -330,9 +330,9 @@ func TestAKillBetweenTheLegsLeavesTheForwarderToTakeThePartOnce(t *testing.T) {
 		// sent: the old agent's request reached the channel.
 		sent bool
 	}{
-		{"before the order", func(h *payHooks, kill func()) {
-			h.onAgreement = func(n int) error {
-				if n == 2 { // the payment leg's own lookup
+		{"before the order was sent", func(h *payHooks, kill func()) {
+			h.onPay = func(n int) error {
+				if n == 1 { // the order is stored, not yet sent
 					kill()
 					return agent.ErrUnreachable // a killed agent sends nothing more
 				}
