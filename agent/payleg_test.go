@@ -224,8 +224,10 @@ func TestAnAccountThatCannotCoverThePartLeavesItWholeToTheCreditLine(t *testing.
 	}})
 	r.ins.Model.SetBalance(payPatient, 1000) // 10 CNY of a 30 CNY part
 	var flags []bool
+	var msgids []string
 	r.ins.PreSettleFunc = func(ctx context.Context, q agent.SplitRequest) (agent.InsuranceSplit, error) {
 		flags = append(flags, q.UseAccount)
+		msgids = append(msgids, q.Msgid)
 		return r.ins.Model.PreSettle(ctx, q)
 	}
 	r.ins.SettleFunc = func(ctx context.Context, q agent.SplitRequest) (agent.Booking, error) {
@@ -238,6 +240,11 @@ func TestAnAccountThatCannotCoverThePartLeavesItWholeToTheCreditLine(t *testing.
 	}
 	if len(flags) != 3 || !flags[0] || flags[1] || flags[2] {
 		t.Fatalf("acct_used_flag of 2206, 2206, 2207 = %v; want true, false, false", flags)
+	}
+	// The second pre-settlement's msgid, allocated only when it is needed,
+	// is its own, kept in the journal under its step.
+	if len(msgids) != 2 || msgids[0] == msgids[1] || st.Msgids[agent.StepPreSettle] != msgids[0] || st.Msgids[agent.StepPreCredit] != msgids[1] {
+		t.Fatalf("2206 msgids %v, stored %v; want two, each stored under its step", msgids, st.Msgids)
 	}
 }
 
