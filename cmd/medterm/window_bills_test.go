@@ -12,6 +12,7 @@ import (
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
 	"github.com/seed-a859fada/medterm/agent/money"
+	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
@@ -74,7 +75,7 @@ func TestTheWindowSettlesABillTheHISLeft(t *testing.T) {
 	}
 	platform, _ := doc["platform"].(map[string]any)
 	payment, _ := doc["payment"].(map[string]any)
-	if doc["version"] == nil || doc["schema"] != float64(6) || doc["started_at"] == nil || platform["last_ok"] == nil || payment["last_ok"] == nil {
+	if doc["version"] == nil || doc["schema"] != float64(journal.LatestSchema()) || doc["started_at"] == nil || platform["last_ok"] == nil || payment["last_ok"] == nil {
 		t.Errorf("status lacks what monitoring reads: %v", doc)
 	}
 }

@@ -6,6 +6,3 @@ var (
 	Decompress = decompress
 	Compress   = compress
 )
-
-// LatestSchema is the schema version this medterm writes.
-var LatestSchema = len(migrations)

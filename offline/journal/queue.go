@@ -16,7 +16,8 @@ import (
 // The state index's values (schema 6) are the settlement's queue entry,
 // not only its id: the forwarder's pass over a long backlog and the
 // backlog's totals at start read the index alone, never the records. A
-// value starts with queueTag; a value without it is the bare id of a
+// value starts with queueTag; a value without it is a bare id: that of a
+// settlement at its end (State.Terminal), which no queue reads, or of a
 // schema 5 file.
 //
 //	queueTag, uvarint len(id), id, uvarint len(patient ref), patient ref,

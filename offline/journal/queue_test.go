@@ -63,3 +63,25 @@ func TestTheQueueFollowsTheRecordsOldestFirstAcrossStates(t *testing.T) {
 	}
 	j.MustVerify()
 }
+
+// A settlement at its end waits in no queue and keeps no entry, yet is
+// listed like every other when asked for.
+func TestASettlementAtItsEndIsListedWithoutAnEntry(t *testing.T) {
+	j := journaltest.MustOpen(t)
+	s := journaltest.Settlement("done")
+	s.PatientRef = "patient-done"
+	st, _, err := j.Accept(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish(t, j, st.ID, agent.StateSettled)
+	got, err := j.Queued(ctx, []agent.State{agent.StateSettled})
+	if err != nil || len(got) != 1 || got[0].ID != st.ID || got[0].State != agent.StateSettled || got[0].PatientRef != "patient-done" {
+		t.Fatalf("queued settled: %+v, %v", got, err)
+	}
+	list, err := j.List(ctx, agent.ListFilter{States: []agent.State{agent.StateSettled}})
+	if err != nil || len(list) != 1 || list[0].ID != st.ID {
+		t.Fatalf("list settled: %d, %v", len(list), err)
+	}
+	j.MustVerify()
+}

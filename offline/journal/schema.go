@@ -66,6 +66,10 @@ func (m migration) run(j *Journal, tx *bolt.Tx) error {
 	return m.apply(tx)
 }
 
+// LatestSchema is the schema version this medterm brings every journal
+// it opens for writing to.
+func LatestSchema() int { return len(migrations) }
+
 // migrations is every schema change, in order. Add to the end; never edit
 // an entry once released, since files in the field have already run it.
 var migrations = []migration{

@@ -238,7 +238,12 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 			return err
 		}
 	}
-	// The queue entry changes with the state and with the next try.
+	// The queue entry changes with the state and with the next try. A
+	// settlement at its end waits in no queue: its value is its bare id,
+	// a sixth of an entry, in the bucket that holds every settlement kept.
+	if s.State.Terminal() {
+		return t.byState.Put(stateKey(s.State, seq), id)
+	}
 	return t.byState.Put(stateKey(s.State, seq), encodeQueued(s))
 }
 
