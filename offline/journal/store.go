@@ -69,12 +69,19 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 	// counter: each after the last) and the queue (state, then sequence)
 	// are keyed in the order they are made: pages filled to 90% rather
 	// than bbolt's half, which suits random keys such as the idempotency
-	// keys, keep the file near the size of what it holds.
+	// keys, keep the file near the size of what it holds. Records are the
+	// exception: each grows by about a third from its acceptance to its
+	// end, in place, and a page filled to 90% with young records splits
+	// in two as they grow, each half half empty for good; filled to 70%,
+	// it holds them grown.
 	if btx.Writable() {
-		for _, b := range []*bolt.Bucket{t.settlements, t.bySeq, t.byMsgid, t.byState} {
+		for _, b := range []*bolt.Bucket{t.bySeq, t.byMsgid, t.byState} {
 			if b != nil {
 				b.FillPercent = 0.9
 			}
+		}
+		if t.settlements != nil {
+			t.settlements.FillPercent = 0.7
 		}
 	}
 	return t
