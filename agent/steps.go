@@ -92,14 +92,12 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 	// not): it is looked up while the visit is registered and the fees
 	// uploaded, so that the round trip to the payment channel does not add
 	// to the patient's wait, nor to a drained bill's.
-	type lookup struct {
-		leg   PaymentLeg
-		known *lookedUp
-	}
-	agreement := make(chan lookup, 1)
+	var leg PaymentLeg
+	var known *lookedUp
+	looked := make(chan struct{})
 	go func() {
-		leg, known := s.agreementFor(ctx, st, p.person, p.insuplc)
-		agreement <- lookup{leg, known}
+		defer close(looked)
+		leg, known = s.agreementFor(ctx, st, p.person, p.insuplc)
 	}()
 
 	x, err := exchange(st, StepRegister)
@@ -136,8 +134,8 @@ func (s *Service) prepare(ctx context.Context, st *Settlement) (prepared, error)
 		return p, fmt.Errorf("%w: 2204 answered %d lines for %d sent", ErrUnbalanced, len(p.lines), len(lines))
 	}
 
-	found := <-agreement
-	p.pay, p.agreement = found.leg, found.known
+	<-looked
+	p.pay, p.agreement = leg, known
 	q := s.splitRequest(st, p.person.PsnNo, p.insutype, p.mdtrtID, p.insuplc)
 	q.UseAccount = p.pay.AccountFirst
 	if p.split, err = s.preSettle(ctx, st, preSettleStep(q.UseAccount), q); err != nil {
