@@ -123,10 +123,8 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 				return err
 			}
 			for _, ms := range m.msgids {
-				if bytes.Equal(t.byMsgid.Get([]byte(ms)), []byte(m.id)) {
-					if err := t.byMsgid.Delete([]byte(ms)); err != nil {
-						return err
-					}
+				if err := t.msgids().removeOwned([]byte(ms), []byte(m.id)); err != nil {
+					return err
 				}
 			}
 		}

@@ -47,7 +47,7 @@ func (a *allocator) Next() (string, error) {
 		// The clock alone already makes msgids unique; the index check
 		// keeps them unique even if the clock state were ever lost (a
 		// restored meta page), at the cost of one lookup.
-		if a.t.byMsgid.Get([]byte(id)) != nil {
+		if a.t.msgids().owner([]byte(id)) != nil {
 			continue
 		}
 		raw, err := json.Marshal(c)
@@ -57,7 +57,7 @@ func (a *allocator) Next() (string, error) {
 		if err := meta.Put(keyMsgidClock, raw); err != nil {
 			return "", fmt.Errorf("allocate msgid: %w: %w", agent.ErrJournal, err)
 		}
-		if err := a.t.byMsgid.Put([]byte(id), []byte(a.owner)); err != nil {
+		if err := a.t.msgids().add([]byte(id), []byte(a.owner)); err != nil {
 			return "", fmt.Errorf("allocate msgid: %w: %w", agent.ErrJournal, err)
 		}
 		return id, nil
@@ -86,7 +86,7 @@ func (j *Journal) AllocateMsgid(ctx context.Context) (string, error) {
 func (j *Journal) ByMsgid(ctx context.Context, msgid string) (*agent.Settlement, error) {
 	var s *agent.Settlement
 	err := j.read(ctx, "look up msgid "+msgid, func(t *tx) error {
-		owner := t.byMsgid.Get([]byte(msgid))
+		owner := t.msgids().owner([]byte(msgid))
 		switch {
 		case owner == nil:
 			return fmt.Errorf("no msgid %s in this journal: %w", msgid, agent.ErrNotFound)

@@ -179,3 +179,47 @@ func TestAllocatorDiesWithItsTransaction(t *testing.T) {
 		t.Fatalf("Next after the transaction = %q, %v; want ErrAllocatorDone", m, err)
 	}
 }
+
+func TestASettlementsMsgidsTakeOneIndexEntryAndNoOtherMsgidIsFound(t *testing.T) {
+	j := journaltest.MustOpen(t)
+	a := mustAccept(t, j, "his-1")
+	if n := journal.MsgidEntries(j.Journal); n != 1 {
+		t.Fatalf("%d msgid index entries for one settlement's %d msgids; want one run", n, len(a.Msgids))
+	}
+	b := mustAccept(t, j, "his-2")
+	later := allocate(t, j, a.ID, 2) // after b's: a run of its own
+	one := allocate(t, j, b.ID, 1)
+	j.Clock.Advance(10 * time.Second) // the clock moves on between two allocations
+	jumped := allocate(t, j, b.ID, 1)
+	if n := journal.MsgidEntries(j.Journal); n != 5 {
+		t.Errorf("%d msgid index entries; want 5: two accepted runs, a's later pair, b's single one before and after the clock's jump", n)
+	}
+
+	owns := map[string][]string{a.ID: later, b.ID: append(one, jumped...)}
+	for _, s := range []*agent.Settlement{a, b} {
+		for _, m := range s.Msgids {
+			owns[s.ID] = append(owns[s.ID], m)
+		}
+	}
+	j.MustReopen()
+	for id, msgids := range owns {
+		for _, m := range msgids {
+			if got, err := j.ByMsgid(ctx, m); err != nil || got.ID != id {
+				t.Errorf("ByMsgid(%s) = %v, %v; want %s", m, got, err, id)
+			}
+		}
+	}
+	// Never handed out: the msgid the clock skipped, the one after the
+	// last, another slot's and another institution's at the same time.
+	gap, _ := protocol.MsgidAfter(one[0])
+	next, _ := protocol.MsgidAfter(jumped[0])
+	first := a.Msgids["1101"]
+	otherSlot := first[:26] + "08" + first[28:]
+	otherInstitution := "H44190000002" + first[12:]
+	for _, m := range []string{gap, next, otherSlot, otherInstitution, first[:29], first + "0"} {
+		if got, err := j.ByMsgid(ctx, m); !errors.Is(err, agent.ErrNotFound) {
+			t.Errorf("ByMsgid(%s), never allocated = %v, %v; want ErrNotFound", m, got, err)
+		}
+	}
+	j.MustVerify()
+}

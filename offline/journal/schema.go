@@ -23,7 +23,7 @@ var (
 	bucketMigrations  = []byte("migrations") // in meta: version -> migrationRecord
 	bucketSettlements = []byte("settlements")
 	bucketByKey       = []byte("by_key")   // idempotency key -> id
-	bucketByMsgid     = []byte("by_msgid") // msgid -> id, or noSettlement
+	bucketByMsgid     = []byte("by_msgid") // first msgid of a run -> id, or noSettlement, NUL, last msgid (msgidindex.go)
 	bucketBySeq       = []byte("by_seq")   // sequence (8 bytes, big endian) -> id
 	bucketByState     = []byte("by_state") // state NUL sequence -> queue entry (queue.go; the id before schema 6)
 	bucketValues      = []byte("values")   // name -> value (SetValue/Value)
@@ -80,6 +80,7 @@ var migrations = []migration{
 	{to: 5, name: "two legs: the insurance leg and the payment leg of every settlement", keyed: twoLegs},
 	{to: 6, name: "queue entries in the state index (the forwarder and the backlog read no record); records compressed", keyed: queueEntries},
 	{to: 7, name: "the number of settlements in each state kept with the records; records compressed against a dictionary", apply: stateCounts},
+	{to: 8, name: "msgids indexed by runs, one entry for the msgids a settlement was given one after the other", apply: msgidRuns},
 }
 
 // keyDigests replaces the plain SM3 fingerprints of older records, and the

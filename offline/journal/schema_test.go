@@ -339,3 +339,65 @@ func TestRecordsAreAuthenticatedAfterV3(t *testing.T) {
 		t.Fatalf("an unauthenticated record was served: %v", err)
 	}
 }
+
+func TestV7MsgidIndexBecomesRunsAndFindsEveryMsgid(t *testing.T) {
+	path, o := testOptions(t)
+	v7 := mustOpenWith(t, path, o, migrations[:7])
+	three := func(s *agent.Settlement, ids agent.MsgidAllocator) error {
+		s.Msgids = map[string]string{}
+		for _, step := range []string{"1101", "2201", "2207"} {
+			m, err := ids.Next()
+			if err != nil {
+				return err
+			}
+			s.Msgids[step] = m
+		}
+		return nil
+	}
+	var all []*agent.Settlement
+	for _, key := range []string{"his-1", "his-2"} {
+		s, _, err := v7.Accept(context.Background(), &agent.Settlement{IdempotencyKey: key, Personal: agent.Personal{IDNo: "440101199001011234"}}, three)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, s)
+	}
+	signIn, err := v7.AllocateMsgid(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The index as schema 7 wrote it: one entry per msgid.
+	if err := v7.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketByMsgid)
+		for _, s := range all {
+			for _, m := range s.Msgids {
+				if err := b.Put([]byte(m), []byte(s.ID)); err != nil {
+					return err
+				}
+			}
+		}
+		return b.Put([]byte(signIn), []byte(noSettlement))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v7.Close()
+
+	j := mustOpenWith(t, path, o, migrations)
+	defer j.Close()
+	if n := MsgidEntries(j); n != 3 {
+		t.Errorf("%d msgid index entries after the migration; want 3 runs: each settlement's and the sign-in's", n)
+	}
+	for _, s := range all {
+		for _, m := range s.Msgids {
+			if got, err := j.ByMsgid(context.Background(), m); err != nil || got.ID != s.ID {
+				t.Errorf("ByMsgid(%s) = %v, %v; want %s", m, got, err, s.ID)
+			}
+		}
+	}
+	if _, err := j.ByMsgid(context.Background(), signIn); !errors.Is(err, agent.ErrNotFound) {
+		t.Errorf("the sign-in's msgid: %v, want ErrNotFound", err)
+	}
+	if err := j.Verify(context.Background()); err != nil {
+		t.Error(err)
+	}
+}

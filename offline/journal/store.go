@@ -53,6 +53,9 @@ type tx struct {
 	callerErr error
 }
 
+// msgids is the msgid index, by runs (msgidindex.go).
+func (t *tx) msgids() msgidIndex { return msgidIndex{t.byMsgid} }
+
 func (j *Journal) wrap(btx *bolt.Tx) *tx {
 	t := &tx{
 		j:           j,
@@ -212,9 +215,9 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 	// names one request, and the platform would take the second use for a
 	// replay of the first.
 	for _, m := range s.DurableIDs() {
-		switch owner := t.byMsgid.Get([]byte(m)); {
+		switch owner := t.msgids().owner([]byte(m)); {
 		case owner == nil:
-			if err := t.byMsgid.Put([]byte(m), id); err != nil {
+			if err := t.msgids().add([]byte(m), id); err != nil {
 				return err
 			}
 		case !bytes.Equal(owner, id):

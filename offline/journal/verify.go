@@ -52,6 +52,9 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 		records[id] = stored{seq, string(s.State)}
 		expect := func(b *bolt.Bucket, name string, key []byte) {
 			got := b.Get(key)
+			if b == t.byMsgid {
+				got = t.msgids().owner(key)
+			}
 			if b == t.byState {
 				got = stateValueID(got)
 			}
@@ -87,8 +90,8 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 		return err
 	}
 	if err := t.byMsgid.ForEach(func(k, v []byte) error {
-		if string(v) != noSettlement {
-			entry("msgid", k, v)
+		if owner := runOwner(v); string(owner) != noSettlement {
+			entry("msgid", k, owner)
 		}
 		return nil
 	}); err != nil {

@@ -152,6 +152,9 @@ func TestMsgidsAreUniqueMonotonicAndCarryTheSlot(t *testing.T) {
 		if seen[id] || id <= prev {
 			t.Fatalf("msgid %s repeated or out of order after %s", id, prev)
 		}
+		if after, ok := protocol.MsgidAfter(prev); prev != "" && (!ok || after != id) {
+			t.Fatalf("MsgidAfter(%s) = %s, %v; the clock gave %s", prev, after, ok, id)
+		}
 		if id[26:28] != "07" {
 			t.Fatalf("slot digits of %s", id)
 		}
@@ -159,6 +162,13 @@ func TestMsgidsAreUniqueMonotonicAndCarryTheSlot(t *testing.T) {
 	}
 	if prev[12:26] != "20261123090002" {
 		t.Fatalf("250th msgid %s; want the time part two seconds on", prev)
+	}
+	// At the end of a day the next second is the next day's first.
+	if after, ok := protocol.MsgidAfter("H44190000001202612312359590799"); !ok || after != "H44190000001202701010000000700" {
+		t.Errorf("MsgidAfter at midnight: %s, %v", after, ok)
+	}
+	if _, ok := protocol.MsgidAfter("H4419000000120261231235959079"); ok {
+		t.Error("MsgidAfter took a msgid one character short")
 	}
 	// The clock set back never yields an earlier msgid.
 	id, _ := c.Next("H44190000001", 7, t0.Add(-time.Hour))

@@ -34,6 +34,22 @@ func (c MsgidClock) Next(institution string, slot int, now time.Time) (string, M
 	return fmt.Sprintf("%s%s%02d%02d", institution, t.Format(msgidTimeLayout), slot, next.Counter), next
 }
 
+// MsgidAfter is the msgid Next hands out right after m while the clock
+// has not passed m's second: the next counter, or after the 99th the next
+// second's first. ok is false for a malformed m. The journal indexes the
+// msgids of one settlement by runs of such successors.
+func MsgidAfter(m string) (next string, ok bool) {
+	if ValidMsgid(m) != nil {
+		return "", false
+	}
+	counter := int(m[28]-'0')*10 + int(m[29]-'0')
+	if counter < 99 {
+		return fmt.Sprintf("%s%02d", m[:28], counter+1), true
+	}
+	t, _ := time.ParseInLocation(msgidTimeLayout, m[12:26], CST)
+	return m[:12] + t.Add(time.Second).Format(msgidTimeLayout) + m[26:28] + "00", true
+}
+
 // ValidMsgid checks a msgid's shape: 30 characters, the time part a real
 // CST time, the slot and counter digits.
 func ValidMsgid(m string) error {
