@@ -158,28 +158,58 @@ func (s *Service) payWith(ctx context.Context, cur *Settlement, known *lookedUp)
 		if !ok {
 			return s.finishPay(ctx, cur, PayPending, exhausted(leg), "")
 		}
-		// The order is stored before it is sent: a crash from here on
-		// leaves an order to resend or query, never a debit unknown here.
 		cur, err = s.update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
-			id, err := ids.Next()
-			if err != nil {
-				return err
-			}
-			st.Pay.setAgreement(a)
-			st.Pay.Orders = append(st.Pay.Orders, PayOrderRecord{Kind: OrderPay, OrderID: id, TxnTime: s.clock.Now(),
-				Amount: st.Pay.Amount, Source: src.Kind, Status: OrderAllocated})
-			return nil
+			return s.placeOrder(st, ids, a, src)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("record payment order: %w", err)
 		}
-		cur.Pay.sources = a.Sources
-		next, done, err := s.sendOrder(ctx, cur, *cur.Pay.lastOrder(OrderPay), a, src)
+		next, done, err := s.sendPlaced(ctx, cur, a, src)
 		if err != nil || done {
 			return next, err
 		}
 		cur = next
 	}
+}
+
+// placeOrder adds to st the order for the patient's part from src of a,
+// its id allocated in the write that stores it: the order is stored
+// before it is sent, so that a crash from then on leaves an order to
+// resend or query, never a debit unknown here.
+func (s *Service) placeOrder(st *Settlement, ids MsgidAllocator, a Agreement, src PaySource) error {
+	id, err := ids.Next()
+	if err != nil {
+		return err
+	}
+	st.Pay.setAgreement(a)
+	st.Pay.Orders = append(st.Pay.Orders, PayOrderRecord{Kind: OrderPay, OrderID: id, TxnTime: s.clock.Now(),
+		Amount: st.Pay.Amount, Source: src.Kind, Status: OrderAllocated})
+	return nil
+}
+
+// sendPlaced sends the order placeOrder stored in cur.
+func (s *Service) sendPlaced(ctx context.Context, cur *Settlement, a Agreement, src PaySource) (*Settlement, bool, error) {
+	cur.Pay.sources = a.Sources
+	return s.sendOrder(ctx, cur, *cur.Pay.lastOrder(OrderPay), a, src)
+}
+
+// orderAtBooking is the order the booking's own write may place, so that
+// the payment costs no write of its own: when the agreement was looked up
+// for this bill moments before (known), asks no confirmation first, and
+// has a source to pay from. Otherwise payWith decides, as after a restart.
+func (s *Service) orderAtBooking(st *Settlement, known *lookedUp) (Agreement, PaySource, bool) {
+	if known == nil || s.payment == nil || st.Pay.Amount <= 0 || known.query != s.agreementQuery(st, "", "") {
+		return Agreement{}, PaySource{}, false
+	}
+	if o := st.Pay.lastOrder(OrderPay); o != nil && (o.Status == OrderAllocated || o.Status == OrderUnknown) {
+		return Agreement{}, PaySource{}, false
+	}
+	a := known.agreement
+	if a.Family != nil && a.Family.ConfirmFirst && !st.Pay.Confirmed {
+		return Agreement{}, PaySource{}, false
+	}
+	src, ok := nextSource(a, st.Pay)
+	return a, src, ok
 }
 
 // nextSource is the agreement's first source, in the patient's order, not

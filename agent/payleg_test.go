@@ -21,6 +21,7 @@ type payRig struct {
 	ins *agenttest.Insurance
 	pay *agenttest.PayChannel
 	c   *clock.Fake
+	j   *agenttest.Journal
 }
 
 // The patient: 41 years old, so a credit line may pay.
@@ -55,9 +56,10 @@ func newPayRigWith(t *testing.T, signer agenttest.PayPatient) payRig {
 	} else {
 		pay.AddPerson(payPatient, "张三")
 	}
-	svc := agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Insurance: ins, Payment: pay, Clock: c,
+	j := agenttest.NewJournal(c)
+	svc := agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: c,
 		Offline: agent.DefaultOfflinePolicy()})
-	return payRig{svc, ins, pay, c}
+	return payRig{svc, ins, pay, c, j}
 }
 
 var kiosk = agent.Operator{ID: "KIOSK1", Type: agent.OpterKiosk}
@@ -135,7 +137,8 @@ func TestAConfirmFirstFamilyBillWaitsForTheConfirmation(t *testing.T) {
 	pay.AddPatient(agenttest.PayPatient{IDNo: idOf("11010519600101002"), Name: "王芳", Sources: []agenttest.PayFunds{
 		{PaySource: agent.PaySource{Kind: agent.SourceBankCard, Token: cardToken}, Balance: money.CNY(1000)}},
 		Family: []agenttest.PayFamily{{Member: payPatient, Name: "张三", Relation: "child", ConfirmFirst: true}}})
-	r := payRig{agent.NewService(agent.ServiceConfig{Journal: agenttest.NewJournal(c), Insurance: ins, Payment: pay, Clock: c}), ins, pay, c}
+	j := agenttest.NewJournal(c)
+	r := payRig{agent.NewService(agent.ServiceConfig{Journal: j, Insurance: ins, Payment: pay, Clock: c}), ins, pay, c, j}
 	st := r.settle(t, "k1", 10000)
 	if st.Pay.Status != agent.PayConfirmRequired || st.Pay.Family == nil || st.Pay.Family.Signer == "王芳" {
 		t.Fatalf("pay %+v family %+v; want awaiting confirmation, the signer masked", st.Pay, st.Pay.Family)
@@ -359,5 +362,30 @@ func TestTheChannelIsAskedForTheAgreementOncePerBill(t *testing.T) {
 	}
 	if lookups != 1 {
 		t.Fatalf("the channel was asked for the agreement %d times (%v); want once", lookups, r.pay.Calls())
+	}
+}
+
+// The payment order is stored in the write that books the insured part,
+// when the agreement was looked up for this bill moments before: four
+// writes for a bill paid at once (accepted, pre-settled, booked with its
+// order, paid), and the order durable before it is sent.
+func TestTheBookingsWriteHoldsThePaymentOrder(t *testing.T) {
+	r := newPayRig(t)
+	var atPay *agent.Settlement
+	var writesAtPay int
+	r.pay.PayFunc = func(ctx context.Context, o agent.PayOrder) (agent.PayOutcome, error) {
+		atPay, _ = r.j.Get(ctx, o.Settlement)
+		writesAtPay = r.j.Writes
+		return agent.PayOutcome{Status: agent.PaySucceeded, QueryID: "Q1"}, nil
+	}
+	st := r.settle(t, "k1", 10000)
+	if st.State != agent.StateSettled || st.Pay.Status != agent.PayPaid {
+		t.Fatalf("settlement %s pay %+v", st.State, st.Pay)
+	}
+	if atPay == nil || atPay.State != agent.StatePaying || len(atPay.Pay.Orders) != 1 || atPay.Pay.Orders[0].Status != agent.OrderAllocated {
+		t.Fatalf("stored when the order was sent: %+v", atPay)
+	}
+	if writesAtPay != 3 || r.j.Writes != 4 {
+		t.Errorf("%d writes before the order was sent, %d in all; want 3 and 4", writesAtPay, r.j.Writes)
 	}
 }

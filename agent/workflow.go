@@ -335,7 +335,10 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 		}
 		return s.stop(ctx, cur, err, true)
 	}
-	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
+	var order *lookedUp    // the agreement of an order placed with the booking
+	var orderSrc PaySource // and its source
+	st, err := s.update(ctx, cur.ID, func(st *Settlement, ids MsgidAllocator) error {
+		order = nil
 		st.Split = booked.Split
 		st.SetlID, st.SetlTime, st.Clearing = booked.SetlID, booked.SetlDay, Clearing{Region: booked.ClearingRegion, Way: booked.ClearingWay, Type: booked.ClearingType}
 		st.SettledAt = s.clock.Now()
@@ -348,6 +351,12 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 			return nil
 		}
 		st.transition(st.SettledAt, StatePaying, "insured part booked: "+booked.Split.String())
+		if a, src, ok := s.orderAtBooking(st, known); ok {
+			if err := s.placeOrder(st, ids, a, src); err != nil {
+				return err
+			}
+			order, orderSrc = known, src
+		}
 		return nil
 	})
 	if err != nil {
@@ -357,6 +366,13 @@ func (s *Service) drive(ctx context.Context, cur *Settlement, forwarding bool) (
 	if st.State == StateSettled {
 		s.announce(st)
 		return st, nil
+	}
+	if order != nil {
+		next, done, err := s.sendPlaced(ctx, st, order.agreement, orderSrc)
+		if err != nil || done {
+			return next, err
+		}
+		st, known = next, nil
 	}
 	return s.payWith(ctx, st, known)
 }
