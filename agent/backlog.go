@@ -175,22 +175,30 @@ func (s *Service) Backlog(ctx context.Context) (Backlog, error) {
 	return out, nil
 }
 
-// reserve decides on e's bill with check, which sees the backlog as it
-// is, every bill already given a place included; if check finds no limit
-// broken, e takes its place at once. The bill's journal write then
-// confirms the place (add is idempotent) or release gives it back.
-// check must only read the backlog.
-func (c *backlogCache) reserve(ctx context.Context, s *Service, e *backlogEntry, check func(*Backlog) *LimitError) (*LimitError, error) {
+// ready loads the cache, if it is not yet, for take.
+func (c *backlogCache) ready(ctx context.Context, s *Service) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.load(ctx, s); err != nil {
-		return nil, err
+	return c.load(ctx, s)
+}
+
+// take decides on e's bill with check, which sees the backlog as it is,
+// every bill already given a place included; if check finds no limit
+// broken, e takes its place at once. The bill's journal write then
+// confirms the place (add is idempotent) or release gives it back. check
+// must only read the backlog; the cache must be ready (it stays so once
+// loaded), take reads no journal: it runs inside the journal's writes.
+func (c *backlogCache) take(e *backlogEntry, check func(*Backlog) *LimitError) *LimitError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		panic("backlog: take before ready")
 	}
 	if lerr := check(&c.b); lerr != nil {
-		return lerr, nil
+		return lerr
 	}
 	c.add(e)
-	return nil, nil
+	return nil
 }
 
 // release gives back a place reserve took for a bill whose deferral was

@@ -27,40 +27,84 @@ func (s *Service) deferOrRefuse(ctx context.Context, cur *Settlement, why string
 	// see the other; the journal's write then happens outside it, shared
 	// with the writes of other bills (group commit). Should the write
 	// fail, the place is given back.
-	place := &backlogEntry{id: cur.ID, patient: cur.PatientRef, amount: cur.Bill.Total(), at: now}
-	lerr, err := s.backlog.reserve(ctx, s, place, func(b *Backlog) *LimitError { return s.offline.Check(*b, cur, now) })
-	if err != nil {
+	if err := s.backlog.ready(ctx, s); err != nil {
 		return nil, err
 	}
-	if lerr != nil {
-		s.log.Warn("bill not deferred", "id", cur.ID, "limit", lerr.Limit)
-		st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
-			st.Error = &Failure{Code: FailOfflineLimit, Message: why + "; " + lerr.Error()}
-			st.transition(now, StateFailed, FailOfflineLimit+" "+lerr.Limit)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("record offline refusal: %w", err)
-		}
-		s.announce(st)
-		return st, nil
-	}
-	estimate := s.estimate(ctx, cur)
+	d := s.deferral(ctx, cur, why, now)
 	st, err := s.update(ctx, cur.ID, func(st *Settlement, _ MsgidAllocator) error {
-		st.DeferredAt, st.Error = now, nil
-		st.Split = estimate
-		st.Pay = PaymentLeg{Confirmed: st.Pay.Confirmed}
-		st.transition(now, StateDeferred, why)
+		d.decide(st)
 		return nil
 	})
 	if err != nil {
-		s.backlog.release(place)
-		return nil, fmt.Errorf("record deferral: %w", err)
+		d.undo()
+		what := "deferral"
+		if d.refused != nil {
+			what = "offline refusal"
+		}
+		return nil, fmt.Errorf("record %s: %w", what, err)
+	}
+	s.deferred(st, d)
+	return st, nil
+}
+
+// deferralDecision is a bill's deferral decided in the write that records
+// it: deferred with an estimated split if every offline limit holds, its
+// place in the backlog taken at once, else failed naming the limit.
+type deferralDecision struct {
+	s        *Service
+	why      string
+	now      time.Time
+	estimate InsuranceSplit
+	place    *backlogEntry // the place taken, nil when refused
+	refused  *LimitError
+}
+
+// deferral prepares the decision on st, its split estimated now (from
+// the journal, outside the write); the backlog cache must be loaded.
+func (s *Service) deferral(ctx context.Context, st *Settlement, why string, now time.Time) *deferralDecision {
+	return &deferralDecision{s: s, why: why, now: now, estimate: s.estimate(ctx, st)}
+}
+
+// decide decides on st and records the outcome in it. The decision and
+// the bill's place are taken together under the backlog's lock, so that
+// two bills deciding at once each see the other; the write then happens
+// outside it, shared with the writes of other bills (group commit). A
+// write that runs its function again (a batch retried) decides again,
+// the place first given back.
+func (d *deferralDecision) decide(st *Settlement) {
+	d.undo()
+	place := &backlogEntry{id: st.ID, patient: st.PatientRef, amount: st.Bill.Total(), at: d.now}
+	d.refused = d.s.backlog.take(place, func(b *Backlog) *LimitError { return d.s.offline.Check(*b, st, d.now) })
+	if d.refused != nil {
+		st.Error = &Failure{Code: FailOfflineLimit, Message: d.why + "; " + d.refused.Error()}
+		st.transition(d.now, StateFailed, FailOfflineLimit+" "+d.refused.Limit)
+		return
+	}
+	d.place = place
+	st.DeferredAt, st.Error = d.now, nil
+	st.Split = d.estimate
+	st.Pay = PaymentLeg{Confirmed: st.Pay.Confirmed}
+	st.transition(d.now, StateDeferred, d.why)
+}
+
+// undo gives back the place taken, when the write did not happen.
+func (d *deferralDecision) undo() {
+	if d.place != nil {
+		d.s.backlog.release(d.place)
+		d.place = nil
+	}
+}
+
+// deferred tells of a decision recorded in st.
+func (s *Service) deferred(st *Settlement, d *deferralDecision) {
+	if d.refused != nil {
+		s.log.Warn("bill not deferred", "id", st.ID, "limit", d.refused.Limit)
+		s.announce(st)
+		return
 	}
 	s.log.Info("bill deferred", "id", st.ID, "total", st.Bill.Total().String())
 	s.announce(st)
 	s.wakeForwarder()
-	return st, nil
 }
 
 // estimate is a deferred bill's provisional split, from the policy last

@@ -314,3 +314,48 @@ func TestADeferralNotRecordedTakesNoPlaceInTheBacklog(t *testing.T) {
 		t.Fatalf("backlog %+v; want the one bill recorded", b)
 	}
 }
+
+// A bill the caller sends offline is deferred in the write that accepts
+// it, and asks the platform nothing; its place in the backlog is taken in
+// that write, or not at all.
+func TestAForcedOfflineBillIsDeferredInTheWriteThatAcceptsIt(t *testing.T) {
+	svc, p, _, _ := offlineService(t)
+	j := svc.JournalForTest().(*agenttest.Journal)
+	ctx := context.Background()
+	forced := func(key string, fen money.Fen) agent.SettleRequest {
+		r := cardRequest(key, bill(fen))
+		r.Mode = agent.ModeForceOffline
+		return r
+	}
+
+	j.FailWrites = errors.New("no space left on device")
+	if _, _, err := svc.Settle(ctx, forced("k1", 3000)); !errors.Is(err, agent.ErrNotAccepted) {
+		t.Fatalf("settle with nothing stored: %v; want ErrNotAccepted", err)
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 0 || b.Amount != 0 || len(b.PerPatient) != 0 {
+		t.Fatalf("backlog %+v after a bill that was not stored; want it empty", b)
+	}
+	j.FailWrites = nil
+
+	before := j.Writes
+	st, created, err := svc.Settle(ctx, forced("k2", 2000))
+	if err != nil || !created || st.State != agent.StateDeferred || st.DeferredAt.IsZero() {
+		t.Fatalf("forced offline: %v %v %+v", err, created, st)
+	}
+	if n := j.Writes - before; n != 1 {
+		t.Errorf("%d journal writes for a bill deferred at once; want 1", n)
+	}
+	if n := len(p.Calls()); n != 0 {
+		t.Errorf("the platform was asked %d times: %v", n, p.Calls())
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 1 || b.Amount != 2000 {
+		t.Fatalf("backlog %+v; want the one bill", b)
+	}
+	// The same key again is the same bill, not a second place.
+	if again, created, err := svc.Settle(ctx, forced("k2", 2000)); err != nil || created || again.ID != st.ID {
+		t.Fatalf("resubmitted: %v %v %+v", err, created, again)
+	}
+	if b, _ := svc.Backlog(ctx); b.Count != 1 {
+		t.Fatalf("backlog %+v after the resubmission; want one bill", b)
+	}
+}

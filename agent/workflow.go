@@ -207,6 +207,16 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		rec.Personal.IDNo = req.Identity.CertNo
 	}
 	rec.transition(now, StateAccepted, "")
+	// A bill the workflow would defer as soon as it ran (the caller or the
+	// breaker says the platform is away) is deferred in the write that
+	// accepts it: one write and its syncs, not two.
+	var d *deferralDecision
+	if mode != ModeRequireOnline && (mode == ModeForceOffline || !s.platformAvailable()) {
+		if err := s.backlog.ready(ctx, s); err != nil {
+			return nil, false, err
+		}
+		d = s.deferral(ctx, rec, "platform unreachable", now)
+	}
 	stored, created, err := s.journal.Accept(ctx, rec, func(st *Settlement, ids MsgidAllocator) error {
 		st.Msgids = make(map[string]string, len(settleSteps))
 		for _, step := range settleSteps {
@@ -216,8 +226,14 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 			}
 			st.Msgids[step] = id
 		}
+		if d != nil {
+			d.decide(st)
+		}
 		return nil
 	})
+	if d != nil && (err != nil || !created) {
+		d.undo() // nothing stored, or the key's earlier bill
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotStored) {
 			err = fmt.Errorf("%w: %w", ErrNotAccepted, err)
@@ -225,6 +241,10 @@ func (s *Service) Settle(ctx context.Context, req SettleRequest) (*Settlement, b
 		return nil, false, fmt.Errorf("accept settlement: %w", err)
 	}
 	s.log.Info("settlement accepted", "id", stored.ID, "created", created, "cert_type", stored.CertType, "total", stored.Bill.Total().String())
+	if d != nil && created {
+		s.deferred(stored, d)
+		return stored, true, nil
+	}
 	out, err := s.resume(ctx, stored.ID)
 	return out, created, err
 }
