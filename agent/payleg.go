@@ -177,9 +177,14 @@ func (s *Service) payWith(ctx context.Context, cur *Settlement, known *lookedUp)
 // before it is sent, so that a crash from then on leaves an order to
 // resend or query, never a debit unknown here.
 func (s *Service) placeOrder(st *Settlement, ids MsgidAllocator, a Agreement, src PaySource) error {
-	id, err := ids.Next()
-	if err != nil {
-		return err
+	// The first order takes the id allocated with the bill; any later one
+	// (another source, or a bill accepted without it) a new one.
+	id := st.Msgids[StepPayOrder]
+	if id == "" || slices.ContainsFunc(st.Pay.Orders, func(o PayOrderRecord) bool { return o.OrderID == id }) {
+		var err error
+		if id, err = ids.Next(); err != nil {
+			return err
+		}
 	}
 	st.Pay.setAgreement(a)
 	st.Pay.Orders = append(st.Pay.Orders, PayOrderRecord{Kind: OrderPay, OrderID: id, TxnTime: s.clock.Now(),

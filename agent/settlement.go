@@ -243,6 +243,9 @@ const (
 	StepSettle    = "settle"    // 2207
 	StepCancel    = "cancel"    // 2208
 	StepReverse   = "reverse"   // 2601
+	// StepPayOrder is the payment leg's: the id of the first order for
+	// the patient's part (a later one, from another source, has its own).
+	StepPayOrder = "payorder"
 )
 
 // Statuses of the payment leg.

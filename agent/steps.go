@@ -10,14 +10,14 @@ import (
 
 // The steps of the insurance leg before and at the settlement request.
 
-// settleSteps are the insurance leg's requests of an online settlement,
-// whose msgids are all allocated when the settlement is accepted, so that
-// every step can be resent under the same msgid after any crash. The
-// pre-settlement without the account (StepPreCredit), which only a part
-// left whole to a credit line needs, has its msgid allocated, durably,
-// when it is needed: most bills never send it, and a msgid allocated is
-// a msgid indexed in every journal for as long as the bill is kept.
-var settleSteps = []string{StepIdentify, StepRegister, StepUpload, StepPreSettle, StepSettle}
+// settleSteps are the requests of an online settlement whose msgids are
+// all allocated when the settlement is accepted, so that every step can
+// be resent under the same msgid after any crash, and no step needs a
+// write of its own to allocate one: the insurance leg's, both
+// pre-settlements (only one is sent, as the agreement decides), and the
+// payment's first order. Allocated together, they take one entry of the
+// journal's msgid index (a run), however many they are.
+var settleSteps = []string{StepIdentify, StepRegister, StepUpload, StepPreSettle, StepPreCredit, StepSettle, StepPayOrder}
 
 // prepared is what the steps before 2207 learnt.
 type prepared struct {
@@ -202,8 +202,8 @@ func preSettleStep(useAccount bool) string {
 // preSettle sends one pre-settlement and checks its split.
 func (s *Service) preSettle(ctx context.Context, st *Settlement, step string, q SplitRequest) (InsuranceSplit, error) {
 	if st.Msgids[step] == "" {
-		// Not allocated at the acceptance (StepPreCredit), or accepted by
-		// a version that did not allocate it: stored before it is sent.
+		// Accepted by a version that did not allocate it: stored before
+		// it is sent.
 		stored, err := s.update(ctx, st.ID, func(rec *Settlement, ids MsgidAllocator) error {
 			id, err := ids.Next()
 			rec.Msgids[step] = id
