@@ -357,6 +357,9 @@ func recordAt(t *testing.T, path, id string) (off int64, rec []byte, pageSize in
 	err = db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket([]byte("settlements")).Get([]byte(id))
 		if v == nil {
+			v = tx.Bucket([]byte("ended")).Get([]byte(id)) // a settlement at its end
+		}
+		if v == nil {
 			return fmt.Errorf("no record %s", id)
 		}
 		off = int64(uintptr(unsafe.Pointer(&v[0])) - db.Info().Data)

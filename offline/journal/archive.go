@@ -51,7 +51,7 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 					return nil
 				}
 				id := stateValueID(v)
-				data := t.settlements.Get(id)
+				data := t.record(id)
 				s, seq, err := t.j.decode(string(id), data)
 				if err != nil {
 					return err
@@ -107,14 +107,17 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 	}
 	err = j.write(ctx, "archive: remove", func(t *tx) error {
 		for _, m := range batch {
-			cur := t.settlements.Get([]byte(m.id))
+			cur := t.record([]byte(m.id))
 			if cur == nil || !bytes.Equal(cur, m.data) {
 				continue // changed since it was selected: it stays
+			}
+			if err := t.deleteRecord([]byte(m.id)); err != nil {
+				return err
 			}
 			for _, del := range []struct {
 				b *bolt.Bucket
 				k []byte
-			}{{t.settlements, []byte(m.id)}, {t.byKey, []byte(m.key)}, {t.bySeq, encodeSeq(m.seq)}, {t.byState, stateKey(m.state, m.seq)}} {
+			}{{t.byKey, []byte(m.key)}, {t.bySeq, encodeSeq(m.seq)}, {t.byState, stateKey(m.state, m.seq)}} {
 				if err := del.b.Delete(del.k); err != nil {
 					return err
 				}

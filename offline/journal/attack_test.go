@@ -304,7 +304,7 @@ func readLoot(t *testing.T, path string) loot {
 				return walk(b.Bucket(k), string(k))
 			}
 			l.strings[string(v)] = true
-			if name == "settlements" {
+			if name == "settlements" || name == "ended" {
 				l.readRecord(t, v)
 			}
 			return nil
@@ -390,12 +390,17 @@ func writeV3Archive(t *testing.T, journalPath, archivePath string) {
 	defer dst.Close()
 	err = src.View(func(stx *bolt.Tx) error {
 		return dst.Update(func(dtx *bolt.Tx) error {
-			for _, name := range []string{"settlements", "by_key"} {
-				b, err := dtx.CreateBucketIfNotExists([]byte(name))
+			// Records under way and ended alike, in the archive's one bucket.
+			for _, from := range [][2]string{{"settlements", "settlements"}, {"ended", "settlements"}, {"by_key", "by_key"}} {
+				b, err := dtx.CreateBucketIfNotExists([]byte(from[1]))
 				if err != nil {
 					return err
 				}
-				if err := stx.Bucket([]byte(name)).ForEach(func(k, v []byte) error { return b.Put(k, v) }); err != nil {
+				src := stx.Bucket([]byte(from[0]))
+				if src == nil {
+					continue
+				}
+				if err := src.ForEach(func(k, v []byte) error { return b.Put(k, v) }); err != nil {
 					return err
 				}
 			}

@@ -18,3 +18,16 @@ func MsgidEntries(j *Journal) (n int) {
 	})
 	return n
 }
+
+// RecordBucket names the bucket that holds id's record, "" if none.
+func RecordBucket(j *Journal, id string) (name string) {
+	j.db.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketSettlements, bucketEnded} {
+			if bk := tx.Bucket(b); bk != nil && bk.Get([]byte(id)) != nil {
+				name += string(b)
+			}
+		}
+		return nil
+	})
+	return name
+}

@@ -412,3 +412,39 @@ func TestCancelledContextStopsBeforeTheTransaction(t *testing.T) {
 		t.Errorf("stored %d settlements under a cancelled context", len(all))
 	}
 }
+
+// A record moves to the ended settlements with the write that ends it,
+// back under way with a refund, and to the ended ones again; wherever it
+// is, it is found, listed and verified.
+func TestARecordIsKeptUnderWayOrEndedAsItsStateSays(t *testing.T) {
+	j := journaltest.MustOpen(t)
+	s := mustAccept(t, j, "his-1")
+	in := func(want string) {
+		t.Helper()
+		if got := journal.RecordBucket(j.Journal, s.ID); got != want {
+			t.Fatalf("record in %q, want %q", got, want)
+		}
+		if got, err := j.Get(ctx, s.ID); err != nil || got.ID != s.ID {
+			t.Fatalf("Get: %v, %v", got, err)
+		}
+		if l, err := j.List(ctx, agent.ListFilter{}); err != nil || len(l) != 1 {
+			t.Fatalf("List: %v, %v", l, err)
+		}
+		j.MustVerify()
+	}
+	in("settlements")
+	for _, step := range []struct {
+		state agent.State
+		where string
+	}{{agent.StateDeferred, "settlements"}, {agent.StateSettled, "ended"}, {agent.StateRefunding, "settlements"}, {agent.StateRefunded, "ended"}} {
+		if _, err := j.Update(ctx, s.ID, func(st *agent.Settlement, _ agent.MsgidAllocator) error {
+			st.State = step.state
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		in(step.where)
+	}
+	j.MustReopen()
+	in("ended")
+}

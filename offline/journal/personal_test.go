@@ -44,11 +44,16 @@ func TestJournalFileHoldsNoPersonalDataInClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("settlements")).ForEach(func(_, v []byte) error {
-			plain, err := journal.Decompress(v)
-			raw = append(raw, plain...)
-			return err
-		})
+		for _, name := range []string{"settlements", "ended"} { // under way and ended
+			if err := tx.Bucket([]byte(name)).ForEach(func(_, v []byte) error {
+				plain, err := journal.Decompress(v)
+				raw = append(raw, plain...)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}

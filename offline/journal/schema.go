@@ -21,7 +21,8 @@ import (
 var (
 	bucketMeta        = []byte("meta")
 	bucketMigrations  = []byte("migrations") // in meta: version -> migrationRecord
-	bucketSettlements = []byte("settlements")
+	bucketSettlements = []byte("settlements") // id -> record, of a settlement under way (all of them before schema 9)
+	bucketEnded       = []byte("ended")       // id -> record, of a settlement at its end (schema 9, records.go)
 	bucketByKey       = []byte("by_key")   // idempotency key -> id
 	bucketByMsgid     = []byte("by_msgid") // first msgid of a run -> id, or noSettlement, NUL, last msgid (msgidindex.go)
 	bucketBySeq       = []byte("by_seq")   // sequence (8 bytes, big endian) -> id
@@ -81,6 +82,7 @@ var migrations = []migration{
 	{to: 6, name: "queue entries in the state index (the forwarder and the backlog read no record); records compressed", keyed: queueEntries},
 	{to: 7, name: "the number of settlements in each state kept with the records; records compressed against a dictionary", apply: stateCounts},
 	{to: 8, name: "msgids indexed by runs, one entry for the msgids a settlement was given one after the other", apply: msgidRuns},
+	{to: 9, name: "the records of settlements at their end kept apart from those under way", apply: endedRecords},
 }
 
 // keyDigests replaces the plain SM3 fingerprints of older records, and the
@@ -310,8 +312,8 @@ func (j *Journal) resealRecords() error {
 	n := 0
 	err := j.db.Update(func(btx *bolt.Tx) error {
 		t := j.wrap(btx)
-		if t.settlements != nil {
-			c := t.settlements.Cursor()
+		for _, b := range t.recordBuckets() {
+			c := b.Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {
 				s, seq, err := j.decodeRecord(string(k), v, true)
 				if err != nil {
@@ -321,7 +323,7 @@ func (j *Journal) resealRecords() error {
 				if err != nil {
 					return err
 				}
-				if err := t.settlements.Put(k, data); err != nil {
+				if err := b.Put(k, data); err != nil {
 					return err
 				}
 				n++

@@ -401,3 +401,49 @@ func TestV7MsgidIndexBecomesRunsAndFindsEveryMsgid(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestV8RecordsOfEndedSettlementsMoveApart(t *testing.T) {
+	path, o := testOptions(t)
+	v8 := mustOpenWith(t, path, o, migrations[:8])
+	a, b, c := accept(t, v8, "his-1"), accept(t, v8, "his-2"), accept(t, v8, "his-3")
+	for id, state := range map[string]agent.State{a.ID: agent.StateSettled, c.ID: agent.StateDeclined, b.ID: agent.StateDeferred} {
+		if _, err := v8.Update(context.Background(), id, func(st *agent.Settlement, _ agent.MsgidAllocator) error {
+			st.State = state
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := RecordBucket(v8, a.ID); got != "settlements" {
+		t.Fatalf("at schema 8 the record is in %q", got)
+	}
+	v8.Close()
+
+	j := mustOpenWith(t, path, o, migrations)
+	defer j.Close()
+	for id, want := range map[string]string{a.ID: "ended", b.ID: "settlements", c.ID: "ended"} {
+		if got := RecordBucket(j, id); got != want {
+			t.Errorf("%s in %q after the migration, want %q", id, got, want)
+		}
+		if _, err := j.Get(context.Background(), id); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := j.Verify(context.Background()); err != nil {
+		t.Error(err)
+	}
+	// A record in the wrong bucket is a damaged file, and Verify says so.
+	if err := j.db.Update(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketSettlements)
+		v := bytes.Clone(recs.Get([]byte(b.ID)))
+		if err := recs.Delete([]byte(b.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketEnded).Put([]byte(b.ID), v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Verify(context.Background()); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), b.ID) {
+		t.Errorf("Verify with a deferred bill's record among the ended: %v", err)
+	}
+}

@@ -48,6 +48,7 @@ type tx struct {
 	btx                                               *bolt.Tx
 	meta, settlements, byKey, byMsgid, bySeq, byState *bolt.Bucket
 	stateCounts                                       *bolt.Bucket
+	ended                                             *bolt.Bucket // nil before schema 9
 	// callerErr is the error of the caller's own function, which the
 	// journal passes through rather than reporting as a storage failure.
 	callerErr error
@@ -67,24 +68,25 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 		bySeq:       btx.Bucket(bucketBySeq),
 		byState:     btx.Bucket(bucketByState),
 		stateCounts: btx.Bucket(bucketStateCounts),
+		ended:       btx.Bucket(bucketEnded),
 	}
 	// Records, the sequence index, the msgids (institution, time, slot,
 	// counter: each after the last) and the queue (state, then sequence)
-	// are keyed in the order they are made: pages filled to 90% rather
-	// than bbolt's half, which suits random keys such as the idempotency
-	// keys, keep the file near the size of what it holds. Records are the
-	// exception: each grows by about a third from its acceptance to its
-	// end, in place, and a page filled to 90% with young records splits
-	// in two as they grow, each half half empty for good; filled to 70%,
-	// it holds them grown.
+	// are keyed in the order they are made, and so are most idempotency
+	// keys (a HIS's visit or bill numbers): pages filled to 90% rather
+	// than bbolt's half keep the file near the size of what it holds. A
+	// record grows by half from its acceptance to its end; kept in place,
+	// it would split its page, each half half empty for good. It moves
+	// instead to the bucket of ended settlements (records.go) with the
+	// write that ends it, where it no longer grows.
 	if btx.Writable() {
-		for _, b := range []*bolt.Bucket{t.bySeq, t.byMsgid, t.byState} {
+		for _, b := range []*bolt.Bucket{t.bySeq, t.byMsgid, t.byState, t.byKey, t.settlements, t.ended} {
 			if b != nil {
 				b.FillPercent = 0.9
 			}
 		}
-		if t.settlements != nil {
-			t.settlements.FillPercent = 0.7
+		if t.ended == nil && t.settlements != nil {
+			t.settlements.FillPercent = 0.7 // a file before schema 9, migrating
 		}
 	}
 	return t
@@ -195,7 +197,7 @@ func (j *Journal) decodeRecord(id string, data []byte, legacy bool) (*agent.Sett
 
 // load reads one settlement, with its sequence number.
 func (t *tx) load(id string) (*agent.Settlement, uint64, error) {
-	data := t.settlements.Get([]byte(id))
+	data := t.record([]byte(id))
 	if data == nil {
 		return nil, 0, fmt.Errorf("settlement %s: %w", id, agent.ErrNotFound)
 	}
@@ -224,7 +226,7 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 			return fmt.Errorf("%w: id %s was allocated for %q, not this settlement", agent.ErrInvalid, m, owner)
 		}
 	}
-	if err := t.settlements.Put(id, data); err != nil {
+	if err := t.putRecord(id, data, s.State, old); err != nil {
 		return err
 	}
 	if old == nil {
@@ -411,7 +413,7 @@ func (j *Journal) Update(ctx context.Context, id string, fn func(*agent.Settleme
 func (j *Journal) StoredSize(ctx context.Context, id string) (int, error) {
 	n := 0
 	err := j.read(ctx, "size of "+id, func(t *tx) error {
-		data := t.settlements.Get([]byte(id))
+		data := t.record([]byte(id))
 		if data == nil {
 			return fmt.Errorf("settlement %s: %w", id, agent.ErrNotFound)
 		}
@@ -468,7 +470,7 @@ func (j *Journal) List(ctx context.Context, f agent.ListFilter) ([]*agent.Settle
 		}
 		found = make([]raw, 0, len(ids))
 		for _, id := range ids {
-			data := t.settlements.Get([]byte(id))
+			data := t.record([]byte(id))
 			if data == nil {
 				return fmt.Errorf("%w: index names missing settlement %s", ErrCorrupt, id)
 			}

@@ -42,36 +42,44 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 		state string
 	}
 	records := map[string]stored{}
-	err := t.settlements.ForEach(func(k, v []byte) error {
-		id := string(k)
-		s, seq, err := t.j.decode(id, v)
-		if err != nil {
-			report("%v", err)
+	var err error
+	for _, b := range t.recordBuckets() {
+		if err = b.ForEach(func(k, v []byte) error {
+			id := string(k)
+			s, seq, err := t.j.decode(id, v)
+			if err != nil {
+				report("%v", err)
+				return nil
+			}
+			if _, twice := records[id]; twice {
+				report("settlement %s: a record under way and one ended", id)
+			}
+			if t.recordsIn(s.State) != b {
+				report("settlement %s: its record, %s, is kept with the settlements %s", id, s.State, map[bool]string{true: "ended", false: "under way"}[b == t.ended])
+			}
+			records[id] = stored{seq, string(s.State)}
+			expect := func(b *bolt.Bucket, name string, key []byte) {
+				got := b.Get(key)
+				if b == t.byMsgid {
+					got = t.msgids().owner(key)
+				}
+				if b == t.byState {
+					got = stateValueID(got)
+				}
+				if !bytes.Equal(got, k) {
+					report("settlement %s: %s index holds %q", id, name, got)
+				}
+			}
+			expect(t.byKey, "idempotency key", []byte(s.IdempotencyKey))
+			expect(t.bySeq, "sequence", encodeSeq(seq))
+			expect(t.byState, "state "+string(s.State), stateKey(s.State, seq))
+			for infno, m := range s.Msgids {
+				expect(t.byMsgid, "msgid of "+infno, []byte(m))
+			}
 			return nil
+		}); err != nil {
+			return err
 		}
-		records[id] = stored{seq, string(s.State)}
-		expect := func(b *bolt.Bucket, name string, key []byte) {
-			got := b.Get(key)
-			if b == t.byMsgid {
-				got = t.msgids().owner(key)
-			}
-			if b == t.byState {
-				got = stateValueID(got)
-			}
-			if !bytes.Equal(got, k) {
-				report("settlement %s: %s index holds %q", id, name, got)
-			}
-		}
-		expect(t.byKey, "idempotency key", []byte(s.IdempotencyKey))
-		expect(t.bySeq, "sequence", encodeSeq(seq))
-		expect(t.byState, "state "+string(s.State), stateKey(s.State, seq))
-		for infno, m := range s.Msgids {
-			expect(t.byMsgid, "msgid of "+infno, []byte(m))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	// The other way round: every index entry must lead to a record that
 	// agrees with it. A stale one would make List or a lookup wrong long
