@@ -20,15 +20,15 @@ import (
 // version 0); everything else is created by migrations.
 var (
 	bucketMeta        = []byte("meta")
-	bucketMigrations  = []byte("migrations") // in meta: version -> migrationRecord
+	bucketMigrations  = []byte("migrations")  // in meta: version -> migrationRecord
 	bucketSettlements = []byte("settlements") // id -> record, of a settlement under way (all of them before schema 9)
 	bucketEnded       = []byte("ended")       // id -> record, of a settlement at its end (schema 9, records.go)
-	bucketByKey       = []byte("by_key")   // idempotency key -> id
-	bucketByMsgid     = []byte("by_msgid") // first msgid of a run -> id, or noSettlement, NUL, last msgid (msgidindex.go)
-	bucketBySeq       = []byte("by_seq")   // sequence (8 bytes, big endian) -> id
-	bucketByState     = []byte("by_state") // state NUL sequence -> queue entry (queue.go; the id before schema 6)
-	bucketValues      = []byte("values")   // name -> value (SetValue/Value)
-	bucketCounters    = []byte("counters") // keyed credential serial (counterKey) -> highest counter (8 bytes)
+	bucketByKey       = []byte("by_key")      // idempotency key -> id
+	bucketByMsgid     = []byte("by_msgid")    // first msgid of a run -> id, or noSettlement, NUL, last msgid (msgidindex.go)
+	bucketBySeq       = []byte("by_seq")      // sequence (8 bytes, big endian) -> id
+	bucketByState     = []byte("by_state")    // state NUL sequence -> queue entry (queue.go; the id before schema 6)
+	bucketValues      = []byte("values")      // name -> value (SetValue/Value)
+	bucketCounters    = []byte("counters")    // keyed credential serial (counterKey) -> highest counter (8 bytes)
 
 	keyFormat     = []byte("format")
 	keySchema     = []byte("schema")
