@@ -25,10 +25,20 @@ type msgidIndex struct{ b *bolt.Bucket }
 
 // owner is the owner of msgid m, or nil when none was indexed.
 func (x msgidIndex) owner(m []byte) []byte {
+	_, v := x.holding(m)
+	if v == nil {
+		return nil
+	}
+	return runOwner(v)
+}
+
+// holding is the entry whose run holds m: m itself, or the run before it
+// when m lies in that run; nil if none.
+func (x msgidIndex) holding(m []byte) (k, v []byte) {
 	c := x.b.Cursor()
-	k, v := c.Seek(m)
+	k, v = c.Seek(m)
 	if bytes.Equal(k, m) {
-		return runOwner(v)
+		return k, v
 	}
 	if k == nil {
 		k, v = c.Last()
@@ -36,9 +46,9 @@ func (x msgidIndex) owner(m []byte) []byte {
 		k, v = c.Prev()
 	}
 	if k == nil || !inRun(k, v, m) {
-		return nil
+		return nil, nil
 	}
-	return runOwner(v)
+	return k, v
 }
 
 // add indexes m for owner, which must not already be indexed: it extends
@@ -63,19 +73,8 @@ func (x msgidIndex) add(m, owner []byte) error {
 // removeOwned deletes the run holding m if owner owns it (the archive's
 // way out for a settlement leaving the journal).
 func (x msgidIndex) removeOwned(m, owner []byte) error {
-	c := x.b.Cursor()
-	k, v := c.Seek(m)
-	if !bytes.Equal(k, m) {
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		if k == nil || !inRun(k, v, m) {
-			return nil
-		}
-	}
-	if !bytes.Equal(runOwner(v), owner) {
+	k, v := x.holding(m)
+	if k == nil || !bytes.Equal(runOwner(v), owner) {
 		return nil
 	}
 	return x.b.Delete(bytes.Clone(k))
