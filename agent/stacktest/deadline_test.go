@@ -72,11 +72,11 @@ func TestADamagedRecordIsNotAnsweredNothingAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("ended")) // the record of a settlement at its end
+		b, key := journaltest.RawRecord(tx, st.ID)
 		// A byte flipped in the middle of the stored (compressed) record.
-		v := append([]byte(nil), b.Get([]byte(st.ID))...)
+		v := append([]byte(nil), b.Get(key)...)
 		v[len(v)/2] ^= 0xff
-		return b.Put([]byte(st.ID), v)
+		return b.Put(key, v)
 	})
 	db.Close()
 	j.MustReopen()

@@ -31,6 +31,7 @@ import (
 
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/agent/api"
+	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
 )
 
 // mountTmpfs mounts a tmpfs of size on a fresh directory, unmounted when
@@ -344,32 +345,46 @@ func TestJournalFailureAfterThePlatformBookedDoesNotSayNothingWasAccepted(t *tes
 	}
 }
 
-// recordAt finds where the live copy of settlement id's record lies in
-// the journal file (older copies linger in freed pages): bbolt hands out
-// values as slices of its memory map, whose base Info reports.
-func recordAt(t *testing.T, path, id string) (off int64, rec []byte, pageSize int) {
+// recordAt finds where settlement id's record lies in the journal file:
+// every copy of its bytes, for older copies linger in freed pages, and a
+// record of a bucket small enough to be kept inline in its parent is
+// handed out by bbolt as a copy, not as a slice of its memory map.
+// Damaging every copy damages the live one.
+func recordAt(t *testing.T, path, id string) (offs []int64, rec []byte, pageSize int) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket([]byte("settlements")).Get([]byte(id))
-		if v == nil {
-			v = tx.Bucket([]byte("ended")).Get([]byte(id)) // a settlement at its end
-		}
-		if v == nil {
+		b, key := journaltest.RawRecord(tx, id)
+		if b == nil {
 			return fmt.Errorf("no record %s", id)
 		}
-		off = int64(uintptr(unsafe.Pointer(&v[0])) - db.Info().Data)
-		rec = bytes.Clone(v)
+		rec = bytes.Clone(b.Get(key))
 		return nil
 	})
+	pageSize = db.Info().PageSize
+	db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return off, rec, db.Info().PageSize
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at := 0; ; {
+		i := bytes.Index(file[at:], rec)
+		if i < 0 {
+			break
+		}
+		offs = append(offs, int64(at+i))
+		at += i + 1
+	}
+	if len(offs) == 0 {
+		t.Fatalf("the record of %s is not in the file", id)
+	}
+	return offs, rec, pageSize
 }
 
 // patch is bytes written over the journal file at an offset, as a
@@ -390,15 +405,17 @@ func damagedJournal(t *testing.T, damage func(rec []byte, off int64, pageSize in
 		acked = append(acked, r.mustSettle(i))
 	}
 	d.stop(t)
-	off, rec, pageSize := recordAt(t, r.journal, acked[1].ID)
+	offs, rec, pageSize := recordAt(t, r.journal, acked[1].ID)
 	f, err := os.OpenFile(r.journal, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for _, p := range damage(rec, off, pageSize) {
-		if _, err := f.WriteAt(p.b, p.at); err != nil {
-			t.Fatal(err)
+	for _, off := range offs {
+		for _, p := range damage(rec, off, pageSize) {
+			if _, err := f.WriteAt(p.b, p.at); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return r, acked

@@ -40,6 +40,7 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 		state   agent.State
 		msgids  []string
 		data    []byte
+		slot    []byte // its state index key
 	}
 	var batch []moving
 	err := j.read(ctx, "archive: select", func(t *tx) error {
@@ -63,7 +64,7 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 				for _, m := range s.Msgids {
 					ms = append(ms, m)
 				}
-				batch = append(batch, moving{id: s.ID, key: s.IdempotencyKey, seq: seq, state: s.State, msgids: ms, data: bytes.Clone(data)})
+				batch = append(batch, moving{id: s.ID, key: s.IdempotencyKey, seq: seq, state: s.State, msgids: ms, data: bytes.Clone(data), slot: bytes.Clone(k)})
 			}
 		}
 		return nil
@@ -111,13 +112,14 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 			if cur == nil || !bytes.Equal(cur, m.data) {
 				continue // changed since it was selected: it stays
 			}
+			// The record first: the sequence index leads to it.
 			if err := t.deleteRecord([]byte(m.id)); err != nil {
 				return err
 			}
 			for _, del := range []struct {
 				b *bolt.Bucket
 				k []byte
-			}{{t.byKey, []byte(m.key)}, {t.bySeq, encodeSeq(m.seq)}, {t.byState, stateKey(m.state, m.seq)}} {
+			}{{t.byKey, []byte(m.key)}, {t.bySeq, encodeSeq(m.seq)}, {t.byState, m.slot}} {
 				if err := del.b.Delete(del.k); err != nil {
 					return err
 				}
@@ -154,7 +156,7 @@ func openArchive(path string, timeout time.Duration) (*bolt.DB, error) {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, PageSize: pageSize})
 	if err != nil {
 		return nil, fmt.Errorf("%w: open archive %s: %w", agent.ErrJournal, path, err)
 	}
@@ -234,7 +236,9 @@ func Compact(path string, opts Options) (before, after int64, err error) {
 	}
 	tmp := path + ".compact"
 	_ = os.Remove(tmp)
-	dst, err := bolt.Open(tmp, fi.Mode().Perm(), nil)
+	// The copy takes this medterm's page size: a file made with smaller
+	// pages gets the larger ones with its first compaction.
+	dst, err := bolt.Open(tmp, fi.Mode().Perm(), &bolt.Options{PageSize: pageSize})
 	if err != nil {
 		src.Close()
 		return 0, 0, fmt.Errorf("%w: compact: %w", agent.ErrJournal, err)

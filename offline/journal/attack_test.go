@@ -304,7 +304,7 @@ func readLoot(t *testing.T, path string) loot {
 				return walk(b.Bucket(k), string(k))
 			}
 			l.strings[string(v)] = true
-			if name == "settlements" || name == "ended" {
+			if name == "settlements" || name == "ended_records" {
 				l.readRecord(t, v)
 			}
 			return nil
@@ -390,21 +390,28 @@ func writeV3Archive(t *testing.T, journalPath, archivePath string) {
 	defer dst.Close()
 	err = src.View(func(stx *bolt.Tx) error {
 		return dst.Update(func(dtx *bolt.Tx) error {
-			// Records under way and ended alike, in the archive's one bucket.
-			for _, from := range [][2]string{{"settlements", "settlements"}, {"ended", "settlements"}, {"by_key", "by_key"}} {
-				b, err := dtx.CreateBucketIfNotExists([]byte(from[1]))
+			// Records under way and ended alike, by id in the archive's one
+			// bucket.
+			for _, name := range []string{"settlements", "by_key"} {
+				b, err := dtx.CreateBucketIfNotExists([]byte(name))
 				if err != nil {
 					return err
 				}
-				src := stx.Bucket([]byte(from[0]))
-				if src == nil {
-					continue
-				}
-				if err := src.ForEach(func(k, v []byte) error { return b.Put(k, v) }); err != nil {
+				if err := stx.Bucket([]byte(name)).ForEach(func(k, v []byte) error { return b.Put(k, v) }); err != nil {
 					return err
 				}
 			}
-			return nil
+			ended := stx.Bucket([]byte("ended_records"))
+			if ended == nil { // a journal before schema 10
+				return nil
+			}
+			// The sequence index leads to them: the end, then the id.
+			return stx.Bucket([]byte("by_seq")).ForEach(func(_, v []byte) error {
+				if rec := ended.Get(v[:8]); rec != nil {
+					return dtx.Bucket([]byte("settlements")).Put(v[8:], rec)
+				}
+				return nil
+			})
 		})
 	})
 	if err != nil {

@@ -19,15 +19,36 @@ func MsgidEntries(j *Journal) (n int) {
 	return n
 }
 
-// RecordBucket names the bucket that holds id's record, "" if none.
+// RecordBucket names where id's record is kept: "settlements" under way,
+// "ended" at its end, "" if nowhere, both names if in both.
 func RecordBucket(j *Journal, id string) (name string) {
 	j.db.View(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSettlements, bucketEnded} {
-			if bk := tx.Bucket(b); bk != nil && bk.Get([]byte(id)) != nil {
-				name += string(b)
-			}
+		t := j.wrap(tx)
+		if t.settlements.Get([]byte(id)) != nil {
+			name += "settlements"
+		}
+		if end := t.endOf([]byte(id)); end != 0 && t.ended.Get(encodeSeq(end)) != nil {
+			name += "ended"
 		}
 		return nil
 	})
 	return name
+}
+
+// EndedOrder is the ids of the ended records in the order they are kept,
+// as the sequence index leads to them.
+func EndedOrder(j *Journal) (ids []string) {
+	j.db.View(func(tx *bolt.Tx) error {
+		t := j.wrap(tx)
+		at := map[string]string{}
+		t.bySeq.ForEach(func(_, v []byte) error {
+			at[string(encodeSeq(t.seqEnd(v)))] = string(t.seqID(v))
+			return nil
+		})
+		return t.ended.ForEach(func(k, _ []byte) error {
+			ids = append(ids, at[string(k)])
+			return nil
+		})
+	})
+	return ids
 }

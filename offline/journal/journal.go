@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,6 +33,14 @@ import (
 // DefaultLockTimeout is how long Open waits for another process to release
 // the file's lock when Options.LockTimeout is zero.
 const DefaultLockTimeout = time.Second
+
+// pageSize is the page size of the files this medterm makes (a file keeps
+// the one it was made with until it is compacted). A record is about 700
+// bytes, and bbolt splits a full page so as to leave two entries in the
+// new one: a page of 4 KB, the system's, held four records, at most five,
+// and ended up little more than half full. A page of 16 KB holds twenty,
+// and is filled to 90% as the records are appended.
+const pageSize = 16 << 10
 
 // Options configures Open.
 type Options struct {
@@ -116,6 +125,7 @@ func open(path string, opts Options, migs []migration) (*Journal, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:  opts.LockTimeout,
 		ReadOnly: opts.ReadOnly,
+		PageSize: pageSize,
 	})
 	if err != nil {
 		return nil, openError(path, opts.LockTimeout, err)
@@ -134,7 +144,10 @@ func openError(path string, timeout time.Duration, err error) error {
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("open %s: %w: another medterm process (the daemon) holds its lock; use the daemon's API, or stop the daemon first (waited %s)",
 			path, agent.ErrJournalLocked, timeout)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum),
+		// bbolt's error, untyped, for a file shorter than two pages of
+		// the page size asked for, which no journal ever is.
+		strings.Contains(err.Error(), "file size too small"):
 		return fmt.Errorf("open %s: %w (%w)", path, ErrNotJournal, err)
 	}
 	return fmt.Errorf("open %w file: %w", agent.ErrJournal, err)

@@ -413,6 +413,42 @@ func TestCancelledContextStopsBeforeTheTransaction(t *testing.T) {
 	}
 }
 
+// Ended records are kept in the order they ended in, whatever the order
+// they were accepted in: each is appended after the last, into a page
+// that has room, never into the middle of a full one.
+func TestEndedRecordsAreKeptInTheOrderTheyEnded(t *testing.T) {
+	j := journaltest.MustOpen(t)
+	a, b, c := mustAccept(t, j, "his-1"), mustAccept(t, j, "his-2"), mustAccept(t, j, "his-3")
+	end := func(id string, state agent.State) {
+		t.Helper()
+		if _, err := j.Update(ctx, id, func(st *agent.Settlement, _ agent.MsgidAllocator) error {
+			st.State = state
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end(c.ID, agent.StateSettled)
+	end(a.ID, agent.StateDeclined)
+	end(b.ID, agent.StateSettled)
+	if got, want := journal.EndedOrder(j.Journal), []string{c.ID, a.ID, b.ID}; !slices.Equal(got, want) {
+		t.Fatalf("ended records kept as %v, want %v", got, want)
+	}
+	// A refund takes a record back under way; at its end again it goes
+	// after the others.
+	end(c.ID, agent.StateRefunding)
+	end(c.ID, agent.StateRefunded)
+	if got, want := journal.EndedOrder(j.Journal), []string{a.ID, b.ID, c.ID}; !slices.Equal(got, want) {
+		t.Fatalf("after the refund, ended records kept as %v, want %v", got, want)
+	}
+	for _, s := range []*agent.Settlement{a, b, c} {
+		if got, err := j.Get(ctx, s.ID); err != nil || got.ID != s.ID {
+			t.Errorf("Get %s: %v, %v", s.ID, got, err)
+		}
+	}
+	j.MustVerify()
+}
+
 // A record moves to the ended settlements with the write that ends it,
 // back under way with a refund, and to the ended ones again; wherever it
 // is, it is found, listed and verified.

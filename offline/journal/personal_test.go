@@ -44,7 +44,7 @@ func TestJournalFileHoldsNoPersonalDataInClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.View(func(tx *bolt.Tx) error {
-		for _, name := range []string{"settlements", "ended"} { // under way and ended
+		for _, name := range []string{"settlements", "ended_records"} { // under way and ended
 			if err := tx.Bucket([]byte(name)).ForEach(func(_, v []byte) error {
 				plain, err := journal.Decompress(v)
 				raw = append(raw, plain...)

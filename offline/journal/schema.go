@@ -22,13 +22,15 @@ var (
 	bucketMeta        = []byte("meta")
 	bucketMigrations  = []byte("migrations")  // in meta: version -> migrationRecord
 	bucketSettlements = []byte("settlements") // id -> record, of a settlement under way (all of them before schema 9)
-	bucketEnded       = []byte("ended")       // id -> record, of a settlement at its end (schema 9, records.go)
+	bucketEnded       = []byte("ended")       // id -> record, of a settlement at its end (schema 9 only)
 	bucketByKey       = []byte("by_key")      // idempotency key -> id
 	bucketByMsgid     = []byte("by_msgid")    // first msgid of a run -> id, or noSettlement, NUL, last msgid (msgidindex.go)
-	bucketBySeq       = []byte("by_seq")      // sequence (8 bytes, big endian) -> id
-	bucketByState     = []byte("by_state")    // state NUL sequence -> queue entry (queue.go; the id before schema 6)
+	bucketBySeq       = []byte("by_seq")      // sequence (8 bytes, big endian) -> end (8 bytes, since schema 10), id
+	bucketByState     = []byte("by_state")    // state NUL sequence -> queue entry (queue.go; the id before schema 6); state NUL end -> id at its end (since schema 10)
 	bucketValues      = []byte("values")      // name -> value (SetValue/Value)
 	bucketCounters    = []byte("counters")    // keyed credential serial (counterKey) -> highest counter (8 bytes)
+	// The records of settlements at their end since schema 10 (records.go).
+	bucketEndedRecords = []byte("ended_records") // end: the order they ended in (8 bytes, big endian) -> record
 
 	keyFormat     = []byte("format")
 	keySchema     = []byte("schema")
@@ -83,6 +85,7 @@ var migrations = []migration{
 	{to: 7, name: "the number of settlements in each state kept with the records; records compressed against a dictionary", apply: stateCounts},
 	{to: 8, name: "msgids indexed by runs, one entry for the msgids a settlement was given one after the other", apply: msgidRuns},
 	{to: 9, name: "the records of settlements at their end kept apart from those under way", apply: endedRecords},
+	{to: 10, name: "the records of settlements at their end kept in the order they ended in", apply: endedInOrder},
 }
 
 // keyDigests replaces the plain SM3 fingerprints of older records, and the
@@ -312,22 +315,26 @@ func (j *Journal) resealRecords() error {
 	n := 0
 	err := j.db.Update(func(btx *bolt.Tx) error {
 		t := j.wrap(btx)
-		for _, b := range t.recordBuckets() {
-			c := b.Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
-				s, seq, err := j.decodeRecord(string(k), v, true)
-				if err != nil {
-					return err
-				}
-				data, err := j.encode(s, seq)
-				if err != nil {
-					return err
-				}
-				if err := b.Put(k, data); err != nil {
-					return err
-				}
-				n++
+		type resealed struct{ id, data []byte }
+		var done []resealed
+		if err := t.eachRecord(func(id, v []byte, _ uint64) error {
+			s, seq, err := j.decodeRecord(string(id), v, true)
+			if err != nil {
+				return err
 			}
+			data, err := j.encode(s, seq)
+			done = append(done, resealed{bytes.Clone(id), data})
+			return err
+		}); err != nil {
+			return err
+		}
+		// Written once the walk is over: a bucket changed under its
+		// cursor may skip or repeat keys.
+		for _, r := range done {
+			if err := t.rewriteRecord(r.id, r.data); err != nil {
+				return err
+			}
+			n++
 		}
 		meta := btx.Bucket(bucketMeta)
 		if err := meta.Delete(keyReseal); err != nil {

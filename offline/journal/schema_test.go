@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -432,18 +433,87 @@ func TestV8RecordsOfEndedSettlementsMoveApart(t *testing.T) {
 	if err := j.Verify(context.Background()); err != nil {
 		t.Error(err)
 	}
-	// A record in the wrong bucket is a damaged file, and Verify says so.
+	// A record in the wrong place is a damaged file, and Verify says so.
 	if err := j.db.Update(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketSettlements)
 		v := bytes.Clone(recs.Get([]byte(b.ID)))
 		if err := recs.Delete([]byte(b.ID)); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketEnded).Put([]byte(b.ID), v)
+		seq, _ := seqOfID([]byte(b.ID))
+		if err := tx.Bucket(bucketBySeq).Put(encodeSeq(seq), seqValue(99, []byte(b.ID))); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketEndedRecords).Put(encodeSeq(99), v)
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Verify(context.Background()); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), b.ID) {
 		t.Errorf("Verify with a deferred bill's record among the ended: %v", err)
+	}
+}
+
+func TestV9EndedRecordsAreKeyedByTheOrderTheyEnded(t *testing.T) {
+	path, o := testOptions(t)
+	// Written at schema 8, then brought to 9: its ended records by id.
+	v8 := mustOpenWith(t, path, o, migrations[:8])
+	a, b, c := accept(t, v8, "his-1"), accept(t, v8, "his-2"), accept(t, v8, "his-3")
+	for _, id := range []string{c.ID, a.ID} {
+		if _, err := v8.Update(context.Background(), id, func(st *agent.Settlement, _ agent.MsgidAllocator) error {
+			st.State = agent.StateSettled
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v8.Close()
+	v9 := mustOpenWith(t, path, o, migrations[:9])
+	if err := v9.db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketEnded).Stats().KeyN; n != 2 {
+			t.Errorf("at schema 9, %d ended records by id, want 2", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v9.Close()
+
+	j := mustOpenWith(t, path, o, migrations)
+	defer j.Close()
+	// The order they ended in at schema 9 is not known: id order stands
+	// for it, and what ends after the upgrade comes after them.
+	if _, err := j.Update(context.Background(), b.ID, func(st *agent.Settlement, _ agent.MsgidAllocator) error {
+		st.State = agent.StateDeclined
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := EndedOrder(j), []string{a.ID, c.ID, b.ID}; !slices.Equal(got, want) {
+		t.Errorf("ended records kept as %v, want %v", got, want)
+	}
+	if err := j.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketEnded) != nil {
+			t.Error("the schema 9 bucket of ended records is still there")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*agent.Settlement{a, b, c} {
+		if got, err := j.Get(context.Background(), s.ID); err != nil || got.State.Terminal() != true {
+			t.Errorf("Get %s: %v, %v", s.ID, got, err)
+		}
+	}
+	if err := j.Verify(context.Background()); err != nil {
+		t.Error(err)
+	}
+	// An ended record nothing leads to is a damaged file too.
+	if err := j.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEndedRecords).Put(encodeSeq(77), []byte("stray"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Verify(context.Background()); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Verify with an ended record no id leads to: %v", err)
 	}
 }

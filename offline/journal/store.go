@@ -48,7 +48,7 @@ type tx struct {
 	btx                                               *bolt.Tx
 	meta, settlements, byKey, byMsgid, bySeq, byState *bolt.Bucket
 	stateCounts                                       *bolt.Bucket
-	ended                                             *bolt.Bucket // nil before schema 9
+	ended                                             *bolt.Bucket // the ended records (records.go)
 	// callerErr is the error of the caller's own function, which the
 	// journal passes through rather than reporting as a storage failure.
 	callerErr error
@@ -68,7 +68,7 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 		bySeq:       btx.Bucket(bucketBySeq),
 		byState:     btx.Bucket(bucketByState),
 		stateCounts: btx.Bucket(bucketStateCounts),
-		ended:       btx.Bucket(bucketEnded),
+		ended:       btx.Bucket(bucketEndedRecords),
 	}
 	// Records, the sequence index, the msgids (institution, time, slot,
 	// counter: each after the last) and the queue (state, then sequence)
@@ -77,8 +77,8 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 	// than bbolt's half keep the file near the size of what it holds. A
 	// record grows by half from its acceptance to its end; kept in place,
 	// it would split its page, each half half empty for good. It moves
-	// instead to the bucket of ended settlements (records.go) with the
-	// write that ends it, where it no longer grows.
+	// instead to the ended records (records.go) with the write that ends
+	// it, where it no longer grows.
 	if btx.Writable() {
 		for _, b := range []*bolt.Bucket{t.bySeq, t.byMsgid, t.byState, t.byKey, t.settlements, t.ended} {
 			if b != nil {
@@ -86,7 +86,7 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 			}
 		}
 		if t.ended == nil && t.settlements != nil {
-			t.settlements.FillPercent = 0.7 // a file before schema 9, migrating
+			t.settlements.FillPercent = 0.7 // a file before schema 10, migrating
 		}
 	}
 	return t
@@ -226,21 +226,20 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 			return fmt.Errorf("%w: id %s was allocated for %q, not this settlement", agent.ErrInvalid, m, owner)
 		}
 	}
-	if err := t.putRecord(id, data, s.State, old); err != nil {
+	oldEnd := t.endOf(id)
+	end, err := t.putRecord(id, seq, data, s.State)
+	if err != nil {
 		return err
 	}
 	if old == nil {
 		if err := t.byKey.Put([]byte(s.IdempotencyKey), id); err != nil {
 			return err
 		}
-		if err := t.bySeq.Put(encodeSeq(seq), id); err != nil {
-			return err
-		}
 		if err := t.countState(s.State, 1); err != nil {
 			return err
 		}
 	} else if old.State != s.State {
-		if err := t.byState.Delete(stateKey(old.State, seq)); err != nil {
+		if err := t.byState.Delete(t.stateSlot(old.State, seq, oldEnd)); err != nil {
 			return err
 		}
 		if err := t.countState(old.State, -1); err != nil {
@@ -254,9 +253,9 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 	// settlement at its end waits in no queue: its value is its bare id,
 	// a sixth of an entry, in the bucket that holds every settlement kept.
 	if s.State.Terminal() {
-		return t.byState.Put(stateKey(s.State, seq), id)
+		return t.byState.Put(t.stateSlot(s.State, seq, end), id)
 	}
-	return t.byState.Put(stateKey(s.State, seq), encodeQueued(s))
+	return t.byState.Put(t.stateSlot(s.State, seq, end), encodeQueued(s))
 }
 
 func stateKey(s agent.State, seq uint64) []byte {
@@ -497,14 +496,16 @@ func (t *tx) newest(limit int) []string {
 	var ids []string
 	c := t.bySeq.Cursor()
 	for k, v := c.Last(); k != nil && (limit == 0 || len(ids) < limit); k, v = c.Prev() {
-		ids = append(ids, string(v))
+		ids = append(ids, string(t.seqID(v)))
 	}
 	return ids
 }
 
 // newestIn walks the state index backwards from the end of each state's
 // range and merges the ranges by sequence, so listing the few deferred or
-// in-doubt bills does not read every settled one.
+// in-doubt bills does not read every settled one. A range of settlements
+// at their end is in the order they ended in: with a limit, it gives the
+// latest to end.
 func (t *tx) newestIn(states []agent.State, limit int) []string {
 	type hit struct {
 		seq uint64
@@ -528,10 +529,17 @@ func (t *tx) newestIn(states []agent.State, limit int) []string {
 		}
 		for n := 0; k != nil && bytes.HasPrefix(k, prefix) && (limit == 0 || n < limit); k, v = c.Prev() {
 			seq, err := decodeSeq(k[len(prefix):])
+			id := stateValueID(v)
+			if st.Terminal() { // keyed by their end: the latest to end
+				var ok bool
+				if seq, ok = seqOfID(id); !ok {
+					err = errors.New("no sequence in the id")
+				}
+			}
 			if err != nil {
 				continue // Verify reports malformed index keys
 			}
-			hits = append(hits, hit{seq, string(stateValueID(v))})
+			hits = append(hits, hit{seq, string(id)})
 			n++
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"maps"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/seed-a859fada/medterm/agent"
 )
 
 // Verify reads the whole file: bbolt's page consistency, then every
@@ -40,47 +38,66 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 	type stored struct {
 		seq   uint64
 		state string
+		slot  []byte // its state index key
 	}
 	records := map[string]stored{}
+	endedN := 0
 	var err error
-	for _, b := range t.recordBuckets() {
-		if err = b.ForEach(func(k, v []byte) error {
-			id := string(k)
-			s, seq, err := t.j.decode(id, v)
-			if err != nil {
-				report("%v", err)
-				return nil
-			}
-			if _, twice := records[id]; twice {
-				report("settlement %s: a record under way and one ended", id)
-			}
-			if t.recordsIn(s.State) != b {
-				report("settlement %s: its record, %s, is kept with the settlements %s", id, s.State, map[bool]string{true: "ended", false: "under way"}[b == t.ended])
-			}
-			records[id] = stored{seq, string(s.State)}
-			expect := func(b *bolt.Bucket, name string, key []byte) {
-				got := b.Get(key)
-				if b == t.byMsgid {
-					got = t.msgids().owner(key)
-				}
-				if b == t.byState {
-					got = stateValueID(got)
-				}
-				if !bytes.Equal(got, k) {
-					report("settlement %s: %s index holds %q", id, name, got)
-				}
-			}
-			expect(t.byKey, "idempotency key", []byte(s.IdempotencyKey))
-			expect(t.bySeq, "sequence", encodeSeq(seq))
-			expect(t.byState, "state "+string(s.State), stateKey(s.State, seq))
-			for infno, m := range s.Msgids {
-				expect(t.byMsgid, "msgid of "+infno, []byte(m))
-			}
+	if err = t.eachRecord(func(k, v []byte, end uint64) error {
+		id, ended := string(k), end != 0
+		if ended {
+			endedN++
+		}
+		if v == nil {
+			report("settlement %s: its record is missing from the ended records", id)
 			return nil
-		}); err != nil {
-			return err
+		}
+		s, seq, err := t.j.decode(id, v)
+		if err != nil {
+			report("%v", err)
+			return nil
+		}
+		if _, twice := records[id]; twice {
+			report("settlement %s: a record under way and one ended", id)
+		}
+		if t.ended != nil && s.State.Terminal() != ended {
+			report("settlement %s: its record, %s, is kept with the settlements %s", id, s.State, map[bool]string{true: "ended", false: "under way"}[ended])
+		}
+		slot := t.stateSlot(s.State, seq, end)
+		records[id] = stored{seq, string(s.State), slot}
+		expect := func(b *bolt.Bucket, name string, key []byte) {
+			got := b.Get(key)
+			if b == t.byMsgid {
+				got = t.msgids().owner(key)
+			}
+			if b == t.byState {
+				got = stateValueID(got)
+			}
+			if b == t.bySeq {
+				got = t.seqID(got)
+			}
+			if !bytes.Equal(got, k) {
+				report("settlement %s: %s index holds %q", id, name, got)
+			}
+		}
+		expect(t.byKey, "idempotency key", []byte(s.IdempotencyKey))
+		expect(t.bySeq, "sequence", encodeSeq(seq))
+		expect(t.byState, "state "+string(s.State), slot)
+		for infno, m := range s.Msgids {
+			expect(t.byMsgid, "msgid of "+infno, []byte(m))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// And no ended record that no sequence leads to (two leading to one
+	// find a record naming another id, which decode reports).
+	if t.ended != nil {
+		if n := t.ended.Stats().KeyN; n != endedN {
+			report("%d ended records, %d settlements leading to them", n, endedN)
 		}
 	}
+
 	// The other way round: every index entry must lead to a record that
 	// agrees with it. A stale one would make List or a lookup wrong long
 	// after the write that left it.
@@ -107,7 +124,7 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 	}
 	if err := t.bySeq.ForEach(func(k, v []byte) error {
 		seq, err := decodeSeq(k)
-		if r, ok := entry("sequence", k, v); ok && (err != nil || r.seq != seq) {
+		if r, ok := entry("sequence", k, t.seqID(v)); ok && (err != nil || r.seq != seq) {
 			report("sequence index entry %x points at %s, whose sequence is %d", k, v, r.seq)
 		}
 		return nil
@@ -116,7 +133,7 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 	}
 	if err := t.byState.ForEach(func(k, v []byte) error {
 		r, ok := entry("state", k, stateValueID(v))
-		if ok && !bytes.Equal(k, stateKey(agent.State(r.state), r.seq)) {
+		if ok && !bytes.Equal(k, r.slot) {
 			report("stale state index entry %q for %s, which is %s", k, v, r.state)
 		}
 		return nil
