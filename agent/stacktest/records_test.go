@@ -57,7 +57,7 @@ func TestJournalRecordsStaySmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range []string{"bank-card", "acct-first", "credit-fallback", "deductible-met"} {
-		settle("deferred, then forwarded", fmt.Sprint("r-fwd-", i), cardBody(t, s, p, int64(1500+i*700)), agent.StateDeferred, 650)
+		settle("deferred, then forwarded", fmt.Sprint("r-fwd-", i), cardBody(t, s, p, int64(1500+i*700)), agent.StateDeferred, 600)
 	}
 	if err := s.Proxy.Heal(); err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestJournalRecordsStaySmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range []string{"bank-card", "acct-first", "credit-fallback"} {
-		settle("deferred", fmt.Sprint("r-def-", i), cardBody(t, s, p, int64(2100+i*300)), agent.StateDeferred, 450)
+		settle("deferred", fmt.Sprint("r-def-", i), cardBody(t, s, p, int64(2100+i*300)), agent.StateDeferred, 420)
 	}
 
 	var content []byte

@@ -16,7 +16,9 @@ import (
 //
 // An entry's key is the run's first msgid; its value the owner (a
 // settlement's id, or noSettlement) and, for a run of more than one, a NUL
-// and the last msgid. A run only ever grows by the msgid the clock hands
+// and the last msgid, of which only what differs from the first is kept
+// (its last characters: the counter, or the time, slot and counter; the
+// whole msgid in entries written before, which reads the same way). A run only ever grows by the msgid the clock hands
 // out right after its last (protocol.MsgidAfter), so that every msgid
 // between its ends with the institution and slot of its first is its own:
 // a clock that jumps ahead, another owner's msgid in between or a msgid a
@@ -64,7 +66,7 @@ func (x msgidIndex) add(m, owner []byte) error {
 	}
 	if k != nil && bytes.Equal(runOwner(v), owner) {
 		if next, ok := protocol.MsgidAfter(string(runLast(k, v))); ok && next == string(m) {
-			return x.b.Put(k, runValue(owner, m))
+			return x.b.Put(k, runValue(owner, k, m))
 		}
 	}
 	return x.b.Put(m, owner)
@@ -83,11 +85,10 @@ func (x msgidIndex) removeOwned(m, owner []byte) error {
 // inRun reports whether m lies in the run first..last of value v: between
 // its ends, a well-formed msgid of the same institution and slot.
 func inRun(first, v, m []byte) bool {
-	i := bytes.IndexByte(v, 0)
-	if i < 0 {
+	if bytes.IndexByte(v, 0) < 0 {
 		return false // a single msgid, and m is not it
 	}
-	last := v[i+1:]
+	last := runLast(first, v)
 	return bytes.Compare(first, m) < 0 && bytes.Compare(m, last) <= 0 &&
 		len(m) == protocol.MsgidLen && len(first) == protocol.MsgidLen &&
 		bytes.Equal(m[:12], first[:12]) && bytes.Equal(m[26:28], first[26:28]) &&
@@ -101,19 +102,31 @@ func runOwner(v []byte) []byte {
 	return v
 }
 
-// runLast is the last msgid of the run keyed first with value v.
+// runLast is the last msgid of the run keyed first with value v: the
+// first with its end replaced by what v keeps of the last.
 func runLast(first, v []byte) []byte {
-	if i := bytes.IndexByte(v, 0); i >= 0 {
-		return v[i+1:]
+	i := bytes.IndexByte(v, 0)
+	if i < 0 {
+		return first
 	}
-	return first
+	tail := v[i+1:]
+	if len(tail) > len(first) {
+		return tail // malformed: Verify finds its msgids owned by nobody
+	}
+	return append(bytes.Clone(first[:len(first)-len(tail)]), tail...)
 }
 
-func runValue(owner, last []byte) []byte {
-	v := make([]byte, 0, len(owner)+1+len(last))
+// runValue is the value of the run first..last owned by owner.
+func runValue(owner, first, last []byte) []byte {
+	p := 0
+	for p < len(first) && p < len(last) && first[p] == last[p] {
+		p++
+	}
+	tail := last[p:] // both MsgidLen long: only a well-formed msgid has a next
+	v := make([]byte, 0, len(owner)+1+len(tail))
 	v = append(v, owner...)
 	v = append(v, 0)
-	return append(v, last...)
+	return append(v, tail...)
 }
 
 // msgidRuns rebuilds b, an index of one entry per msgid (schema 7 and
@@ -148,7 +161,7 @@ func msgidRuns(tx *bolt.Tx) error {
 	for _, r := range runs {
 		v := r.owner
 		if !bytes.Equal(r.first, r.last) {
-			v = runValue(r.owner, r.last)
+			v = runValue(r.owner, r.first, r.last)
 		}
 		if err := b.Put(r.first, v); err != nil {
 			return err

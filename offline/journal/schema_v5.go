@@ -90,7 +90,7 @@ func (j *Journal) twoLegRecord(id string, data []byte) ([]byte, error) {
 	if err := json.Unmarshal(public, s); err != nil || s.ID != id {
 		return nil, fmt.Errorf("settlement %s: %w: the record does not read in the two-leg shape: %v", id, ErrCorrupt, err)
 	}
-	if err := json.Unmarshal(personal, &s.Personal); err != nil {
+	if err := decodePersonal(personal, &s.Personal); err != nil {
 		return nil, fmt.Errorf("settlement %s: personal fields: %w: %w", id, ErrCorrupt, err)
 	}
 	return j.encode(s, rec.Seq)

@@ -93,10 +93,7 @@ func (j *Journal) wrap(btx *bolt.Tx) *tx {
 }
 
 func (j *Journal) encode(s *agent.Settlement, seq uint64) ([]byte, error) {
-	personal, err := json.Marshal(s.Personal)
-	if err != nil {
-		return nil, fmt.Errorf("encode personal fields: %w", err)
-	}
+	personal := encodePersonal(s.Personal)
 	public, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode settlement: %w", agent.ErrInvalid, err)
@@ -189,7 +186,7 @@ func (j *Journal) decodeRecord(id string, data []byte, legacy bool) (*agent.Sett
 	if err != nil {
 		return nil, 0, fmt.Errorf("settlement %s: %w: the record was changed outside medterm or damaged: %w", id, ErrCorrupt, err)
 	}
-	if err := json.Unmarshal(personal, &s.Personal); err != nil {
+	if err := decodePersonal(personal, &s.Personal); err != nil {
 		return nil, 0, fmt.Errorf("settlement %s: personal fields: %w: %w", id, ErrCorrupt, err)
 	}
 	return s, rec.Seq, nil
