@@ -63,6 +63,10 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 		if t.ended != nil && s.State.Terminal() != ended {
 			report("settlement %s: its record, %s, is kept with the settlements %s", id, s.State, map[bool]string{true: "ended", false: "under way"}[ended])
 		}
+		if n, ok := seqOfID(k); !ok || n != seq {
+			// What leads to an ended record is the sequence its id carries.
+			report("settlement %s: its id does not carry its sequence %d", id, seq)
+		}
 		slot := t.stateSlot(s.State, seq, end)
 		records[id] = stored{seq, string(s.State), slot}
 		expect := func(b *bolt.Bucket, name string, key []byte) {
@@ -97,7 +101,6 @@ func (t *tx) verifyRecords(report func(string, ...any)) error {
 			report("%d ended records, %d settlements leading to them", n, endedN)
 		}
 	}
-
 	// The other way round: every index entry must lead to a record that
 	// agrees with it. A stale one would make List or a lookup wrong long
 	// after the write that left it.
