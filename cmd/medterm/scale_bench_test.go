@@ -371,6 +371,9 @@ func (r *scaleRig) requests() int64 {
 	return r.platform.Stats().Requests + r.payProxy.Stats().Requests
 }
 
+// recordSizeAt is the journal size goal 2 is measured at.
+const recordSizeAt = 100_000
+
 func (row scaleRow) report(b *testing.B) {
 	holds := func(ok bool) string {
 		if ok {
@@ -380,9 +383,16 @@ func (row scaleRow) report(b *testing.B) {
 	}
 	ratio := row.concurrentRate / row.serialRate
 	drain := row.drainRate / row.drainBound
+	// Below the size goal 2 is measured at, the last page of each bucket,
+	// partly filled, weighs on every record: 16 KB pages over 1,000
+	// records are up to 16 bytes a record for each bucket.
+	recordSize := fmt.Sprintf("measured at %d (make bench-scale)", recordSizeAt)
+	if row.n >= recordSizeAt {
+		recordSize = holds(max(row.bytesPerRecord, row.settledBytesPerRecord) <= 1024)
+	}
 	lines := []string{
 		fmt.Sprintf("goal 1 memory: RssAnon %.1f MB deferred, %.1f MB settled at %d records (bound 40 MB): %s", row.rssDeferredMB, row.rssSettledMB, row.n, holds(max(row.rssDeferredMB, row.rssSettledMB) <= 40)),
-		fmt.Sprintf("goal 2 record size: %.0f bytes of journal pages per deferred record, %.0f per settled one (bound 1024): %s; the file, grown ahead by bbolt, %.0f bytes per record", row.bytesPerRecord, row.settledBytesPerRecord, holds(max(row.bytesPerRecord, row.settledBytesPerRecord) <= 1024), row.fileBytesPerRecord),
+		fmt.Sprintf("goal 2 record size: %.0f bytes of journal pages per deferred record, %.0f per settled one (bound 1024 at %d records): %s; the file, grown ahead by bbolt, %.0f bytes per record", row.bytesPerRecord, row.settledBytesPerRecord, recordSizeAt, recordSize, row.fileBytesPerRecord),
 		fmt.Sprintf("goal 3 group commit: %.0f bills/s at %d clients = %.1f× the serial %.0f bills/s (bound 5×): %s; p99 %s = %.1f× p50 %s (bound 3×): %s",
 			row.concurrentRate, scaleClients, ratio, row.serialRate, holds(ratio >= 5), row.p99.Round(10*time.Microsecond), float64(row.p99)/float64(row.p50), row.p50.Round(10*time.Microsecond), holds(row.p99 <= 3*row.p50)),
 		fmt.Sprintf("goal 4 CPU: %s per forwarded bill (bound 1 ms): %s; %s per online settlement (bound 1.5 ms): %s",
