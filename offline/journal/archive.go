@@ -87,6 +87,9 @@ func (j *Journal) Archive(ctx context.Context, before time.Time, path string, li
 		}
 		b := tx.Bucket(bucketSettlements)
 		keys := tx.Bucket(bucketByKey)
+		// Older settlements are archived first, most of them after those
+		// archived before: filled to 90%, as the journal's own pages.
+		b.FillPercent, keys.FillPercent = 0.9, 0.9
 		for _, m := range batch {
 			if err := b.Put([]byte(m.id), m.data); err != nil {
 				return err

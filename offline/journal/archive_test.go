@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/seed-a859fada/medterm/agent"
 	"github.com/seed-a859fada/medterm/offline/journal"
 	"github.com/seed-a859fada/medterm/offline/journal/journaltest"
@@ -59,6 +61,37 @@ func TestArchiveMovesOnlyOldFinishedSettlementsAndKeepsThemReadable(t *testing.T
 	// Archiving again moves nothing more.
 	if n, err := j.Archive(ctx, j.Clock.Now().Add(-180*24*time.Hour), archive, 0); err != nil || n != 0 {
 		t.Fatalf("second Archive = %d, %v", n, err)
+	}
+}
+
+// The archive keeps records as densely as the journal's ended records:
+// moving them there saves the journal's pages without growing the disk's.
+func TestTheArchiveIsNoBiggerThanTheRecordsItHolds(t *testing.T) {
+	j := journaltest.MustOpen(t)
+	const n = 400
+	for i := range n {
+		s := mustAccept(t, j, fmt.Sprint("k", i))
+		finish(t, j, s.ID, agent.StateSettled)
+	}
+	inJournal := journal.EndedPages(j.Journal)
+	j.Clock.Advance(200 * 24 * time.Hour)
+	path := filepath.Join(t.TempDir(), "archive.db")
+	if moved, err := j.Archive(ctx, j.Clock.Now().Add(-180*24*time.Hour), path, 0); err != nil || moved != n {
+		t.Fatalf("Archive = %d, %v", moved, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var inArchive int
+	db.View(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte("settlements")).Stats()
+		inArchive = st.LeafAlloc + st.BranchAlloc
+		return nil
+	})
+	if inArchive > inJournal*11/10 {
+		t.Errorf("%d records take %d B of pages in the archive, %d B in the journal", n, inArchive, inJournal)
 	}
 }
 

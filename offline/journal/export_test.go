@@ -52,3 +52,13 @@ func EndedOrder(j *Journal) (ids []string) {
 	})
 	return ids
 }
+
+// EndedPages is the bytes of pages the ended records take.
+func EndedPages(j *Journal) (n int) {
+	j.db.View(func(tx *bolt.Tx) error {
+		st := tx.Bucket(bucketEndedRecords).Stats()
+		n = st.LeafAlloc + st.BranchAlloc
+		return nil
+	})
+	return n
+}

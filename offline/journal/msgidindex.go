@@ -43,7 +43,7 @@ func (x msgidIndex) holding(m []byte) (k, v []byte) {
 		return k, v
 	}
 	if k == nil {
-		k, v = c.Last()
+		k, v = last(c)
 	} else {
 		k, v = c.Prev()
 	}
@@ -60,7 +60,7 @@ func (x msgidIndex) add(m, owner []byte) error {
 	c := x.b.Cursor()
 	k, v := c.Seek(m)
 	if k == nil {
-		k, v = c.Last()
+		k, v = last(c)
 	} else {
 		k, v = c.Prev()
 	}
@@ -70,6 +70,18 @@ func (x msgidIndex) add(m, owner []byte) error {
 		}
 	}
 	return x.b.Put(m, owner)
+}
+
+// last is the bucket's last entry, nil if it has none. bbolt's
+// Cursor.Last never returns when every leaf of the bucket was emptied by
+// deletes in the same transaction (the archive's, taking the last of the
+// settlements out): at the first leaf, empty, it steps back and lands on
+// it again. Cursor.First steps over empty leaves, and finds none.
+func last(c *bolt.Cursor) (k, v []byte) {
+	if k, _ := c.First(); k == nil {
+		return nil, nil
+	}
+	return c.Last()
 }
 
 // removeOwned deletes the run holding m if owner owns it (the archive's

@@ -2,7 +2,12 @@ package journal
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seed-a859fada/medterm/sync/protocol"
 )
 
 // A run's value keeps only the end of its last msgid where it differs
@@ -30,5 +35,47 @@ func TestARunKeepsOnlyWhatItsLastMsgidChanges(t *testing.T) {
 		if got := runLast(first, whole); string(got) != c.last || !bytes.Equal(runOwner(whole), runOwner(v)) {
 			t.Errorf("%s written whole: read back as %s", c.last, got)
 		}
+	}
+}
+
+// A write that empties the index (the archive taking every settlement
+// out) leaves every leaf of the bucket empty until it commits; a lookup
+// after that finds nothing, and returns.
+func TestALookupInAnIndexEmptiedByTheSameWriteReturns(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "x.db"), 0o600, &bolt.Options{PageSize: pageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ms [][]byte
+	m := "H44010600001202612021530000000"
+	for range 2000 { // some leaves under a branch
+		m, _ = protocol.MsgidAfter(m)
+		ms = append(ms, []byte(m))
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bucketByMsgid)
+		for _, m := range ms {
+			if err == nil {
+				err = b.Put(m, []byte("DESK01-00000001"))
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		x := msgidIndex{tx.Bucket(bucketByMsgid)}
+		for _, m := range ms {
+			if err := x.b.Delete(m); err != nil {
+				return err
+			}
+		}
+		if k, _ := x.holding([]byte("H44010600001202612021600000000")); k != nil {
+			t.Errorf("an empty index holds %s", k)
+		}
+		return x.add([]byte("H44010600001202612021600000000"), []byte("DESK01-00000002"))
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
