@@ -90,6 +90,7 @@ func TestTheArchiveIsNoBiggerThanTheRecordsItHolds(t *testing.T) {
 		inArchive = st.LeafAlloc + st.BranchAlloc
 		return nil
 	})
+	t.Logf("%d records: %d B of pages in the archive, %d B in the journal", n, inArchive, inJournal)
 	if inArchive > inJournal*11/10 {
 		t.Errorf("%d records take %d B of pages in the archive, %d B in the journal", n, inArchive, inJournal)
 	}
