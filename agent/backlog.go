@@ -214,7 +214,7 @@ func (c *backlogCache) load(ctx context.Context, s *Service) error {
 	if c.loaded {
 		return nil
 	}
-	list, err := s.queued(context.WithoutCancel(ctx), backlogStates)
+	list, err := s.queued(context.WithoutCancel(ctx), backlogStates, "", 0)
 	if err != nil {
 		return fmt.Errorf("read the backlog: %w", err)
 	}

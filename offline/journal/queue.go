@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"time"
 
@@ -90,18 +91,29 @@ func fromUnixNano(n uint64) time.Time {
 }
 
 // Queued lists the settlements in states, oldest first, from the state
-// index; see agent.QueueReader.
-func (j *Journal) Queued(ctx context.Context, states []agent.State) ([]agent.Queued, error) {
+// index, those accepted after the settlement after (all if ""), at most
+// limit of them (all if 0); see agent.QueueReader.
+func (j *Journal) Queued(ctx context.Context, states []agent.State, after string, limit int) ([]agent.Queued, error) {
 	type hit struct {
 		seq uint64
 		q   agent.Queued
+	}
+	from := uint64(0)
+	if after != "" {
+		seq, ok := seqOfID([]byte(after))
+		if !ok {
+			return nil, fmt.Errorf("queue: %w: %q is not an id of this journal", agent.ErrInvalid, after)
+		}
+		from = seq + 1
 	}
 	var hits []hit
 	err := j.read(ctx, "queue", func(t *tx) error {
 		c := t.byState.Cursor()
 		for _, st := range slices.Compact(slices.Clone(states)) {
 			prefix := append([]byte(st), 0)
-			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			n := 0
+			for k, v := c.Seek(stateKey(st, from)); k != nil && bytes.HasPrefix(k, prefix) && (limit <= 0 || n < limit); k, v = c.Next() {
+				n++
 				seq, err := decodeSeq(k[len(prefix):])
 				if err != nil {
 					continue // Verify reports malformed index keys
@@ -123,6 +135,9 @@ func (j *Journal) Queued(ctx context.Context, states []agent.State) ([]agent.Que
 		return nil, err
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return cmpUint(a.seq, b.seq) })
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
+	}
 	out := make([]agent.Queued, len(hits))
 	for i, h := range hits {
 		out[i] = h.q

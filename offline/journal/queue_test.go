@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -41,12 +42,23 @@ func TestTheQueueFollowsTheRecordsOldestFirstAcrossStates(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := j.Queued(ctx, []agent.State{agent.StateInDoubt, agent.StateDeferred})
+	got, err := j.Queued(ctx, []agent.State{agent.StateInDoubt, agent.StateDeferred}, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 {
 		t.Fatalf("queue: %+v", got)
+	}
+	// A page at a time: after a settlement, at most so many, across the
+	// states, in the order they were accepted.
+	if page, err := j.Queued(ctx, []agent.State{agent.StateInDoubt, agent.StateDeferred}, ids[0], 1); err != nil || len(page) != 1 || page[0].ID != ids[1] {
+		t.Errorf("the page after %s: %+v, %v; want %s alone", ids[0], page, err, ids[1])
+	}
+	if page, err := j.Queued(ctx, []agent.State{agent.StateInDoubt, agent.StateDeferred}, ids[2], 5); err != nil || len(page) != 0 {
+		t.Errorf("the page after the last: %+v, %v", page, err)
+	}
+	if _, err := j.Queued(ctx, []agent.State{agent.StateDeferred}, "not-an-id", 5); !errors.Is(err, agent.ErrInvalid) {
+		t.Errorf("a page after a stranger's id: %v", err)
 	}
 	for i, q := range got {
 		s, err := j.Get(ctx, ids[i])
@@ -75,7 +87,7 @@ func TestASettlementAtItsEndIsListedWithoutAnEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	finish(t, j, st.ID, agent.StateSettled)
-	got, err := j.Queued(ctx, []agent.State{agent.StateSettled})
+	got, err := j.Queued(ctx, []agent.State{agent.StateSettled}, "", 0)
 	if err != nil || len(got) != 1 || got[0].ID != st.ID || got[0].State != agent.StateSettled || got[0].PatientRef != "patient-done" {
 		t.Fatalf("queued settled: %+v, %v", got, err)
 	}

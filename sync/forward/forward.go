@@ -21,8 +21,10 @@ import (
 
 // Service is what the forwarder needs from the core.
 type Service interface {
-	// Queue lists the work that needs the platform, oldest first.
-	Queue(ctx context.Context) ([]agent.Queued, error)
+	// Queue lists the work that needs the platform, oldest first: at
+	// most limit bills, those accepted after the bill after ("" from the
+	// first).
+	Queue(ctx context.Context, after string, limit int) ([]agent.Queued, error)
 	Forward(ctx context.Context, id string) (*agent.Settlement, error)
 }
 
@@ -131,52 +133,81 @@ func (f *Forwarder) pass(ctx context.Context, force bool) time.Time {
 			r.Retry()
 		}
 	}
-	list, err := f.svc.Queue(ctx)
-	if err != nil {
-		f.cfg.Logger.Error("forwarder: read the journal", "err", err)
-		return time.Time{}
-	}
+	// The backlog a page at a time: after a long outage it is the whole
+	// journal, and a pass that held it all would hold it for the hours
+	// the drain takes. A patient whose bill stops the drain stays held
+	// back in the pages after, so that a later bill never overtakes it.
 	now := f.cfg.Clock.Now()
-	queues, order, next := group(list, now, force)
-	sem := make(chan struct{}, f.cfg.Concurrency)
-	var wg sync.WaitGroup
+	held := map[string]bool{}
+	var next time.Time
 	var mu sync.Mutex
-	for _, key := range order {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(q []agent.Queued) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// A bill forwarded now may be left waiting again (a payment
-			// whose outcome is queried on the channel's schedule, a new
-			// backoff): its next try is a wake-up too, or a forced pass,
-			// which leaves no bill out, would leave Run idle past it.
-			if later := f.drain(ctx, q); !later.IsZero() {
-				mu.Lock()
-				if next.IsZero() || later.Before(next) {
-					next = later
-				}
-				mu.Unlock()
-			}
-		}(queues[key])
+	wake := func(at time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
 	}
-	wg.Wait()
+	for after := ""; ctx.Err() == nil; {
+		list, err := f.svc.Queue(ctx, after, passPage)
+		if err != nil {
+			f.cfg.Logger.Error("forwarder: read the journal", "err", err)
+			return next
+		}
+		if len(list) == 0 {
+			break
+		}
+		after = list[len(list)-1].ID
+		queues, order, later := group(list, now, force, held)
+		wake(later)
+		sem := make(chan struct{}, f.cfg.Concurrency)
+		var wg sync.WaitGroup
+		for _, key := range order {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(key string, q []agent.Queued) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				// A bill forwarded now may be left waiting again (a payment
+				// whose outcome is queried on the channel's schedule, a new
+				// backoff): its next try is a wake-up too, or a forced pass,
+				// which leaves no bill out, would leave Run idle past it.
+				later, stopped := f.drain(ctx, q)
+				wake(later)
+				if stopped {
+					mu.Lock()
+					held[key] = true
+					mu.Unlock()
+				}
+			}(key, queues[key])
+		}
+		wg.Wait()
+		if len(list) < passPage {
+			break
+		}
+	}
 	return next
 }
 
+// passPage is how many bills a pass reads from the journal at a time: a
+// few hundred kilobytes in memory, and 16 patients' bills at a time
+// keep sixty rounds of them busy.
+const passPage = 1000
+
 // drain forwards one patient's queue in order and stops at the first bill
 // that could not be settled now, so that a later bill never overtakes it.
-// It returns when that bill is to be tried again, if it said.
-func (f *Forwarder) drain(ctx context.Context, q []agent.Queued) time.Time {
+// It returns when that bill is to be tried again, if it said, and whether
+// it stopped.
+func (f *Forwarder) drain(ctx context.Context, q []agent.Queued) (time.Time, bool) {
 	for _, s := range q {
 		if ctx.Err() != nil {
-			return time.Time{}
+			return time.Time{}, true
 		}
 		st, err := f.svc.Forward(ctx, s.ID)
 		if err != nil {
 			f.failed.Add(1)
 			f.cfg.Logger.Warn("forwarder: not forwarded", "id", s.ID, "err", err)
-			return time.Time{}
+			return time.Time{}, true
 		}
 		switch st.State {
 		case agent.StateSettled, agent.StateArrears, agent.StateRefunded, agent.StateVoided, agent.StateDeclined:
@@ -189,21 +220,22 @@ func (f *Forwarder) drain(ctx context.Context, q []agent.Queued) time.Time {
 			// hold the patient's other bills back.
 		default:
 			f.failed.Add(1)
-			return st.NextTry
+			return st.NextTry, true
 		}
 	}
-	return time.Time{}
+	return time.Time{}, false
 }
 
 // group splits the pending work into per-patient queues, oldest first,
-// leaving out bills still waiting out their backoff unless forced. It
+// leaving out bills still waiting out their backoff unless forced, and
+// the bills of the patients blocked: held back earlier in the pass, or by
+// a bill of theirs left out here (which group adds to blocked). It
 // returns the queues, their keys in the order of their oldest bill, and
 // the earliest backoff end among the bills left out.
-func group(list []agent.Queued, now time.Time, force bool) (map[string][]agent.Queued, []string, time.Time) {
+func group(list []agent.Queued, now time.Time, force bool, blocked map[string]bool) (map[string][]agent.Queued, []string, time.Time) {
 	queues := map[string][]agent.Queued{}
 	var order []string
 	var next time.Time
-	blocked := map[string]bool{}
 	for _, s := range list { // oldest first
 		key := s.PatientRef
 		if key == "" || s.State == agent.StateRefunding {

@@ -3,6 +3,7 @@ package forward_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,13 +27,25 @@ type fakeService struct {
 	maxInFlight int
 	gate        chan struct{} // if set, each Forward waits on it
 	entered     chan struct{} // if set, told when a Forward starts
+	pages       int           // Queue calls
 }
 
-func (f *fakeService) Queue(context.Context) ([]agent.Queued, error) {
+// Queue lists the pending bills, which stay pending whatever Forward
+// answers: a page after the bill after, as the journal's index would.
+func (f *fakeService) Queue(_ context.Context, after string, limit int) ([]agent.Queued, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]agent.Queued, len(f.pending))
-	for i, s := range f.pending {
+	f.pages++
+	list := f.pending
+	if after != "" {
+		i := slices.IndexFunc(list, func(s *agent.Settlement) bool { return s.ID == after })
+		list = list[i+1:]
+	}
+	if limit > 0 && len(list) > limit {
+		list = list[:limit]
+	}
+	out := make([]agent.Queued, len(list))
+	for i, s := range list {
 		out[i] = agent.QueueOf(s)
 	}
 	return out, nil
@@ -170,5 +183,31 @@ func TestKickWakesRunForAPass(t *testing.T) {
 	}
 	if fmt.Sprint(svc.order) != "[x]" {
 		t.Fatalf("forwarded %v after a kick", svc.order)
+	}
+}
+
+// A backlog longer than a page is read a page at a time, the whole of it
+// in one pass; a patient whose bill stops on the first page has none of
+// their later bills, on the pages after, forwarded before it.
+func TestALongBacklogIsForwardedAPageAtATimeInOrder(t *testing.T) {
+	svc := &fakeService{outcome: map[string]agent.State{"x-0": agent.StateDeferred}}
+	for i := range 2500 {
+		svc.pending = append(svc.pending, deferred(fmt.Sprint("p-", i), fmt.Sprint("P", i), time.Time{}))
+		if i%1000 == 0 { // X's bills, one on each page
+			svc.pending = append(svc.pending, deferred(fmt.Sprint("x-", i/1000), "X", time.Time{}))
+		}
+	}
+	f := forward.New(svc, nil, forward.Config{Concurrency: 4, Clock: clock.NewFake(t0)})
+	f.Pass(context.Background(), false)
+	if svc.pages < 3 {
+		t.Errorf("the backlog read in %d pages", svc.pages)
+	}
+	if s := f.Stats(); s.Forwarded != 2500 || s.Failed != 1 {
+		t.Errorf("stats %+v; want every other patient's bill forwarded, X's first bill failed", s)
+	}
+	for _, id := range svc.order {
+		if id == "x-1" || id == "x-2" {
+			t.Errorf("%s was forwarded while X's first bill waits", id)
+		}
 	}
 }
