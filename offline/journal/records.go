@@ -35,13 +35,6 @@ import (
 
 // seqValue is the sequence index's value for id, ended at end (0 while
 // under way); a file before schema 10, migrating, has the bare id.
-func (t *tx) seqValue(end uint64, id []byte) []byte {
-	if t.ended == nil {
-		return id
-	}
-	return seqValue(end, id)
-}
-
 func seqValue(end uint64, id []byte) []byte {
 	return append(encodeSeq(end), id...)
 }
@@ -111,49 +104,47 @@ func (t *tx) record(id []byte) []byte {
 
 // putRecord stores the record of id, accepted as seq, in state, where
 // that state keeps it, and takes it out of the other place when its
-// state moved it; it returns the settlement's end (0 under way) and keeps
-// the sequence index's entry in step.
-func (t *tx) putRecord(id []byte, seq uint64, data []byte, state agent.State) (uint64, error) {
+// state moved it; it keeps the sequence index's entry in step, and
+// returns the settlement's end before and after (0 under way).
+func (t *tx) putRecord(id []byte, seq uint64, data []byte, state agent.State) (was, end uint64, err error) {
 	key := encodeSeq(seq)
 	prev := t.bySeq.Get(key)
 	if t.ended == nil { // a file before schema 10, migrating
 		if prev == nil {
 			if err := t.bySeq.Put(key, id); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
-		return 0, t.settlements.Put(id, data)
+		return 0, 0, t.settlements.Put(id, data)
 	}
-	end := t.seqEnd(prev)
-	var err error
+	was = t.seqEnd(prev)
 	switch ends := state.Terminal(); {
-	case ends && end != 0: // changed at its end: in its place
-		return end, t.ended.Put(encodeSeq(end), data)
+	case ends && was != 0: // changed at its end: in its place
+		return was, was, t.ended.Put(encodeSeq(was), data)
 	case ends:
 		if err := t.settlements.Delete(id); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if end, err = t.ended.NextSequence(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		err = t.ended.Put(encodeSeq(end), data)
-	case end != 0: // a refund takes it back under way
-		if err := t.ended.Delete(encodeSeq(end)); err != nil {
-			return 0, err
+	case was != 0: // a refund takes it back under way
+		if err := t.ended.Delete(encodeSeq(was)); err != nil {
+			return 0, 0, err
 		}
-		end = 0
 		err = t.settlements.Put(id, data)
 	default:
 		err = t.settlements.Put(id, data)
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if prev == nil || t.seqEnd(prev) != end {
+	if prev == nil || was != end {
 		// The same length as before: rewritten in place, no page split.
-		return end, t.bySeq.Put(key, seqValue(end, id))
+		return was, end, t.bySeq.Put(key, seqValue(end, id))
 	}
-	return end, nil
+	return was, end, nil
 }
 
 // rewriteRecord replaces the record of id where it is kept.

@@ -223,8 +223,7 @@ func (t *tx) put(s *agent.Settlement, seq uint64, old *agent.Settlement) error {
 			return fmt.Errorf("%w: id %s was allocated for %q, not this settlement", agent.ErrInvalid, m, owner)
 		}
 	}
-	oldEnd := t.endOf(id)
-	end, err := t.putRecord(id, seq, data, s.State)
+	oldEnd, end, err := t.putRecord(id, seq, data, s.State)
 	if err != nil {
 		return err
 	}
